@@ -1,0 +1,183 @@
+# MetaStore-C build.  `make help` lists the targets.
+#
+# Every module is a folder with one public header at its root; its .c files
+# become one static library under $(BUILD)/lib.  Unit tests live in
+# test/unit/<module>/*.c, one Check program per file, linked only with the
+# libraries that module may depend on (the Raft core's tests link neither
+# libuv nor RocksDB nor sockets).
+
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O2
+SAN      ?=
+PREFIX   ?= /usr/local
+SEEDS    ?= 2000
+NODES    ?= 3
+FAULTS   ?= all
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CPPFLAGS := -I. -I$(BUILD)/gen -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
+CFLAGS   := -std=c11 $(OPT) -g $(WARN) -fno-strict-aliasing -MMD -MP
+LDFLAGS  :=
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+UV_LIBS    := -luv
+YAML_LIBS  := -lyaml
+PB_LIBS    := -lprotobuf-c
+ROCKS_LIBS := -lrocksdb
+SYS_LIBS   := -lm -lpthread
+
+# ---- sources ---------------------------------------------------------------
+RAFT_SRC    := $(wildcard raft/*.c)
+LEASE_SRC   := $(wildcard lease/*.c)
+STORAGE_SRC := $(wildcard storage/*.c)
+SERVER_SRC  := $(filter-out server/main.c,$(wildcard server/*.c))
+CLIENT_SRC  := $(filter-out client/cli.c client/bench.c,$(wildcard client/*.c))
+SIM_SRC     := $(filter-out test/sim/main.c,$(wildcard test/sim/*.c))
+PROTO_FILES := $(wildcard proto/*.proto)
+PROTO_C     := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTO_FILES))
+PROTO_H     := $(PROTO_C:.c=.h)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_RAFT    := $(BUILD)/lib/libraft.a
+LIB_LEASE   := $(BUILD)/lib/liblease.a
+LIB_STORAGE := $(BUILD)/lib/libstorage.a
+LIB_SERVER  := $(BUILD)/lib/libserver.a
+LIB_CLIENT  := $(BUILD)/lib/libmetastore.a
+LIB_PROTO   := $(BUILD)/lib/libmsproto.a
+LIB_SIM     := $(BUILD)/lib/libsim.a
+
+# What each module's programs link with, most dependent first.
+LINK_raft    := $(LIB_RAFT)
+LINK_lease   := $(LIB_LEASE) $(LIB_RAFT)
+LINK_sim     := $(LIB_SIM) $(LIB_LEASE) $(LIB_RAFT)
+LINK_storage := $(LIB_STORAGE) $(LIB_RAFT) $(ROCKS_LIBS)
+LINK_proto   := $(LIB_PROTO) $(PB_LIBS)
+LINK_client  := $(LIB_CLIENT) $(LIB_PROTO) $(UV_LIBS) $(PB_LIBS)
+LINK_server  := $(LIB_SERVER) $(LIB_CLIENT) $(LIB_STORAGE) $(LIB_LEASE) $(LIB_RAFT) $(LIB_PROTO) \
+                $(UV_LIBS) $(YAML_LIBS) $(PB_LIBS) $(ROCKS_LIBS)
+LIBDEPS = $(filter %.a,$(LINK_$(1)))
+
+# ---- programs ----------------------------------------------------------------
+BINS :=
+ifneq ($(wildcard server/main.c),)
+BINS += $(BUILD)/metastored
+endif
+ifneq ($(wildcard client/cli.c),)
+BINS += $(BUILD)/metastore-cli
+endif
+ifneq ($(wildcard client/bench.c),)
+BINS += $(BUILD)/metastore-bench
+endif
+ifneq ($(wildcard test/sim/main.c),)
+BINS += $(BUILD)/metastore-sim
+endif
+
+TEST_MODULES := $(notdir $(wildcard test/unit/*))
+TEST_SRC     := $(foreach m,$(TEST_MODULES),$(wildcard test/unit/$(m)/*.c))
+TEST_BINS    := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(TEST_SRC))
+# test/unit/<module>/helpers/*.c are shared by that module's test programs.
+TEST_HELPERS_obj = $(call obj,$(wildcard test/unit/$(1)/helpers/*.c))
+
+.PHONY: all deps test test-asan test-run sim help format lint clean install run
+.DEFAULT_GOAL := all
+
+all: $(BINS) $(TEST_BINS)
+
+help:
+	@echo "MetaStore-C targets:"
+	@echo "  make               build everything into $(BUILD)/"
+	@echo "  make test          install missing Debian packages, build, run unit tests and simulator seeds"
+	@echo "  make test-asan     the same suite built with AddressSanitizer + UBSan (build/asan/)"
+	@echo "  make sim SEEDS=N NODES=3 FAULTS=all   run the deterministic cluster simulator"
+	@echo "  make format        clang-format every C file in place"
+	@echo "  make lint          cppcheck over the sources"
+	@echo "  make deps          install the Debian packages the build needs (as root)"
+	@echo "  make clean         remove $(BUILD)/"
+
+deps:
+	@scripts/install-deps.sh
+
+# ---- rules -------------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/proto/%.pb-c.c $(BUILD)/gen/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen $<
+
+$(BUILD)/obj/$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(filter-out -Werror -Wshadow,$(CFLAGS)) -c $< -o $@
+
+define mklib
+$(1): $(2)
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(eval $(call mklib,$(LIB_RAFT),$(call obj,$(RAFT_SRC))))
+$(eval $(call mklib,$(LIB_LEASE),$(call obj,$(LEASE_SRC))))
+$(eval $(call mklib,$(LIB_STORAGE),$(call obj,$(STORAGE_SRC))))
+$(eval $(call mklib,$(LIB_SERVER),$(call obj,$(SERVER_SRC))))
+$(eval $(call mklib,$(LIB_CLIENT),$(call obj,$(CLIENT_SRC))))
+$(eval $(call mklib,$(LIB_PROTO),$(call obj,$(PROTO_C))))
+$(eval $(call mklib,$(LIB_SIM),$(call obj,$(SIM_SRC))))
+
+$(BUILD)/metastore-sim: $(call obj,test/sim/main.c) $(call LIBDEPS,sim)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_sim) $(SYS_LIBS)
+$(BUILD)/metastored: $(call obj,server/main.c) $(call LIBDEPS,server)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_server) $(SYS_LIBS)
+$(BUILD)/metastore-cli: $(call obj,client/cli.c) $(call LIBDEPS,client)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_client) $(SYS_LIBS)
+$(BUILD)/metastore-bench: $(call obj,client/bench.c) $(call LIBDEPS,client)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_client) $(SYS_LIBS)
+
+define mktest
+$(BUILD)/test/unit/$(1)/%: $(BUILD)/obj/test/unit/$(1)/%.o $(call TEST_HELPERS_obj,$(1)) $(call LIBDEPS,$(1))
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDFLAGS) -o $$@ $$< $(call TEST_HELPERS_obj,$(1)) $(LINK_$(1)) $(CHECK_LIBS) $(SYS_LIBS)
+endef
+$(foreach m,$(TEST_MODULES),$(eval $(call mktest,$(m))))
+.SECONDARY:
+
+# ---- tests -------------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/run-tests.sh
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 OPT=-O1 all
+	@BUILD=build/asan SAN=1 scripts/run-tests.sh
+
+test-run:
+	@BUILD=$(BUILD) scripts/run-tests.sh
+
+sim: $(BUILD)/metastore-sim
+	$(BUILD)/metastore-sim --seeds $(SEEDS) --nodes $(NODES) --faults $(FAULTS)
+
+# ---- tooling -----------------------------------------------------------------
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+format:
+	clang-format -i $(C_FILES)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
+	  --suppress=missingIncludeSystem --inline-suppr -I. -I$(BUILD)/gen $(filter %.c,$(C_FILES))
+
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/metastore
+	install -m 0755 $(filter-out %metastore-sim,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
+	if [ -f configs/config.yaml ]; then install -m 0644 configs/config.yaml $(DESTDIR)$(PREFIX)/etc/metastore/; fi
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
