@@ -1,0 +1,490 @@
+/*
+ * conn.c - client connections of metastored.
+ *
+ * Happy path: accept, read whatever the socket has, cut it into frames
+ * (server/frame.h), hand each request to the command dispatcher (kv.c).
+ * Replies are packed into the connection's output buffer as they are
+ * produced and written with one uv_write per connection per loop turn.
+ *
+ * Backpressure: while a connection has max_pending_per_conn requests in
+ * progress, or more than OUT_HIGH_WATER bytes of replies not yet written,
+ * the server stops reading from it, so a client that sends faster than the
+ * server answers is slowed down by TCP instead of growing memory.
+ *
+ * Failure modes: a header that is not a MetaStore frame (bad version or
+ * flags) -> the connection is closed at once; a frame over
+ * server.max_frame_bytes -> RESOURCE_EXHAUSTED for its request id, then
+ * close; more than server.max_connections -> the new connection is closed
+ * at once; a write error -> close.  Each is logged once.  Other
+ * connections never notice.
+ *
+ * Lifetime: a connection is referenced by the loop while open and by each
+ * parked request (struct srv_wait); it is freed when the last reference
+ * goes, so a reply to a connection that closed meanwhile is dropped safely.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/metastore.pb-c.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/status.h"
+
+#define READ_BUF_BYTES (64u * 1024u)
+#define OUT_HIGH_WATER (4u * 1024u * 1024u)
+/* Replies are not bound by max_frame_bytes (a range may be large). */
+#define MAX_REPLY_BYTES (0x7fffffffu)
+
+struct srv_conn {
+    uv_tcp_t tcp;
+    struct srv *s;
+    struct srv_conn *next, *prev; /* s->conns */
+    struct srv_conn *next_dirty;
+    bool dirty;
+    bool closing;
+    bool reading;
+    bool close_after_flush;
+    int refs;
+    uint64_t pending; /* requests in progress */
+    struct frame_decoder dec;
+    char peer[64];
+    /* Replies being gathered, and the ones being written. */
+    uint8_t *out;
+    size_t out_len, out_cap;
+    uint8_t *wbuf;
+    size_t wbuf_len, wbuf_cap;
+    bool writing;
+    uv_write_t wreq;
+};
+
+static char g_read_buf[READ_BUF_BYTES];
+
+void srv_conn_ref(struct srv_conn *c)
+{
+    c->refs++;
+}
+
+void srv_conn_unref(struct srv_conn *c)
+{
+    if (--c->refs == 0) {
+        frame_decoder_close(&c->dec);
+        free(c->out);
+        free(c->wbuf);
+        free(c);
+    }
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct srv_conn *c = h->data;
+    c->s->n_conns--;
+    srv_conn_unref(c);
+}
+
+static void conn_close(struct srv_conn *c, const char *why)
+{
+    if (c->closing) {
+        return;
+    }
+    if (why != NULL) {
+        ms_info("closing client connection %s: %s", c->peer, why);
+    }
+    c->closing = true;
+    struct srv *s = c->s;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+static void mark_dirty(struct srv_conn *c)
+{
+    if (!c->dirty) {
+        c->dirty = true;
+        c->next_dirty = c->s->dirty;
+        c->s->dirty = c;
+        srv_conn_ref(c);
+    }
+}
+
+static uint8_t *out_reserve(struct srv_conn *c, size_t n)
+{
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap > 0 ? c->out_cap : 4096;
+        while (cap < c->out_len + n) {
+            cap *= 2;
+        }
+        uint8_t *p = realloc(c->out, cap);
+        if (p == NULL) {
+            return NULL;
+        }
+        c->out = p;
+        c->out_cap = cap;
+    }
+    return c->out + c->out_len;
+}
+
+static void append_frame(struct srv_conn *c, uint16_t method, uint8_t flags,
+                         uint64_t request_id, const ProtobufCMessage *msg)
+{
+    size_t need = frame_message_size(msg);
+    uint8_t *dst = out_reserve(c, need);
+    size_t written = 0;
+    if (dst == NULL) {
+        conn_close(c, "out of memory for replies");
+        return;
+    }
+    int rv = frame_encode_message(method, flags, request_id, msg,
+                                  MAX_REPLY_BYTES, dst, &written);
+    if (rv != 0) {
+        ms_error("cannot encode a %s reply: %s", srv_method_name(method),
+                 frame_strerror(rv));
+        conn_close(c, "reply too large");
+        return;
+    }
+    c->out_len += written;
+    mark_dirty(c);
+}
+
+void srv_conn_reply(struct srv *s, struct srv_conn *c, uint16_t method,
+                    uint64_t request_id, const struct srv_reply *r)
+{
+    if (c->closing) {
+        return;
+    }
+    if (r->status != SRV_STATUS_OK) {
+        srv_conn_reply_error(s, c, method, request_id, r->status, r->msg);
+        return;
+    }
+    append_frame(c, method, FRAME_FLAG_RESPONSE, request_id, r->resp);
+}
+
+void srv_conn_reply_error(struct srv *s, struct srv_conn *c, uint16_t method,
+                          uint64_t request_id, int status, const char *msg)
+{
+    if (c == NULL || c->closing) {
+        return;
+    }
+    Metastore__ErrorDetail e = METASTORE__ERROR_DETAIL__INIT;
+    Metastore__ResponseHeader h;
+    e.code = (Metastore__StatusCode)status;
+    e.message = (char *)(msg != NULL ? msg : srv_status_text(status));
+    if (s->eng != NULL && s->raft != NULL) {
+        srv_fill_header(s, &h);
+        e.header = &h;
+    }
+    if (status == SRV_STATUS_NOT_LEADER && s->raft != NULL) {
+        e.leader_id = raft_leader(s->raft);
+        e.leader_addr = (char *)srv_node_leader_addr(s, e.leader_id);
+    }
+    if (status != SRV_STATUS_NOT_LEADER && status != SRV_STATUS_UNAVAILABLE &&
+        status != SRV_STATUS_DEADLINE_EXCEEDED) {
+        ms_debug("request %llu from %s (%s): %s: %s",
+                 (unsigned long long)request_id, c->peer,
+                 srv_method_name(method), srv_status_name(status), e.message);
+    }
+    s->stats.refused++;
+    append_frame(c, method, FRAME_FLAG_RESPONSE | FRAME_FLAG_ERROR, request_id,
+                 &e.base);
+}
+
+static void start_reading(struct srv_conn *c);
+
+static void maybe_resume(struct srv_conn *c)
+{
+    struct srv *s = c->s;
+    if (!c->reading && !c->closing && !s->shutting_down &&
+        c->pending < s->cfg.server.max_pending_per_conn &&
+        c->out_len + c->wbuf_len < OUT_HIGH_WATER) {
+        start_reading(c);
+    }
+}
+
+void srv_conn_request_done(struct srv_conn *c)
+{
+    if (c->pending > 0) {
+        c->pending--;
+    }
+    maybe_resume(c);
+}
+
+static void flush(struct srv_conn *c);
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct srv_conn *c = req->data;
+    c->writing = false;
+    c->wbuf_len = 0;
+    if (status != 0) {
+        if (!c->closing) {
+            ms_info("write to %s failed: %s", c->peer, uv_strerror(status));
+        }
+        conn_close(c, NULL);
+    } else if (!c->closing) {
+        if (c->out_len > 0) {
+            flush(c);
+        } else if (c->close_after_flush) {
+            conn_close(c, NULL);
+        }
+        maybe_resume(c);
+    }
+    srv_conn_unref(c);
+}
+
+static void flush(struct srv_conn *c)
+{
+    if (c->closing || c->writing || c->out_len == 0) {
+        return;
+    }
+    /* Swap buffers: replies keep gathering while this write runs. */
+    uint8_t *b = c->wbuf;
+    size_t bcap = c->wbuf_cap;
+    c->wbuf = c->out;
+    c->wbuf_cap = c->out_cap;
+    c->wbuf_len = c->out_len;
+    c->out = b;
+    c->out_cap = bcap;
+    c->out_len = 0;
+    uv_buf_t buf = uv_buf_init((char *)c->wbuf, (unsigned)c->wbuf_len);
+    c->wreq.data = c;
+    c->writing = true;
+    srv_conn_ref(c);
+    int rv = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
+    if (rv != 0) {
+        c->writing = false;
+        srv_conn_unref(c);
+        conn_close(c, uv_strerror(rv));
+    }
+}
+
+void srv_conn_flush_all(struct srv *s)
+{
+    while (s->dirty != NULL) {
+        struct srv_conn *c = s->dirty;
+        s->dirty = c->next_dirty;
+        c->dirty = false;
+        flush(c);
+        srv_conn_unref(c);
+    }
+}
+
+/* ---- input ------------------------------------------------------------------ */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init(g_read_buf, sizeof g_read_buf);
+}
+
+static void stop_reading(struct srv_conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void handle_frame(struct srv_conn *c, const struct frame *f)
+{
+    struct srv *s = c->s;
+    if (f->hdr.flags & FRAME_FLAG_RESPONSE) {
+        srv_conn_reply_error(s, c, f->hdr.method, f->hdr.request_id,
+                             SRV_STATUS_INVALID_ARGUMENT,
+                             "a client may not send responses");
+        return;
+    }
+    c->pending++;
+    srv_kv_dispatch(s, c, f->hdr.method, f->hdr.request_id, f->body,
+                    f->hdr.length);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct srv_conn *c = stream->data;
+    if (nread == UV_EOF) {
+        int rv = frame_decoder_finish(&c->dec);
+        conn_close(c, rv != 0 ? "connection ended inside a frame" : NULL);
+        return;
+    }
+    if (nread < 0) {
+        conn_close(c, uv_strerror((int)nread));
+        return;
+    }
+    const uint8_t *p = (const uint8_t *)buf->base;
+    size_t left = (size_t)nread;
+    srv_conn_ref(c);
+    while (!c->closing) {
+        struct frame f;
+        size_t used = 0;
+        int rv = frame_decoder_feed(&c->dec, p, left, &used, &f);
+        p += used;
+        left -= used;
+        if (rv == 1) {
+            handle_frame(c, &f);
+            continue;
+        }
+        if (rv == FRAME_ETOOBIG) {
+            char msg[128];
+            snprintf(msg, sizeof msg,
+                     "frame body of %u bytes exceeds server.max_frame_bytes "
+                     "(%llu)",
+                     f.hdr.length,
+                     (unsigned long long)c->s->cfg.server.max_frame_bytes);
+            ms_warn("client %s: %s; closing", c->peer, msg);
+            srv_conn_reply_error(c->s, c, f.hdr.method, f.hdr.request_id,
+                                 SRV_STATUS_RESOURCE_EXHAUSTED, msg);
+            stop_reading(c);
+            c->close_after_flush = true;
+        } else if (rv < 0) {
+            ms_warn("client %s sent bytes that are not a MetaStore frame (%s); "
+                    "closing",
+                    c->peer, frame_strerror(rv));
+            conn_close(c, NULL);
+        }
+        break;
+    }
+    if (!c->closing && c->reading &&
+        (c->pending >= c->s->cfg.server.max_pending_per_conn ||
+         c->out_len + c->wbuf_len >= OUT_HIGH_WATER)) {
+        stop_reading(c); /* backpressure: TCP slows the client down */
+    }
+    srv_conn_unref(c);
+}
+
+static void start_reading(struct srv_conn *c)
+{
+    int rv = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rv != 0) {
+        conn_close(c, uv_strerror(rv));
+        return;
+    }
+    c->reading = true;
+}
+
+static void peer_name(uv_tcp_t *tcp, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(out, cap, "?");
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0) {
+        return;
+    }
+    char host[48] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        uv_ip4_name(in, host, sizeof host);
+        port = ntohs(in->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(in6, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, cap, "%s:%d", host, port);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct srv *s = server->data;
+    if (status != 0) {
+        ms_warn("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    struct srv_conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return;
+    }
+    c->s = s;
+    c->refs = 1;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    frame_decoder_init(&c->dec, (uint32_t)s->cfg.server.max_frame_bytes);
+    s->n_conns++;
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c, NULL);
+        return;
+    }
+    peer_name(&c->tcp, c->peer, sizeof c->peer);
+    if (s->shutting_down) {
+        conn_close(c, "shutting down");
+        return;
+    }
+    if (s->n_conns > s->cfg.server.max_connections) {
+        ms_warn("refused client connection %s: server.max_connections (%llu) "
+                "reached",
+                c->peer, (unsigned long long)s->cfg.server.max_connections);
+        s->stats.refused++;
+        conn_close(c, NULL);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    start_reading(c);
+}
+
+int srv_conn_listen(struct srv *s)
+{
+    char host[256];
+    uint16_t port;
+    struct sockaddr_storage addr;
+    int rv = srv_addr_split(s->cfg.server.client_listen, host, sizeof host,
+                            &port);
+    if (rv == 0) {
+        rv = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+        if (rv != 0) {
+            rv = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+        }
+    }
+    if (rv != 0) {
+        ms_error("server.client_listen %s: not an IP address and port",
+                 s->cfg.server.client_listen);
+        return rv;
+    }
+    uv_tcp_init(s->loop, &s->client_listener);
+    s->client_listener.data = s;
+    rv = uv_tcp_bind(&s->client_listener, (struct sockaddr *)&addr, 0);
+    if (rv == 0) {
+        rv = uv_listen((uv_stream_t *)&s->client_listener, 511, on_connection);
+    }
+    if (rv != 0) {
+        ms_error("cannot listen for clients on %s: %s",
+                 s->cfg.server.client_listen, uv_strerror(rv));
+        return rv;
+    }
+    ms_info("listening for clients on %s", s->cfg.server.client_listen);
+    return 0;
+}
+
+void srv_conn_close_listener(struct srv *s)
+{
+    if (!uv_is_closing((uv_handle_t *)&s->client_listener)) {
+        uv_close((uv_handle_t *)&s->client_listener, NULL);
+    }
+}
+
+void srv_conn_stop_reading_all(struct srv *s)
+{
+    for (struct srv_conn *c = s->conns; c != NULL; c = c->next) {
+        stop_reading(c);
+    }
+}
+
+void srv_conn_close_all(struct srv *s)
+{
+    while (s->conns != NULL) {
+        conn_close(s->conns, NULL);
+    }
+}

@@ -1,0 +1,989 @@
+/*
+ * kv.c - client requests against the engine: validation, the command
+ * table, proposals, apply, and reads.
+ *
+ * Happy path of a write: decode and validate the request, propose
+ * [header | request body] through Raft and park the client; when the entry
+ * applies (node.c) decode it again, run it on the engine with the entry's
+ * index, answer the parked client.  Every replica applies the same bytes in
+ * the same order, so engine rejections (a txn that writes a key twice, a
+ * compaction of an old revision) are outcomes of the entry, identical
+ * everywhere.
+ *
+ * Happy path of a linearizable read: ask the core for a read index (a
+ * ReadIndex round; immediate on a single voter), park until the engine has
+ * applied it, then read.  Serializable reads run at once on local state.
+ *
+ * Failure modes: malformed protobuf, empty or oversized keys and values, a
+ * range_end before the key, too many txn ops -> INVALID_ARGUMENT with a
+ * message saying which; a request this node cannot serve -> NOT_LEADER with
+ * the leader's id and address, or UNAVAILABLE when there is none; unknown
+ * methods -> UNIMPLEMENTED.  Nothing the client sends reaches an assert.
+ *
+ * Responses are built in the server's arena (protobuf structs point at
+ * engine result bytes without copying) and packed into the connection's
+ * output buffer at once, after which the arena is reset.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/metastore.pb-c.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/status.h"
+
+/* Header of a proposed entry: version, reserved, method (big-endian). */
+#define ENTRY_HDR_BYTES 4
+#define ENTRY_VERSION 1
+
+struct kv_error {
+    int status;
+    char msg[200];
+};
+
+static bool fail(struct kv_error *err, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool fail(struct kv_error *err, int status, const char *fmt, ...)
+{
+    err->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static void *arena(struct srv *s, size_t n)
+{
+    return engine_arena_alloc(&s->arena, n);
+}
+
+void srv_fill_header(struct srv *s, Metastore__ResponseHeader *h)
+{
+    metastore__response_header__init(h);
+    h->cluster_id = s->cluster_id;
+    h->member_id = s->cfg.node.id;
+    h->revision = engine_revision(s->eng);
+    h->raft_term = raft_term_of(s->raft);
+    h->applied_index = engine_applied_index(s->eng);
+}
+
+static Metastore__ResponseHeader *new_header(struct srv *s)
+{
+    Metastore__ResponseHeader *h = arena(s, sizeof *h);
+    if (h != NULL) {
+        srv_fill_header(s, h);
+    }
+    return h;
+}
+
+static int engine_status(int rv)
+{
+    switch (rv) {
+    case ENGINE_ECOMPACTED:
+        return SRV_STATUS_COMPACTED;
+    case ENGINE_ENOTFOUND:
+        return SRV_STATUS_NOT_FOUND;
+    case ENGINE_EINVAL:
+    case ENGINE_EFUTURE_REV:
+    case ENGINE_EDUPKEY:
+    case ENGINE_ETOOMANYOPS:
+    case ENGINE_ETOOBIG:
+        return SRV_STATUS_INVALID_ARGUMENT;
+    default:
+        return SRV_STATUS_INTERNAL;
+    }
+}
+
+static void reply_ok(struct srv *s, struct srv_conn *c, uint16_t method,
+                     uint64_t request_id, ProtobufCMessage *resp)
+{
+    struct srv_reply r = {.status = SRV_STATUS_OK, .resp = resp};
+    srv_conn_reply(s, c, method, request_id, &r);
+}
+
+static void reply_engine_error(struct srv *s, struct srv_conn *c,
+                               uint16_t method, uint64_t request_id, int rv)
+{
+    srv_conn_reply_error(s, c, method, request_id, engine_status(rv),
+                         engine_strerror(rv));
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+static bool check_range_keys(struct srv *s, const ProtobufCBinaryData *key,
+                             const ProtobufCBinaryData *end,
+                             struct kv_error *err)
+{
+    if (key->len == 0) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT, "key is empty");
+    }
+    if (key->len > s->cfg.server.max_key_bytes) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                    "key is %zu bytes; the limit is %llu", key->len,
+                    (unsigned long long)s->cfg.server.max_key_bytes);
+    }
+    if (end->len > s->cfg.server.max_key_bytes) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                    "range_end is %zu bytes; the limit is %llu", end->len,
+                    (unsigned long long)s->cfg.server.max_key_bytes);
+    }
+    bool all = end->len == 1 && end->data[0] == 0;
+    if (end->len > 0 && !all &&
+        engine_key_cmp(end->data, end->len, key->data, key->len) < 0) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                    "range_end sorts before key");
+    }
+    return true;
+}
+
+static bool check_range(struct srv *s, const Metastore__RangeRequest *r,
+                        struct kv_error *err)
+{
+    if (!check_range_keys(s, &r->key, &r->range_end, err)) {
+        return false;
+    }
+    if (r->limit < 0) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT, "limit is negative");
+    }
+    if ((unsigned)r->sort_order > METASTORE__RANGE_REQUEST__SORT_ORDER__DESCEND ||
+        (unsigned)r->sort_target > METASTORE__RANGE_REQUEST__SORT_TARGET__VALUE) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT, "unknown sort option");
+    }
+    return true;
+}
+
+static bool check_put(struct srv *s, const Metastore__PutRequest *r,
+                      struct kv_error *err)
+{
+    ProtobufCBinaryData none = {0, NULL};
+    if (!check_range_keys(s, &r->key, &none, err)) {
+        return false;
+    }
+    if (r->value.len > s->cfg.server.max_value_bytes) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                    "value is %zu bytes; the limit is %llu", r->value.len,
+                    (unsigned long long)s->cfg.server.max_value_bytes);
+    }
+    if (r->lease != 0) {
+        return fail(err, SRV_STATUS_UNIMPLEMENTED,
+                    "TTL leases are not supported yet");
+    }
+    return true;
+}
+
+static bool check_txn(struct srv *s, const Metastore__TxnRequest *t,
+                      struct kv_error *err)
+{
+    uint64_t max = s->cfg.server.max_txn_ops;
+    if (t->n_compare > max || t->n_success > max || t->n_failure > max) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                    "too many operations in txn (limit %llu)",
+                    (unsigned long long)max);
+    }
+    for (size_t i = 0; i < t->n_compare; i++) {
+        const Metastore__Compare *c = t->compare[i];
+        if (!check_range_keys(s, &c->key, &c->range_end, err)) {
+            return false;
+        }
+        if ((unsigned)c->target > METASTORE__COMPARE__COMPARE_TARGET__LEASE ||
+            (unsigned)c->result > METASTORE__COMPARE__COMPARE_RESULT__NOT_EQUAL) {
+            return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                        "compare %zu: unknown target or result", i);
+        }
+    }
+    for (int branch = 0; branch < 2; branch++) {
+        size_t n = branch == 0 ? t->n_success : t->n_failure;
+        Metastore__RequestOp **ops = branch == 0 ? t->success : t->failure;
+        for (size_t i = 0; i < n; i++) {
+            const Metastore__RequestOp *op = ops[i];
+            bool ok = true;
+            switch (op->request_case) {
+            case METASTORE__REQUEST_OP__REQUEST_REQUEST_RANGE:
+                ok = check_range(s, op->request_range, err);
+                break;
+            case METASTORE__REQUEST_OP__REQUEST_REQUEST_PUT:
+                ok = check_put(s, op->request_put, err);
+                break;
+            case METASTORE__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE:
+                ok = check_range_keys(s, &op->request_delete_range->key,
+                                      &op->request_delete_range->range_end,
+                                      err);
+                break;
+            case METASTORE__REQUEST_OP__REQUEST_REQUEST_TXN:
+                return fail(err, SRV_STATUS_UNIMPLEMENTED,
+                            "nested txn is not supported");
+            default:
+                return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                            "txn op %zu is empty", i);
+            }
+            if (!ok) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* ---- protobuf <-> engine ------------------------------------------------- */
+
+static void to_range_req(const Metastore__RangeRequest *r,
+                         struct engine_range_req *q)
+{
+    memset(q, 0, sizeof *q);
+    q->key = r->key.data;
+    q->key_len = r->key.len;
+    q->range_end = r->range_end.data;
+    q->range_end_len = r->range_end.len;
+    q->limit = r->limit;
+    q->revision = r->revision > 0 ? r->revision : 0;
+    q->keys_only = r->keys_only;
+    q->count_only = r->count_only;
+    q->sort_order = (enum engine_sort_order)r->sort_order;
+    q->sort_target = (enum engine_sort_target)r->sort_target;
+}
+
+static void to_put_req(const Metastore__PutRequest *r, struct engine_put_req *q)
+{
+    memset(q, 0, sizeof *q);
+    q->key = r->key.data;
+    q->key_len = r->key.len;
+    q->value = r->value.data;
+    q->value_len = r->value.len;
+    q->lease = r->lease;
+    q->prev_kv = r->prev_kv;
+    q->ignore_value = r->ignore_value;
+    q->ignore_lease = r->ignore_lease;
+}
+
+static void to_delete_req(const Metastore__DeleteRangeRequest *r,
+                          struct engine_delete_req *q)
+{
+    memset(q, 0, sizeof *q);
+    q->key = r->key.data;
+    q->key_len = r->key.len;
+    q->range_end = r->range_end.data;
+    q->range_end_len = r->range_end.len;
+    q->prev_kv = r->prev_kv;
+}
+
+static Metastore__KeyValue *to_pb_kv(struct srv *s, const struct engine_kv *kv)
+{
+    Metastore__KeyValue *p = arena(s, sizeof *p);
+    if (p == NULL) {
+        return NULL;
+    }
+    metastore__key_value__init(p);
+    p->key.data = (uint8_t *)kv->key;
+    p->key.len = kv->key_len;
+    p->value.data = (uint8_t *)kv->value;
+    p->value.len = kv->value_len;
+    p->create_revision = kv->create_revision;
+    p->mod_revision = kv->mod_revision;
+    p->version = kv->version;
+    p->lease = kv->lease;
+    return p;
+}
+
+static Metastore__KeyValue **to_pb_kvs(struct srv *s,
+                                       const struct engine_kv *kvs, size_t n,
+                                       size_t *n_out,
+                                       const Metastore__RangeRequest *filter)
+{
+    Metastore__KeyValue **v = arena(s, (n > 0 ? n : 1) * sizeof *v);
+    size_t k = 0;
+    if (v == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct engine_kv *kv = &kvs[i];
+        /* etcd applies these filters after the limit, as here. */
+        if (filter != NULL &&
+            ((filter->min_mod_revision > 0 &&
+              kv->mod_revision < filter->min_mod_revision) ||
+             (filter->max_mod_revision > 0 &&
+              kv->mod_revision > filter->max_mod_revision) ||
+             (filter->min_create_revision > 0 &&
+              kv->create_revision < filter->min_create_revision) ||
+             (filter->max_create_revision > 0 &&
+              kv->create_revision > filter->max_create_revision))) {
+            continue;
+        }
+        if ((v[k] = to_pb_kv(s, kv)) == NULL) {
+            return NULL;
+        }
+        k++;
+    }
+    *n_out = k;
+    return v;
+}
+
+static Metastore__RangeResponse *
+to_range_resp(struct srv *s, const struct engine_range_result *res,
+              const Metastore__RangeRequest *req)
+{
+    Metastore__RangeResponse *p = arena(s, sizeof *p);
+    if (p == NULL) {
+        return NULL;
+    }
+    metastore__range_response__init(p);
+    p->header = new_header(s);
+    p->kvs = to_pb_kvs(s, res->kvs, res->kvs_len, &p->n_kvs, req);
+    p->more = res->more;
+    p->count = res->count;
+    return p->header != NULL && p->kvs != NULL ? p : NULL;
+}
+
+static Metastore__PutResponse *to_put_resp(struct srv *s,
+                                           const struct engine_put_result *res)
+{
+    Metastore__PutResponse *p = arena(s, sizeof *p);
+    if (p == NULL) {
+        return NULL;
+    }
+    metastore__put_response__init(p);
+    p->header = new_header(s);
+    if (res->has_prev_kv) {
+        p->prev_kv = to_pb_kv(s, &res->prev_kv);
+    }
+    return p->header != NULL ? p : NULL;
+}
+
+static Metastore__DeleteRangeResponse *
+to_delete_resp(struct srv *s, const struct engine_delete_result *res)
+{
+    Metastore__DeleteRangeResponse *p = arena(s, sizeof *p);
+    if (p == NULL) {
+        return NULL;
+    }
+    metastore__delete_range_response__init(p);
+    p->header = new_header(s);
+    p->deleted = res->deleted;
+    p->prev_kvs =
+        to_pb_kvs(s, res->prev_kvs, res->prev_kvs_len, &p->n_prev_kvs, NULL);
+    return p->header != NULL && p->prev_kvs != NULL ? p : NULL;
+}
+
+/* ---- txn ------------------------------------------------------------------ */
+
+static int to_engine_ops(struct srv *s, Metastore__RequestOp **ops, size_t n,
+                         struct engine_op **out)
+{
+    struct engine_op *v = arena(s, (n > 0 ? n : 1) * sizeof *v);
+    if (v == NULL) {
+        return ENGINE_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        switch (ops[i]->request_case) {
+        case METASTORE__REQUEST_OP__REQUEST_REQUEST_RANGE:
+            v[i].type = ENGINE_OP_RANGE;
+            to_range_req(ops[i]->request_range, &v[i].u.range);
+            break;
+        case METASTORE__REQUEST_OP__REQUEST_REQUEST_PUT:
+            v[i].type = ENGINE_OP_PUT;
+            to_put_req(ops[i]->request_put, &v[i].u.put);
+            break;
+        case METASTORE__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE:
+            v[i].type = ENGINE_OP_DELETE;
+            to_delete_req(ops[i]->request_delete_range, &v[i].u.del);
+            break;
+        default:
+            return ENGINE_EINVAL; /* validated before proposing */
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+static int run_txn(struct srv *s, uint64_t index, const Metastore__TxnRequest *t,
+                   Metastore__TxnResponse **resp_out)
+{
+    struct engine_compare *cmps =
+        arena(s, (t->n_compare > 0 ? t->n_compare : 1) * sizeof *cmps);
+    if (cmps == NULL) {
+        return ENGINE_ENOMEM;
+    }
+    for (size_t i = 0; i < t->n_compare; i++) {
+        const Metastore__Compare *c = t->compare[i];
+        struct engine_compare *e = &cmps[i];
+        memset(e, 0, sizeof *e);
+        e->key = c->key.data;
+        e->key_len = c->key.len;
+        e->range_end = c->range_end.data;
+        e->range_end_len = c->range_end.len;
+        e->target = (enum engine_cmp_target)c->target;
+        e->result = (enum engine_cmp_result)c->result;
+        switch (c->target_union_case) {
+        case METASTORE__COMPARE__TARGET_UNION_VERSION:
+            e->operand = c->version;
+            break;
+        case METASTORE__COMPARE__TARGET_UNION_CREATE_REVISION:
+            e->operand = c->create_revision;
+            break;
+        case METASTORE__COMPARE__TARGET_UNION_MOD_REVISION:
+            e->operand = c->mod_revision;
+            break;
+        case METASTORE__COMPARE__TARGET_UNION_LEASE:
+            e->operand = c->lease;
+            break;
+        case METASTORE__COMPARE__TARGET_UNION_VALUE:
+            e->value = c->value.data;
+            e->value_len = c->value.len;
+            break;
+        default:
+            break; /* operand 0 / empty value */
+        }
+    }
+    struct engine_txn_req req = {.compares = cmps,
+                                 .compares_len = t->n_compare,
+                                 .success_len = t->n_success,
+                                 .failure_len = t->n_failure};
+    struct engine_op *succ, *fail_ops;
+    int rv = to_engine_ops(s, t->success, t->n_success, &succ);
+    if (rv == 0) {
+        rv = to_engine_ops(s, t->failure, t->n_failure, &fail_ops);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    req.success = succ;
+    req.failure = fail_ops;
+    struct engine_txn_result res;
+    rv = index != 0 ? engine_txn(s->eng, index, &req, &s->arena, &res)
+                    : ENGINE_EINVAL;
+    if (rv != 0 || resp_out == NULL) {
+        return rv;
+    }
+    Metastore__TxnResponse *p = arena(s, sizeof *p);
+    Metastore__RequestOp **ops = res.succeeded ? t->success : t->failure;
+    Metastore__ResponseOp **rops =
+        arena(s, (res.results_len > 0 ? res.results_len : 1) * sizeof *rops);
+    if (p == NULL || rops == NULL) {
+        return ENGINE_ENOMEM;
+    }
+    metastore__txn_response__init(p);
+    p->header = new_header(s);
+    p->succeeded = res.succeeded;
+    for (size_t i = 0; i < res.results_len; i++) {
+        Metastore__ResponseOp *ro = arena(s, sizeof *ro);
+        if (ro == NULL) {
+            return ENGINE_ENOMEM;
+        }
+        metastore__response_op__init(ro);
+        const struct engine_op_result *r = &res.results[i];
+        switch (r->type) {
+        case ENGINE_OP_RANGE:
+            ro->response_case = METASTORE__RESPONSE_OP__RESPONSE_RESPONSE_RANGE;
+            ro->response_range =
+                to_range_resp(s, &r->u.range, ops[i]->request_range);
+            break;
+        case ENGINE_OP_PUT:
+            ro->response_case = METASTORE__RESPONSE_OP__RESPONSE_RESPONSE_PUT;
+            ro->response_put = to_put_resp(s, &r->u.put);
+            break;
+        case ENGINE_OP_DELETE:
+            ro->response_case =
+                METASTORE__RESPONSE_OP__RESPONSE_RESPONSE_DELETE_RANGE;
+            ro->response_delete_range = to_delete_resp(s, &r->u.del);
+            break;
+        }
+        rops[i] = ro;
+    }
+    p->n_responses = res.results_len;
+    p->responses = rops;
+    *resp_out = p;
+    return 0;
+}
+
+/* ---- apply ----------------------------------------------------------------- */
+
+/* Is this engine error the entry's outcome (same on every replica), or a
+ * failure of this node? */
+static bool engine_outcome(int rv)
+{
+    return engine_status(rv) != SRV_STATUS_INTERNAL;
+}
+
+int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
+{
+    if (e->type != RAFT_ENTRY_NORMAL || e->len < ENTRY_HDR_BYTES ||
+        e->data[0] != ENTRY_VERSION) {
+        if (e->type == RAFT_ENTRY_NORMAL && e->len > 0) {
+            ms_error("entry %llu has an unknown format; skipped",
+                     (unsigned long long)e->index);
+        }
+        return engine_mark_applied(s->eng, e->index);
+    }
+    uint16_t method = (uint16_t)((e->data[2] << 8) | e->data[3]);
+    const uint8_t *body = e->data + ENTRY_HDR_BYTES;
+    size_t len = e->len - ENTRY_HDR_BYTES;
+    ProtobufCMessage *resp = NULL;
+    int rv = ENGINE_EINVAL;
+    ProtobufCMessage *req = NULL;
+
+    switch (method) {
+    case SRV_METHOD_PUT: {
+        Metastore__PutRequest *r = metastore__put_request__unpack(NULL, len, body);
+        req = (ProtobufCMessage *)r;
+        if (r != NULL) {
+            struct engine_put_req q;
+            struct engine_put_result res;
+            to_put_req(r, &q);
+            rv = engine_put(s->eng, e->index, &q, &s->arena, &res);
+            if (rv == 0 && w != NULL) {
+                resp = &to_put_resp(s, &res)->base;
+            }
+        }
+        break;
+    }
+    case SRV_METHOD_DELETE_RANGE: {
+        Metastore__DeleteRangeRequest *r =
+            metastore__delete_range_request__unpack(NULL, len, body);
+        req = (ProtobufCMessage *)r;
+        if (r != NULL) {
+            struct engine_delete_req q;
+            struct engine_delete_result res;
+            to_delete_req(r, &q);
+            rv = engine_delete_range(s->eng, e->index, &q, &s->arena, &res);
+            if (rv == 0 && w != NULL) {
+                resp = &to_delete_resp(s, &res)->base;
+            }
+        }
+        break;
+    }
+    case SRV_METHOD_TXN: {
+        Metastore__TxnRequest *r = metastore__txn_request__unpack(NULL, len, body);
+        req = (ProtobufCMessage *)r;
+        if (r != NULL) {
+            Metastore__TxnResponse *tr = NULL;
+            rv = run_txn(s, e->index, r, w != NULL ? &tr : NULL);
+            resp = tr != NULL ? &tr->base : NULL;
+        }
+        break;
+    }
+    case SRV_METHOD_COMPACT: {
+        Metastore__CompactionRequest *r =
+            metastore__compaction_request__unpack(NULL, len, body);
+        req = (ProtobufCMessage *)r;
+        if (r != NULL) {
+            rv = engine_compact(s->eng, e->index, r->revision);
+            if (rv == 0 && w != NULL) {
+                Metastore__CompactionResponse *cr = arena(s, sizeof *cr);
+                if (cr != NULL) {
+                    metastore__compaction_response__init(cr);
+                    cr->header = new_header(s);
+                    resp = &cr->base;
+                }
+            }
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    if (req == NULL || rv == ENGINE_EINVAL) {
+        /* Undecodable (cannot happen for entries this code proposed) or
+         * refused by the engine: either way the entry is applied. */
+        if (engine_applied_index(s->eng) < e->index) {
+            (void)engine_mark_applied(s->eng, e->index);
+        }
+    }
+    if (req != NULL) {
+        protobuf_c_message_free_unpacked(req, NULL);
+    }
+    int result = 0;
+    if (rv != 0 && !engine_outcome(rv)) {
+        result = rv; /* this node failed: the caller stops the server */
+    } else if (w != NULL) {
+        if (rv != 0) {
+            reply_engine_error(s, w->conn, w->method, w->request_id, rv);
+        } else if (resp == NULL) {
+            srv_conn_reply_error(s, w->conn, w->method, w->request_id,
+                                 SRV_STATUS_INTERNAL, "out of memory");
+        } else {
+            reply_ok(s, w->conn, w->method, w->request_id, resp);
+        }
+    }
+    engine_arena_reset(&s->arena);
+    return result;
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+static void run_range(struct srv *s, struct srv_conn *c, uint16_t method,
+                      uint64_t request_id, const Metastore__RangeRequest *r)
+{
+    struct engine_range_req q;
+    struct engine_range_result res;
+    to_range_req(r, &q);
+    int rv = engine_range(s->eng, &q, &s->arena, &res);
+    if (rv != 0) {
+        reply_engine_error(s, c, method, request_id, rv);
+    } else {
+        Metastore__RangeResponse *p = to_range_resp(s, &res, r);
+        if (p == NULL) {
+            srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_INTERNAL,
+                                 "out of memory");
+        } else {
+            reply_ok(s, c, method, request_id, &p->base);
+        }
+    }
+    engine_arena_reset(&s->arena);
+}
+
+void srv_kv_run_read(struct srv *s, struct srv_wait *w)
+{
+    Metastore__RangeRequest *r =
+        metastore__range_request__unpack(NULL, w->body_len, w->body);
+    if (r == NULL) {
+        srv_conn_reply_error(s, w->conn, w->method, w->request_id,
+                             SRV_STATUS_INTERNAL, "lost the parked request");
+        return;
+    }
+    run_range(s, w->conn, w->method, w->request_id, r);
+    metastore__range_request__free_unpacked(r, NULL);
+}
+
+/* ---- dispatch --------------------------------------------------------------- */
+
+static struct srv_wait *new_wait(struct srv *s, struct srv_conn *c,
+                                 enum srv_wait_kind kind, uint16_t method,
+                                 uint64_t request_id)
+{
+    struct srv_wait *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        return NULL;
+    }
+    w->kind = kind;
+    w->conn = c;
+    srv_conn_ref(c);
+    w->method = method;
+    w->request_id = request_id;
+    w->start_ns = srv_now_ns();
+    w->deadline_ns = w->start_ns + s->cfg.server.request_timeout_ms * 1000000u;
+    return w;
+}
+
+static void reply_not_leader(struct srv *s, struct srv_conn *c,
+                             uint16_t method, uint64_t request_id)
+{
+    raft_id leader = raft_leader(s->raft);
+    if (leader == RAFT_NONE) {
+        srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_UNAVAILABLE,
+                             "no leader at the moment; retry");
+        return;
+    }
+    char msg[64];
+    snprintf(msg, sizeof msg, "not the leader; the leader is node %llu",
+             (unsigned long long)leader);
+    srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_NOT_LEADER, msg);
+}
+
+/* Proposes a write; returns true when the request was parked, false when
+ * it was answered at once. */
+static bool propose(struct srv *s, struct srv_conn *c, uint16_t method,
+                    uint64_t request_id, const uint8_t *body, size_t len)
+{
+    uint8_t *buf = malloc(ENTRY_HDR_BYTES + len);
+    if (buf == NULL) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return false;
+    }
+    buf[0] = ENTRY_VERSION;
+    buf[1] = 0;
+    buf[2] = (uint8_t)(method >> 8);
+    buf[3] = (uint8_t)method;
+    if (len > 0) {
+        memcpy(buf + ENTRY_HDR_BYTES, body, len);
+    }
+    raft_index index;
+    raft_term term;
+    int rv = raft_propose(s->raft, buf, ENTRY_HDR_BYTES + len, srv_now_ns(),
+                          &index, &term);
+    free(buf);
+    switch (rv) {
+    case 0:
+        break;
+    case RAFT_ENOTLEADER:
+        reply_not_leader(s, c, method, request_id);
+        return false;
+    case RAFT_ETRANSFER:
+        srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_UNAVAILABLE,
+                             "leadership transfer in progress; retry");
+        return false;
+    case RAFT_ETOOBIG:
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_INVALID_ARGUMENT,
+                             "request larger than raft.max_msg_bytes");
+        return false;
+    default:
+        srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_INTERNAL,
+                             raft_strerror(rv));
+        return false;
+    }
+    struct srv_wait *w = new_wait(s, c, SRV_WAIT_PROPOSAL, method, request_id);
+    if (w == NULL) {
+        srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_INTERNAL,
+                             "out of memory; the write may still apply");
+        return false;
+    }
+    w->index = index;
+    w->term = term;
+    s->stats.proposals++;
+    srv_node_park(s, w);
+    return true;
+}
+
+static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
+                           uint64_t request_id, const uint8_t *body,
+                           size_t len)
+{
+    Metastore__RangeRequest *r = metastore__range_request__unpack(NULL, len, body);
+    struct kv_error err;
+    if (r == NULL) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_INVALID_ARGUMENT,
+                             "body is not a valid RangeRequest");
+        return;
+    }
+    if (!check_range(s, r, &err)) {
+        srv_conn_reply_error(s, c, method, request_id, err.status, err.msg);
+        metastore__range_request__free_unpacked(r, NULL);
+        return;
+    }
+    bool serializable = r->consistency == METASTORE__CONSISTENCY__SERIALIZABLE;
+    raft_index min_applied = r->min_applied_index;
+    if (serializable && engine_applied_index(s->eng) >= min_applied) {
+        s->stats.serializable_reads++;
+        run_range(s, c, method, request_id, r);
+        metastore__range_request__free_unpacked(r, NULL);
+        srv_conn_request_done(c);
+        return;
+    }
+    metastore__range_request__free_unpacked(r, NULL);
+
+    struct srv_wait *w = new_wait(
+        s, c, serializable ? SRV_WAIT_APPLY : SRV_WAIT_READ_INDEX, method,
+        request_id);
+    if (w != NULL && len > 0 && (w->body = malloc(len)) == NULL) {
+        srv_conn_unref(c);
+        free(w);
+        w = NULL;
+    }
+    if (w == NULL) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        srv_conn_request_done(c);
+        return;
+    }
+    if (len > 0) {
+        memcpy(w->body, body, len);
+    }
+    w->body_len = len;
+    if (serializable) {
+        s->stats.serializable_reads++;
+        w->index = min_applied;
+        srv_node_park(s, w);
+        return;
+    }
+    w->ctx = s->next_read_ctx++;
+    int rv = raft_read_index(s->raft, w->ctx, srv_now_ns());
+    if (rv != 0) {
+        srv_conn_request_done(c);
+        srv_conn_unref(c);
+        free(w->body);
+        free(w);
+        reply_not_leader(s, c, method, request_id);
+        return;
+    }
+    s->stats.read_index_reads++;
+    srv_node_park(s, w);
+}
+
+static void dispatch_status(struct srv *s, struct srv_conn *c, uint16_t method,
+                            uint64_t request_id)
+{
+    Metastore__StatusResponse *p = arena(s, sizeof *p);
+    Metastore__ReadStats *rs = arena(s, sizeof *rs);
+    if (p == NULL || rs == NULL) {
+        srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_INTERNAL,
+                             "out of memory");
+        return;
+    }
+    struct engine_stats st;
+    engine_stats(s->eng, &st);
+    metastore__status_response__init(p);
+    metastore__read_stats__init(rs);
+    rs->read_index_reads = s->stats.read_index_reads;
+    rs->serializable_reads = s->stats.serializable_reads;
+    p->header = new_header(s);
+    p->version = METASTORE_VERSION;
+    p->member_id = s->cfg.node.id;
+    p->leader_id = raft_leader(s->raft);
+    p->raft_term = raft_term_of(s->raft);
+    p->raft_index = raft_last_index(s->raft);
+    p->commit_index = raft_commit_index(s->raft);
+    p->applied_index = engine_applied_index(s->eng);
+    p->revision = st.revision;
+    p->compact_revision = st.compact_revision;
+    p->db_size = (int64_t)st.approx_bytes;
+    p->engine = (char *)engine_name(s->eng);
+    p->role = (char *)raft_role_name(raft_role_of(s->raft));
+    const struct raft_member *me =
+        raft_conf_find(raft_conf_of(s->raft), s->cfg.node.id);
+    p->is_learner = me != NULL && me->learner;
+    p->read_stats = rs;
+    reply_ok(s, c, method, request_id, &p->base);
+}
+
+static void dispatch_ping(struct srv *s, struct srv_conn *c, uint16_t method,
+                          uint64_t request_id, const uint8_t *body, size_t len)
+{
+    Metastore__PingRequest *r = metastore__ping_request__unpack(NULL, len, body);
+    if (r == NULL) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_INVALID_ARGUMENT,
+                             "body is not a valid PingRequest");
+        return;
+    }
+    Metastore__PingResponse p = METASTORE__PING_RESPONSE__INIT;
+    Metastore__ResponseHeader h;
+    srv_fill_header(s, &h);
+    p.header = &h;
+    p.payload = r->payload;
+    reply_ok(s, c, method, request_id, &p.base);
+    metastore__ping_request__free_unpacked(r, NULL);
+}
+
+/* Decodes a write request only to validate it; the entry carries the raw
+ * body and is decoded again when it applies. */
+static bool validate_write(struct srv *s, uint16_t method, const uint8_t *body,
+                           size_t len, struct kv_error *err)
+{
+    bool ok = false;
+    switch (method) {
+    case SRV_METHOD_PUT: {
+        Metastore__PutRequest *r = metastore__put_request__unpack(NULL, len, body);
+        if (r == NULL) {
+            return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                        "body is not a valid PutRequest");
+        }
+        ok = check_put(s, r, err);
+        metastore__put_request__free_unpacked(r, NULL);
+        break;
+    }
+    case SRV_METHOD_DELETE_RANGE: {
+        Metastore__DeleteRangeRequest *r =
+            metastore__delete_range_request__unpack(NULL, len, body);
+        if (r == NULL) {
+            return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                        "body is not a valid DeleteRangeRequest");
+        }
+        ok = check_range_keys(s, &r->key, &r->range_end, err);
+        metastore__delete_range_request__free_unpacked(r, NULL);
+        break;
+    }
+    case SRV_METHOD_TXN: {
+        Metastore__TxnRequest *r = metastore__txn_request__unpack(NULL, len, body);
+        if (r == NULL) {
+            return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                        "body is not a valid TxnRequest");
+        }
+        ok = check_txn(s, r, err);
+        metastore__txn_request__free_unpacked(r, NULL);
+        break;
+    }
+    case SRV_METHOD_COMPACT: {
+        Metastore__CompactionRequest *r =
+            metastore__compaction_request__unpack(NULL, len, body);
+        if (r == NULL) {
+            return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                        "body is not a valid CompactionRequest");
+        }
+        ok = r->revision > 0 ||
+             fail(err, SRV_STATUS_INVALID_ARGUMENT, "revision must be > 0");
+        if (ok && r->revision > engine_revision(s->eng)) {
+            ok = fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                      "revision %lld is in the future (current %lld)",
+                      (long long)r->revision,
+                      (long long)engine_revision(s->eng));
+        }
+        metastore__compaction_request__free_unpacked(r, NULL);
+        break;
+    }
+    default:
+        break;
+    }
+    return ok;
+}
+
+/* The command table: what each method is and how it is served. */
+enum cmd_flags {
+    CMD_WRITE = 1, /* proposed through Raft */
+    CMD_READ = 2,  /* the read path */
+    CMD_LOCAL = 4, /* answered from this node's state */
+};
+
+static const struct cmd {
+    uint16_t method;
+    unsigned flags;
+} commands[] = {
+    {SRV_METHOD_PING, CMD_LOCAL},         {SRV_METHOD_STATUS, CMD_LOCAL},
+    {SRV_METHOD_RANGE, CMD_READ},         {SRV_METHOD_PUT, CMD_WRITE},
+    {SRV_METHOD_DELETE_RANGE, CMD_WRITE}, {SRV_METHOD_TXN, CMD_WRITE},
+    {SRV_METHOD_COMPACT, CMD_WRITE},
+};
+
+void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
+                     uint64_t request_id, const uint8_t *body, size_t len)
+{
+    const struct cmd *cmd = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (commands[i].method == method) {
+            cmd = &commands[i];
+        }
+    }
+    s->stats.requests++;
+    if (cmd == NULL) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "method %u (%s) is not supported", method,
+                 srv_method_name(method));
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_UNIMPLEMENTED, msg);
+        srv_conn_request_done(c);
+        return;
+    }
+    if (s->failed || s->shutting_down) {
+        srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_UNAVAILABLE,
+                             s->failed ? "server failed" : "shutting down");
+        srv_conn_request_done(c);
+        return;
+    }
+    if (cmd->flags & CMD_WRITE) {
+        struct kv_error err;
+        if (!validate_write(s, method, body, len, &err)) {
+            srv_conn_reply_error(s, c, method, request_id, err.status, err.msg);
+            srv_conn_request_done(c);
+            return;
+        }
+        if (!propose(s, c, method, request_id, body, len)) {
+            srv_conn_request_done(c);
+        }
+        return;
+    }
+    if (cmd->flags & CMD_READ) {
+        dispatch_range(s, c, method, request_id, body, len);
+        return;
+    }
+    if (method == SRV_METHOD_STATUS) {
+        dispatch_status(s, c, method, request_id);
+    } else {
+        dispatch_ping(s, c, method, request_id, body, len);
+    }
+    engine_arena_reset(&s->arena);
+    srv_conn_request_done(c);
+}

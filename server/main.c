@@ -1,0 +1,276 @@
+/*
+ * main.c - metastored: flags, configuration, start-up and shutdown.
+ *
+ * Start-up: defaults, then the config file (--config), then command-line
+ * overrides, then validation (a bad config is refused with one message
+ * naming file, line and key); recover storage from the data dir; start the
+ * Raft node; listen for clients; run the loop.
+ *
+ * Shutdown on SIGTERM or SIGINT: stop accepting and stop reading requests,
+ * let requests in progress finish (up to request_timeout), sync the WAL,
+ * close everything and exit 0.  A storage failure exits 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+#include "server/server.h"
+#include "server/status.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"Usage: metastored [--config FILE] [flags]\n"
+"\n"
+"MetaStore-C server: a replicated key-value store with an etcd-v3-style API.\n"
+"\n"
+"Configuration comes from built-in defaults (one node, memory engine, data in\n"
+"./data, clients on 127.0.0.1:2379), then the YAML file given with --config\n"
+"(configs/config.yaml documents every key), then the flags below.\n"
+"\n"
+"  --config FILE            read this YAML configuration file\n"
+"  --node-id N              this node's id (node.id)\n"
+"  --name NAME              this node's name (node.name)\n"
+"  --data-dir DIR           where the WAL and snapshots live (node.data_dir)\n"
+"  --listen-client ADDR     host:port for clients (server.client_listen)\n"
+"  --listen-peer ADDR       host:port for other nodes (server.peer_listen)\n"
+"  --listen-admin ADDR      host:port for metrics (server.admin_listen)\n"
+"  --log-level LEVEL        debug, info, warn or error\n"
+"  --log-format FORMAT      text or json\n"
+"  --engine ENGINE          memory or rocksdb (storage.engine)\n"
+"  --initial-cluster LIST   ID[:NAME]=PEER_ADDR@CLIENT_ADDR,... bootstrap members\n"
+"  --join                   join an existing cluster instead of bootstrapping\n"
+"  --set KEY=VALUE          set any config key, e.g. --set raft.election_timeout=2s\n"
+"  --print-config           print the effective configuration and exit\n"
+"  --version                print the version and exit\n"
+"  -h, --help               this text\n"
+"\n"
+"Bootstrapping: on first start (empty data dir) a node creates the cluster\n"
+"from cluster.initial_members; after that it always restarts from its data\n"
+"dir and ignores initial_members.  This release serves one-node clusters;\n"
+"multi-node clusters come with the peer transport.\n"
+"\n"
+"Signals: SIGTERM or SIGINT shut down cleanly (requests in progress finish,\n"
+"the WAL is synced, exit status 0).\n");
+}
+
+/* Flags that take no value. */
+static bool is_switch(const char *flag)
+{
+    return strcmp(flag, "--join") == 0;
+}
+
+static int parse_args(int argc, char **argv, struct srv_config *cfg,
+                      bool *print_config)
+{
+    char err[512];
+    const char *config_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            config_path = argv[i] + 9;
+        }
+    }
+    if (config_path != NULL &&
+        srv_config_load_file(cfg, config_path, err, sizeof err) != 0) {
+        fprintf(stderr, "metastored: %s\n", err);
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("metastored %s\n", METASTORE_VERSION);
+            exit(0);
+        }
+        if (strcmp(a, "--print-config") == 0) {
+            *print_config = true;
+            continue;
+        }
+        if (strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0) {
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "metastored: unexpected argument '%s' (see --help)\n",
+                    a);
+            return 2;
+        }
+        char flag[128];
+        const char *value = NULL;
+        const char *eq = strchr(a, '=');
+        if (eq != NULL && strncmp(a, "--set", 5) != 0) {
+            snprintf(flag, sizeof flag, "%.*s", (int)(eq - a), a);
+            value = eq + 1;
+        } else if (strncmp(a, "--set=", 6) == 0) {
+            snprintf(flag, sizeof flag, "--set");
+            value = a + 6;
+        } else {
+            snprintf(flag, sizeof flag, "%s", a);
+            if (!is_switch(flag)) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "metastored: %s needs a value (see --help)\n",
+                            flag);
+                    return 2;
+                }
+                value = argv[++i];
+            }
+        }
+        if (srv_config_apply_flag(cfg, flag, value, err, sizeof err) != 0) {
+            fprintf(stderr, "metastored: %s\n", err);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) {
+        uv_close(h, NULL);
+    }
+}
+
+static void finish_shutdown(struct srv *s)
+{
+    srv_node_fail_all(s, SRV_STATUS_UNAVAILABLE, "server shutting down");
+    srv_conn_flush_all(s);
+    srv_conn_close_all(s);
+    uv_stop(s->loop);
+}
+
+static void on_shutdown_poll(uv_timer_t *t)
+{
+    struct srv *s = t->data;
+    bool idle = s->parked == 0 && srv_node_quiesced(s);
+    if (idle || srv_now_ns() >= s->shutdown_deadline_ns) {
+        if (!idle) {
+            ms_warn("shutdown: %zu request(s) still waiting; answering them "
+                    "UNAVAILABLE",
+                    s->parked);
+        }
+        uv_timer_stop(t);
+        finish_shutdown(s);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct srv *s = h->data;
+    if (s->shutting_down) {
+        ms_warn("second signal: stopping now");
+        finish_shutdown(s);
+        return;
+    }
+    ms_info("received %s: shutting down (finishing requests in progress)",
+            signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    s->shutting_down = true;
+    srv_conn_close_listener(s);
+    srv_conn_stop_reading_all(s);
+    s->shutdown_deadline_ns =
+        srv_now_ns() + s->cfg.server.request_timeout_ms * 1000000u;
+    uv_timer_init(s->loop, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
+    uv_timer_start(&s->shutdown_timer, on_shutdown_poll, 0, 10);
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static int run(struct srv *s)
+{
+    int rv = srv_recover(s);
+    if (rv == 0) {
+        rv = srv_node_start(s);
+    }
+    if (rv == 0) {
+        rv = srv_conn_listen(s);
+    }
+    if (rv != 0) {
+        return 1;
+    }
+    uv_signal_init(s->loop, &s->sig_term);
+    uv_signal_init(s->loop, &s->sig_int);
+    s->sig_term.data = s;
+    s->sig_int.data = s;
+    uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&s->sig_int, on_signal, SIGINT);
+
+    uv_run(s->loop, UV_RUN_DEFAULT);
+
+    /* Let a WAL sync in flight finish, then sync what is still buffered. */
+    srv_node_stop(s);
+    while (s->sync_inflight) {
+        uv_run(s->loop, UV_RUN_ONCE);
+    }
+    if (!s->failed && s->wal != NULL && wal_sync(s->wal) != 0) {
+        ms_error("final WAL sync failed");
+        s->exit_code = 1;
+    }
+    uv_walk(s->loop, close_walk, NULL);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    return s->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    static struct srv s;
+    bool print_config = false;
+    srv_config_defaults(&s.cfg);
+    int rv = parse_args(argc, argv, &s.cfg, &print_config);
+    if (rv != 0) {
+        return rv;
+    }
+    char err[512];
+    if (srv_config_validate(&s.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "metastored: %s\n", err);
+        return 1;
+    }
+    if (print_config) {
+        static char buf[65536];
+        srv_config_format(&s.cfg, buf, sizeof buf);
+        fputs(buf, stdout);
+        return 0;
+    }
+    ms_log_configure(s.cfg.log.level, s.cfg.log.format);
+    ms_log_set_node(s.cfg.node.id);
+    if (s.cfg.cluster.n_members > 1 && !s.cfg.cluster.join) {
+        ms_error("cluster.initial_members lists %u members, but this release "
+                 "serves one-node clusters only (the peer transport is not "
+                 "built yet)",
+                 s.cfg.cluster.n_members);
+        return 1;
+    }
+    if (s.cfg.storage.engine != SRV_ENGINE_MEMORY) {
+        ms_error("storage.engine: rocksdb is not available in this release; "
+                 "use memory");
+        return 1;
+    }
+    const char *warn = srv_config_fsync_warning(&s.cfg);
+    if (warn != NULL) {
+        ms_warn("%s", warn);
+        ms_warn("storage.fsync=false is not honoured yet: the WAL is synced "
+                "anyway");
+    }
+    s.cluster_id = srv_config_cluster_id(&s.cfg);
+    s.loop = uv_default_loop();
+    ms_info("metastored %s starting: node %llu (%s), engine memory, data dir "
+            "%s",
+            METASTORE_VERSION, (unsigned long long)s.cfg.node.id,
+            s.cfg.node.name, s.cfg.node.data_dir);
+    rv = run(&s);
+    srv_storage_close(&s);
+    uv_loop_close(s.loop);
+    ms_info("stopped (exit %d)", rv);
+    return rv;
+}

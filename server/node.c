@@ -1,0 +1,549 @@
+/*
+ * node.c - the Raft driver of metastored.
+ *
+ * It feeds the Raft core (ticks, client proposals and read requests) and
+ * carries out every ready batch in the order the core's contract demands:
+ *
+ *   1. messages that may leave at once go to the peer transport;
+ *   2. hard state and entries are buffered in the WAL; the batch joins the
+ *      persistence queue;
+ *   3. committed entries are applied to the engine and the proposals waiting
+ *      on them are answered; confirmed read indexes wake parked reads;
+ *   4. raft_advance().
+ *
+ * Group commit: one WAL sync runs at a time on libuv's thread pool; every
+ * record buffered meanwhile goes out with the next one.  When a sync ends,
+ * the batches it covered are written into the memstore (the core's view of
+ * the durable log), their after-persist messages leave, and
+ * raft_persisted() lets the leader count its own copy.  A write is thus
+ * acknowledged only after it is durable and applied.
+ *
+ * Failure modes: a WAL sync or engine failure marks the server failed:
+ * every parked request is answered INTERNAL, new requests are refused and
+ * the process stops with a non-zero exit code (the data on disk is what the
+ * next start recovers).  A proposal whose index was taken by another
+ * leader's entry is answered UNAVAILABLE ("not applied, retry").
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/log.h"
+#include "server/server.h"
+#include "server/status.h"
+
+struct srv_persist {
+    struct srv_persist *next;
+    struct raft_ready rd;
+    uint64_t gen; /* sync generation that makes it durable; 0: none */
+};
+
+uint64_t srv_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void fatal(struct srv *s, const char *what, const char *why)
+{
+    if (!s->failed) {
+        ms_error("%s: %s; refusing further requests and stopping", what, why);
+    }
+    s->failed = true;
+    s->exit_code = 1;
+    srv_node_fail_all(s, SRV_STATUS_INTERNAL, "storage failure on the server");
+    uv_stop(s->loop);
+}
+
+/* ---- parked requests ---------------------------------------------------- */
+
+static void wait_free(struct srv_wait *w)
+{
+    srv_conn_request_done(w->conn);
+    srv_conn_unref(w->conn);
+    free(w->body);
+    free(w);
+}
+
+static void wait_fail(struct srv *s, struct srv_wait *w, int status,
+                      const char *msg)
+{
+    srv_conn_reply_error(s, w->conn, w->method, w->request_id, status, msg);
+    s->parked--;
+    wait_free(w);
+}
+
+void srv_node_park(struct srv *s, struct srv_wait *w)
+{
+    w->next = NULL;
+    s->parked++;
+    switch (w->kind) {
+    case SRV_WAIT_PROPOSAL:
+        /* Our proposals get increasing indexes, so the list stays sorted. */
+        if (s->proposals_tail != NULL) {
+            s->proposals_tail->next = w;
+        } else {
+            s->proposals_head = w;
+        }
+        s->proposals_tail = w;
+        break;
+    case SRV_WAIT_READ_INDEX:
+        w->next = s->reads_index;
+        s->reads_index = w;
+        break;
+    case SRV_WAIT_APPLY:
+        if (engine_applied_index(s->eng) >= w->index) {
+            s->parked--;
+            srv_kv_run_read(s, w);
+            wait_free(w);
+            return;
+        }
+        w->next = s->reads_apply;
+        s->reads_apply = w;
+        break;
+    }
+}
+
+static void fail_list(struct srv *s, struct srv_wait **head, int status,
+                      const char *msg)
+{
+    while (*head != NULL) {
+        struct srv_wait *w = *head;
+        *head = w->next;
+        wait_fail(s, w, status, msg);
+    }
+}
+
+void srv_node_fail_all(struct srv *s, int status, const char *msg)
+{
+    fail_list(s, &s->proposals_head, status, msg);
+    s->proposals_tail = NULL;
+    fail_list(s, &s->reads_index, status, msg);
+    fail_list(s, &s->reads_apply, status, msg);
+}
+
+/* Answers DEADLINE_EXCEEDED to every request past its deadline. */
+static void expire_list(struct srv *s, struct srv_wait **head,
+                        struct srv_wait **tail, uint64_t now)
+{
+    struct srv_wait *prev = NULL;
+    struct srv_wait *w = *head;
+    while (w != NULL) {
+        struct srv_wait *next = w->next;
+        if (w->deadline_ns <= now) {
+            if (prev != NULL) {
+                prev->next = next;
+            } else {
+                *head = next;
+            }
+            if (tail != NULL && *tail == w) {
+                *tail = prev;
+            }
+            wait_fail(s, w, SRV_STATUS_DEADLINE_EXCEEDED,
+                      w->kind == SRV_WAIT_PROPOSAL
+                          ? "request timed out; the write may still be applied"
+                          : "read timed out");
+        } else {
+            prev = w;
+        }
+        w = next;
+    }
+}
+
+static void expire_waits(struct srv *s, uint64_t now)
+{
+    expire_list(s, &s->proposals_head, &s->proposals_tail, now);
+    expire_list(s, &s->reads_index, NULL, now);
+    expire_list(s, &s->reads_apply, NULL, now);
+}
+
+/* Runs every parked read whose index has now applied. */
+static void wake_reads(struct srv *s)
+{
+    raft_index applied = engine_applied_index(s->eng);
+    struct srv_wait **pp = &s->reads_apply;
+    while (*pp != NULL) {
+        struct srv_wait *w = *pp;
+        if (w->index <= applied) {
+            *pp = w->next;
+            s->parked--;
+            srv_kv_run_read(s, w);
+            wait_free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+static void read_index_answered(struct srv *s, const struct raft_read_state *rs)
+{
+    for (struct srv_wait **pp = &s->reads_index; *pp != NULL;
+         pp = &(*pp)->next) {
+        struct srv_wait *w = *pp;
+        if (w->ctx == rs->ctx) {
+            *pp = w->next;
+            s->parked--;
+            w->kind = SRV_WAIT_APPLY;
+            w->index = rs->index;
+            srv_node_park(s, w);
+            return;
+        }
+    }
+    /* Timed out meanwhile, or an answer to an older attempt: ignore. */
+}
+
+/* ---- ready batches ------------------------------------------------------ */
+
+const char *srv_node_leader_addr(const struct srv *s, raft_id leader)
+{
+    const struct srv_member *m = srv_config_member(&s->cfg, leader);
+    return m != NULL ? m->client_addr : "";
+}
+
+static void handle_soft(struct srv *s, const struct raft_soft_state *soft)
+{
+    ms_log_set_raft(soft->term, raft_role_name(soft->role));
+    if (soft->leader != s->last_leader) {
+        if (soft->leader == RAFT_NONE) {
+            ms_info("lost the leader (term %llu)",
+                    (unsigned long long)soft->term);
+        } else if (soft->leader == s->cfg.node.id) {
+            ms_info("became leader (term %llu)",
+                    (unsigned long long)soft->term);
+        } else {
+            ms_info("leader is node %llu (term %llu)",
+                    (unsigned long long)soft->leader,
+                    (unsigned long long)soft->term);
+        }
+    }
+    if (s->last_role == RAFT_LEADER && soft->role != RAFT_LEADER) {
+        /* The core dropped its pending read requests: answer them. */
+        fail_list(s, &s->reads_index, SRV_STATUS_UNAVAILABLE,
+                  "leadership changed while confirming the read; retry");
+    }
+    s->last_leader = soft->leader;
+    s->last_role = soft->role;
+}
+
+static void apply_committed(struct srv *s, const struct raft_ready *rd)
+{
+    for (size_t i = 0; i < rd->n_committed; i++) {
+        const struct raft_entry *e = &rd->committed[i];
+        if (e->index <= engine_applied_index(s->eng)) {
+            continue; /* already in the engine (restart after a snapshot) */
+        }
+        struct srv_wait *w = NULL;
+        while (s->proposals_head != NULL &&
+               s->proposals_head->index <= e->index) {
+            struct srv_wait *h = s->proposals_head;
+            s->proposals_head = h->next;
+            if (s->proposals_head == NULL) {
+                s->proposals_tail = NULL;
+            }
+            if (h->index == e->index && h->term == e->term) {
+                s->parked--;
+                w = h;
+                break;
+            }
+            wait_fail(s, h, SRV_STATUS_UNAVAILABLE,
+                      "leadership changed before the write committed; it was "
+                      "not applied, retry");
+        }
+        int rv = srv_kv_apply(s, e, w);
+        if (w != NULL) {
+            wait_free(w);
+        }
+        if (rv != 0) {
+            fatal(s, "applying a committed entry", engine_strerror(rv));
+            return;
+        }
+        if (e->type == RAFT_ENTRY_CONF_CHANGE) {
+            struct raft_conf_change cc;
+            if (raft_conf_change_decode(e->data, e->len, &cc) == 0) {
+                (void)raft_conf_apply(&s->applied_conf, &cc);
+            }
+        }
+        s->applied_term = e->term;
+    }
+}
+
+static void enqueue_persist(struct srv *s, struct srv_persist *p)
+{
+    p->next = NULL;
+    if (s->persist_tail != NULL) {
+        s->persist_tail->next = p;
+    } else {
+        s->persist_head = p;
+    }
+    s->persist_tail = p;
+}
+
+static void send_messages(struct srv *s, const struct raft_message *m,
+                          size_t n)
+{
+    /* One-node clusters send nothing; the peer transport comes with
+     * clusters.  Messages to unknown peers are dropped (Raft retries). */
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].to != s->cfg.node.id) {
+            ms_debug("no transport to node %llu: dropped message type %u",
+                     (unsigned long long)m[i].to, m[i].type);
+        }
+    }
+}
+
+static void persist_pump(struct srv *s);
+
+static int take_ready(struct srv *s)
+{
+    struct srv_persist *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        return RAFT_ENOMEM;
+    }
+    int rv = raft_ready(s->raft, &p->rd);
+    if (rv != 0) {
+        free(p);
+        return rv;
+    }
+    struct raft_ready *rd = &p->rd;
+    if (rd->soft_changed) {
+        handle_soft(s, &rd->soft);
+    }
+    send_messages(s, rd->msgs, rd->n_msgs);
+
+    bool writes = false;
+    if (rd->has_chunk || rd->has_snapshot) {
+        /* Snapshots arrive from a leader only in a cluster. */
+        raft_ready_free(rd);
+        free(p);
+        return RAFT_ESNAPSHOT;
+    }
+    if (rd->has_hard_state) {
+        rv = wal_set_hard_state(s->wal, &rd->hs);
+        writes = true;
+    }
+    if (rv == 0 && rd->n_entries > 0) {
+        rv = wal_append_entries(s->wal, rd->entries, rd->n_entries);
+        writes = true;
+    }
+    if (rv != 0) {
+        raft_ready_free(rd);
+        free(p);
+        fatal(s, "buffering WAL records", wal_strerror(rv));
+        return 0;
+    }
+    p->gen = writes ? s->sync_gen_next : 0;
+
+    apply_committed(s, rd);
+    for (size_t i = 0; i < rd->n_reads; i++) {
+        read_index_answered(s, &rd->reads[i]);
+    }
+    wake_reads(s);
+    raft_advance(s->raft, rd);
+
+    if (!writes && rd->n_msgs_after_persist == 0 && s->persist_head == NULL) {
+        raft_ready_free(rd);
+        free(p);
+    } else {
+        enqueue_persist(s, p);
+    }
+    return 0;
+}
+
+void srv_node_process(struct srv *s)
+{
+    if (s->failed || s->raft == NULL) {
+        return;
+    }
+    while (raft_has_ready(s->raft)) {
+        int rv = take_ready(s);
+        if (rv != 0) {
+            fatal(s, "processing a Raft ready batch", raft_strerror(rv));
+            return;
+        }
+        if (s->failed) {
+            return;
+        }
+    }
+    persist_pump(s);
+    if (s->cfg.raft.snapshot_entries > 0 &&
+        engine_applied_index(s->eng) >=
+            s->last_snapshot_index + s->cfg.raft.snapshot_entries &&
+        !s->sync_inflight) {
+        int rv = srv_snapshot_take(s);
+        if (rv != 0) {
+            ms_warn("snapshot failed: %s (will retry)", wal_strerror(rv));
+        }
+    }
+}
+
+/* ---- group commit --------------------------------------------------------- */
+
+static void sync_work(uv_work_t *req)
+{
+    struct srv *s = req->data;
+    s->sync_result = wal_sync_prepared(s->wal);
+}
+
+static void complete_batch(struct srv *s, struct srv_persist *p)
+{
+    struct raft_ready *rd = &p->rd;
+    int rv = 0;
+    if (rd->has_hard_state) {
+        rv = raft_memstore_set_hard_state(s->ms, &rd->hs);
+    }
+    if (rv == 0 && rd->n_entries > 0) {
+        rv = raft_memstore_append(s->ms, rd->entries, rd->n_entries);
+    }
+    if (rv != 0) {
+        fatal(s, "updating the in-memory log", raft_strerror(rv));
+    } else {
+        send_messages(s, rd->msgs_after_persist, rd->n_msgs_after_persist);
+        if (rd->persist_index != 0) {
+            raft_persisted(s->raft, rd->persist_index, rd->persist_term,
+                           srv_now_ns());
+        }
+    }
+    raft_ready_free(rd);
+    free(p);
+}
+
+static void sync_done(uv_work_t *req, int status)
+{
+    struct srv *s = req->data;
+    int rv = wal_sync_done(s->wal);
+    s->sync_inflight = false;
+    s->stats.fsyncs++;
+    uint64_t took_ms = (srv_now_ns() - s->sync_start_ns) / 1000000u;
+    if (took_ms > 1000) {
+        ms_warn("slow WAL sync: %llu ms", (unsigned long long)took_ms);
+    }
+    if (status != 0 || rv != 0) {
+        fatal(s, "syncing the WAL", wal_strerror(rv != 0 ? rv : status));
+        return;
+    }
+    s->sync_gen_done = s->sync_gen_next - 1;
+    srv_node_process(s);
+    srv_conn_flush_all(s);
+}
+
+/* Completes durable batches in order and starts the next sync. */
+static void persist_pump(struct srv *s)
+{
+    while (s->persist_head != NULL && !s->failed &&
+           s->persist_head->gen <= s->sync_gen_done) {
+        struct srv_persist *p = s->persist_head;
+        s->persist_head = p->next;
+        if (s->persist_head == NULL) {
+            s->persist_tail = NULL;
+        }
+        complete_batch(s, p);
+    }
+    if (s->failed || s->sync_inflight || !wal_has_pending(s->wal)) {
+        return;
+    }
+    int rv = wal_prepare_sync(s->wal);
+    if (rv < 0) {
+        fatal(s, "starting a WAL sync", wal_strerror(rv));
+        return;
+    }
+    if (rv == 0) {
+        return;
+    }
+    s->sync_gen_next++;
+    s->sync_inflight = true;
+    s->sync_start_ns = srv_now_ns();
+    s->sync_work.data = s;
+    rv = uv_queue_work(s->loop, &s->sync_work, sync_work, sync_done);
+    if (rv != 0) {
+        s->sync_inflight = false;
+        fatal(s, "queueing a WAL sync", uv_strerror(rv));
+    }
+}
+
+bool srv_node_quiesced(const struct srv *s)
+{
+    return !s->sync_inflight && s->persist_head == NULL;
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static void on_tick(uv_timer_t *t)
+{
+    struct srv *s = t->data;
+    uint64_t now = srv_now_ns();
+    raft_tick(s->raft, now);
+    expire_waits(s, now);
+    srv_node_process(s);
+    srv_conn_flush_all(s);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    struct srv *s = h->data;
+    srv_node_process(s);
+    srv_conn_flush_all(s);
+}
+
+static void trace(void *data, raft_id id, raft_term term, const char *msg)
+{
+    (void)data;
+    (void)id;
+    (void)term;
+    ms_debug("raft: %s", msg);
+}
+
+int srv_node_start(struct srv *s)
+{
+    struct raft_conf boot;
+    memset(&boot, 0, sizeof boot);
+    for (uint32_t i = 0; i < s->cfg.cluster.n_members; i++) {
+        boot.members[boot.n].id = s->cfg.cluster.members[i].id;
+        boot.members[boot.n].learner = false;
+        boot.n++;
+    }
+    struct raft_config rc;
+    memset(&rc, 0, sizeof rc);
+    rc.id = s->cfg.node.id;
+    rc.storage = s->storage;
+    rc.election_tick = srv_config_election_ticks(&s->cfg);
+    rc.heartbeat_tick = srv_config_heartbeat_ticks(&s->cfg);
+    rc.pre_vote = s->cfg.raft.pre_vote;
+    rc.check_quorum = s->cfg.raft.check_quorum;
+    rc.max_inflight = (unsigned)s->cfg.raft.max_inflight;
+    rc.max_msg_bytes = s->cfg.raft.max_msg_bytes;
+    rc.seed = srv_now_ns() ^ s->cfg.node.id;
+    rc.bootstrap = s->cfg.cluster.join ? NULL : &boot;
+    rc.trace = trace;
+    int rv = raft_create(&rc, &s->raft);
+    if (rv != 0) {
+        ms_error("cannot start Raft: %s", raft_strerror(rv));
+        return rv;
+    }
+    s->last_role = RAFT_FOLLOWER;
+    s->sync_gen_next = 1;
+    s->sync_gen_done = 0;
+    s->next_read_ctx = 1;
+
+    /* A lone voter need not wait out an election timeout. */
+    const struct raft_conf *conf = raft_conf_of(s->raft);
+    const struct raft_member *me = raft_conf_find(conf, s->cfg.node.id);
+    if (raft_conf_voters(conf) == 1 && me != NULL && !me->learner) {
+        (void)raft_campaign(s->raft, srv_now_ns());
+    }
+
+    uv_timer_init(s->loop, &s->tick_timer);
+    s->tick_timer.data = s;
+    uv_timer_start(&s->tick_timer, on_tick, s->cfg.raft.tick_interval_ms,
+                   s->cfg.raft.tick_interval_ms);
+    uv_prepare_init(s->loop, &s->prepare);
+    s->prepare.data = s;
+    uv_prepare_start(&s->prepare, on_prepare);
+    srv_node_process(s);
+    return 0;
+}
+
+void srv_node_stop(struct srv *s)
+{
+    uv_timer_stop(&s->tick_timer);
+}

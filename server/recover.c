@@ -1,0 +1,370 @@
+/*
+ * recover.c - metastored's storage at start-up, and local snapshots.
+ *
+ * Layout of the data directory (memory engine):
+ *
+ *     <data_dir>/wal/    WAL segments: Raft log entries, hard state,
+ *                        snapshot markers (storage/wal.h)
+ *     <data_dir>/snap/   snapshot files of the engine (storage/snapfile.h)
+ *
+ * Start-up: open the WAL (a torn tail is cut and logged; corruption in the
+ * middle stops the node with the file and offset), open the newest snapshot
+ * file and restore the engine from it, then load the WAL's hard state and
+ * the entries after the snapshot into the memstore the Raft core reads.
+ * The core then hands out again every committed entry after the snapshot,
+ * and the engine applies exactly those (its applied index is the
+ * snapshot's).
+ *
+ * Snapshots: every raft.snapshot_entries applied entries the engine is
+ * written to a new snapshot file (fsync'd and renamed into place), the WAL
+ * records a marker for it, and WAL segments and older snapshot files that
+ * it covers are deleted.  The snapshot is written on the loop thread: the
+ * memory engine has no point-in-time view another thread could read.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "server/log.h"
+#include "server/server.h"
+
+/* ---- the core's storage: memstore + snapshot file ------------------------ */
+
+static int st_snapshot_meta(void *data, struct raft_snapshot_meta *out)
+{
+    struct srv *s = data;
+    struct raft_storage ms = raft_memstore_storage(s->ms);
+    int rv = ms.snapshot_meta(ms.data, out);
+    if (rv == 0 && s->snap_reader != NULL) {
+        const struct snapfile_meta *m = snapfile_reader_meta(s->snap_reader);
+        if (m->raft.index == out->index) {
+            out->size = m->raft.size;
+        }
+    }
+    return rv;
+}
+
+static int st_snapshot_read(void *data, raft_index snap_index, uint64_t offset,
+                            void *buf, size_t cap, size_t *n, bool *last)
+{
+    struct srv *s = data;
+    if (s->snap_reader == NULL ||
+        snapfile_reader_meta(s->snap_reader)->raft.index != snap_index) {
+        return RAFT_ESNAPSHOT;
+    }
+    uint64_t size = snapfile_reader_meta(s->snap_reader)->raft.size;
+    if (snapfile_read(s->snap_reader, offset, buf, cap, n) != 0) {
+        return RAFT_ESNAPSHOT;
+    }
+    *last = offset + *n >= size;
+    return 0;
+}
+
+/* The memstore's functions take the memstore; ours take the server. */
+static int st_initial_state(void *data, struct raft_hard_state *hs,
+                            struct raft_snapshot_meta *snap)
+{
+    struct srv *s = data;
+    struct raft_storage ms = raft_memstore_storage(s->ms);
+    int rv = ms.initial_state(ms.data, hs, snap);
+    if (rv == 0) {
+        rv = st_snapshot_meta(data, snap);
+    }
+    return rv;
+}
+
+static raft_index st_first_index(void *data)
+{
+    struct srv *s = data;
+    struct raft_storage ms = raft_memstore_storage(s->ms);
+    return ms.first_index(ms.data);
+}
+
+static raft_index st_last_index(void *data)
+{
+    struct srv *s = data;
+    struct raft_storage ms = raft_memstore_storage(s->ms);
+    return ms.last_index(ms.data);
+}
+
+static int st_term(void *data, raft_index i, raft_term *out)
+{
+    struct srv *s = data;
+    struct raft_storage ms = raft_memstore_storage(s->ms);
+    return ms.term(ms.data, i, out);
+}
+
+static int st_entries(void *data, raft_index lo, raft_index hi,
+                      uint64_t max_bytes, struct raft_entry *out, size_t *n)
+{
+    struct srv *s = data;
+    struct raft_storage ms = raft_memstore_storage(s->ms);
+    return ms.entries(ms.data, lo, hi, max_bytes, out, n);
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+static int mkdir_p(const char *path)
+{
+    char tmp[SRV_CONFIG_PATH_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+        return -errno;
+    }
+    return 0;
+}
+
+static void wal_log(void *data, const char *msg)
+{
+    (void)data;
+    ms_warn("wal: %s", msg);
+}
+
+static ssize_t snap_read_cb(void *ctx, void *buf, size_t cap)
+{
+    struct {
+        struct snapfile_reader *r;
+        uint64_t off;
+    } *rc = ctx;
+    size_t n = 0;
+    int rv = snapfile_read(rc->r, rc->off, buf, cap, &n);
+    if (rv != 0) {
+        return rv;
+    }
+    rc->off += n;
+    return (ssize_t)n;
+}
+
+/* Restores the engine from the newest snapshot file, if there is one. */
+static int load_snapshot(struct srv *s, raft_index wal_marker)
+{
+    struct snapfile_meta meta;
+    char msg[256] = "";
+    int rv = snapfile_open_newest(s->snap_dir, &s->snap_reader, &meta, msg,
+                                  sizeof msg);
+    if (rv == WAL_ENOSNAPSHOT) {
+        s->snap_reader = NULL;
+        if (wal_marker != 0) {
+            ms_error("the WAL refers to snapshot %llu but %s holds none",
+                     (unsigned long long)wal_marker, s->snap_dir);
+            return WAL_ECORRUPT;
+        }
+        return 0;
+    }
+    if (rv != 0) {
+        ms_error("cannot open the newest snapshot in %s: %s %s", s->snap_dir,
+                 wal_strerror(rv), msg);
+        return rv;
+    }
+    if (meta.raft.index < wal_marker) {
+        ms_error("the WAL refers to snapshot %llu but the newest in %s is %llu",
+                 (unsigned long long)wal_marker, s->snap_dir,
+                 (unsigned long long)meta.raft.index);
+        return WAL_ECORRUPT;
+    }
+    struct {
+        struct snapfile_reader *r;
+        uint64_t off;
+    } rc = {s->snap_reader, 0};
+    rv = engine_snapshot_restore(s->eng, snap_read_cb, &rc);
+    if (rv != 0) {
+        ms_error("cannot restore the engine from snapshot %llu: %s",
+                 (unsigned long long)meta.raft.index, engine_strerror(rv));
+        return rv;
+    }
+    struct raft_snapshot_meta rm = meta.raft;
+    rm.size = 0; /* the data stays in the file; see st_snapshot_read */
+    rv = raft_memstore_set_snapshot(s->ms, &rm, NULL);
+    if (rv != 0) {
+        return rv;
+    }
+    s->applied_conf = meta.raft.conf;
+    s->applied_term = meta.raft.term;
+    s->last_snapshot_index = meta.raft.index;
+    ms_info("restored snapshot at index %llu (term %llu, %llu bytes)",
+            (unsigned long long)meta.raft.index,
+            (unsigned long long)meta.raft.term,
+            (unsigned long long)meta.raft.size);
+    return 0;
+}
+
+int srv_recover(struct srv *s)
+{
+    int rv = mkdir_p(s->cfg.node.data_dir);
+    if (rv != 0) {
+        ms_error("cannot create data dir %s: %s", s->cfg.node.data_dir,
+                 strerror(-rv));
+        return rv;
+    }
+    snprintf(s->wal_dir, sizeof s->wal_dir, "%s/wal", s->cfg.node.data_dir);
+    snprintf(s->snap_dir, sizeof s->snap_dir, "%s/snap", s->cfg.node.data_dir);
+    (void)mkdir_p(s->snap_dir);
+    (void)snapfile_remove_temp(s->snap_dir, NULL);
+
+    struct wal_options wo = {.segment_bytes = s->cfg.storage.wal_segment_bytes,
+                             .log = wal_log,
+                             .log_data = s};
+    struct wal_recovery rec;
+    rv = wal_open(s->wal_dir, &wo, &s->wal, &rec);
+    if (rv != 0) {
+        ms_error("cannot open the WAL in %s: %s (%s); refusing to start rather "
+                 "than serve wrong data",
+                 s->wal_dir, wal_strerror(rv), rec.msg);
+        return rv;
+    }
+    rv = engine_memory_open(
+        &(struct engine_options){.max_txn_ops = (int)s->cfg.server.max_txn_ops},
+        &s->eng);
+    if (rv == 0) {
+        s->ms = raft_memstore_create();
+        rv = s->ms != NULL ? 0 : RAFT_ENOMEM;
+    }
+    if (rv == 0) {
+        rv = load_snapshot(s, rec.snap_index);
+    }
+    /* Entries the snapshot already covers are skipped. */
+    size_t skip = 0;
+    while (skip < rec.n_entries &&
+           rec.entries[skip].index <= s->last_snapshot_index) {
+        skip++;
+    }
+    if (rv == 0 && rec.n_entries > skip) {
+        rv = raft_memstore_append(s->ms, rec.entries + skip,
+                                  rec.n_entries - skip);
+    }
+    if (rv == 0 && rec.has_hard_state) {
+        rv = raft_memstore_set_hard_state(s->ms, &rec.hs);
+    }
+    if (rv == 0) {
+        ms_info("recovered %zu WAL entries after snapshot %llu from %llu "
+                "segment(s)%s",
+                rec.n_entries - skip, (unsigned long long)s->last_snapshot_index,
+                (unsigned long long)rec.n_segments,
+                rec.tail_cut ? " (a torn tail was cut)" : "");
+    }
+    wal_recovery_free(&rec);
+    if (rv != 0) {
+        ms_error("cannot recover storage: error %d", rv);
+        return rv;
+    }
+    engine_arena_init(&s->arena);
+    s->storage = (struct raft_storage){
+        .data = s,
+        .initial_state = st_initial_state,
+        .first_index = st_first_index,
+        .last_index = st_last_index,
+        .term = st_term,
+        .entries = st_entries,
+        .snapshot_meta = st_snapshot_meta,
+        .snapshot_read = st_snapshot_read,
+    };
+    return 0;
+}
+
+/* ---- snapshots ------------------------------------------------------------ */
+
+static int snap_write_cb(void *ctx, const void *buf, size_t len)
+{
+    return snapfile_writer_write(ctx, buf, len);
+}
+
+int srv_snapshot_take(struct srv *s)
+{
+    raft_index index = engine_applied_index(s->eng);
+    raft_term term = s->applied_term;
+    if (index <= s->last_snapshot_index || term == 0) {
+        return 0;
+    }
+    uint64_t start = srv_now_ns();
+    struct snapfile_writer *sw;
+    int rv = snapfile_writer_open(s->snap_dir, index, term, &sw);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = engine_snapshot_save(s->eng, snap_write_cb, sw);
+    if (rv != 0) {
+        snapfile_writer_abort(sw);
+        return rv;
+    }
+    struct snapfile_meta meta;
+    rv = snapfile_writer_commit(sw, &s->applied_conf, NULL, 0, &meta);
+    if (rv != 0) {
+        return rv;
+    }
+    /* Make the marker durable now, together with anything buffered; the
+     * batches waiting on those records complete on the next pump. */
+    rv = wal_mark_snapshot(s->wal, index, term);
+    if (rv == 0) {
+        rv = wal_sync(s->wal);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    s->sync_gen_done = s->sync_gen_next;
+    s->sync_gen_next++;
+
+    struct raft_snapshot_meta rm = meta.raft;
+    rm.size = 0;
+    rv = raft_memstore_set_snapshot(s->ms, &rm, NULL);
+    if (rv != 0) {
+        return rv;
+    }
+    struct snapfile_reader *reader;
+    struct snapfile_meta check;
+    if (snapfile_open_newest(s->snap_dir, &reader, &check, NULL, 0) == 0) {
+        if (s->snap_reader != NULL) {
+            snapfile_close(s->snap_reader);
+        }
+        s->snap_reader = reader;
+    }
+    raft_index keep = s->cfg.raft.snapshot_keep_entries;
+    size_t deleted = 0;
+    if (index > keep) {
+        (void)wal_release_before(s->wal, index - keep, &deleted);
+    }
+    (void)snapfile_remove_older(s->snap_dir, 2, NULL);
+    s->last_snapshot_index = index;
+    s->stats.snapshots++;
+    ms_info("snapshot at index %llu (term %llu, %llu bytes) in %llu ms; "
+            "%zu WAL segment(s) released",
+            (unsigned long long)index, (unsigned long long)term,
+            (unsigned long long)meta.raft.size,
+            (unsigned long long)((srv_now_ns() - start) / 1000000u), deleted);
+    return 0;
+}
+
+void srv_storage_close(struct srv *s)
+{
+    if (s->snap_reader != NULL) {
+        snapfile_close(s->snap_reader);
+        s->snap_reader = NULL;
+    }
+    if (s->raft != NULL) {
+        raft_destroy(s->raft);
+        s->raft = NULL;
+    }
+    if (s->wal != NULL) {
+        wal_close(s->wal);
+        s->wal = NULL;
+    }
+    if (s->eng != NULL) {
+        engine_close(s->eng);
+        s->eng = NULL;
+    }
+    if (s->ms != NULL) {
+        raft_memstore_destroy(s->ms);
+        s->ms = NULL;
+    }
+    engine_arena_free(&s->arena);
+}

@@ -1,0 +1,216 @@
+/*
+ * server.h - the pieces of metastored and how they share state.
+ *
+ * One libuv loop thread owns everything below: the Raft core, the engine,
+ * the WAL's active buffer, the client connections.  The only other threads
+ * are libuv's workers, which run WAL syncs (wal_sync_prepared) and nothing
+ * else; their results come back through uv_queue_work's after-work callback.
+ *
+ *   conn.c     client connections: frames in, command table, replies out
+ *   kv.c       requests <-> engine: validation, proposals, apply, reads
+ *   node.c     the Raft driver: ready batches, group-commit persistence,
+ *              apply, parked requests waiting for an index or a read index
+ *   recover.c  start-up: WAL + newest snapshot -> memstore + engine
+ *   main.c     flags, config, signals, start and shutdown
+ *
+ * Private to server/.
+ */
+#ifndef METASTORE_SERVER_SERVER_H
+#define METASTORE_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "raft/raft.h"
+#include "server/config.h"
+#include "server/frame.h"
+#include "storage/engine.h"
+#include "storage/snapfile.h"
+#include "storage/wal.h"
+
+#define METASTORE_VERSION "0.1.0"
+
+struct srv;
+struct srv_conn;
+
+/* ---- parked requests (node.c) ----------------------------------------- */
+
+/*
+ * A client request waiting for something: a proposal waiting for its entry
+ * to apply, or a read waiting for its read index and then for apply.  It
+ * holds a reference on its connection so that a reply to a connection that
+ * closed meanwhile is simply dropped.  The request's frame body is copied
+ * (reads need it when they finally run).
+ */
+enum srv_wait_kind {
+    SRV_WAIT_PROPOSAL = 0, /* until entry (index, term) applies */
+    SRV_WAIT_READ_INDEX,   /* until the core answers ctx */
+    SRV_WAIT_APPLY,        /* until applied >= index, then run the read */
+};
+
+struct srv_wait {
+    struct srv_wait *next; /* in the list it is parked on */
+    enum srv_wait_kind kind;
+    struct srv_conn *conn; /* referenced */
+    uint16_t method;
+    uint64_t request_id;
+    raft_index index;
+    raft_term term;
+    uint64_t ctx;          /* SRV_WAIT_READ_INDEX */
+    uint64_t deadline_ns;
+    uint64_t start_ns;
+    size_t body_len;
+    uint8_t *body; /* owned copy of the request body (reads only) */
+};
+
+/* ---- the server ------------------------------------------------------- */
+
+struct srv_stats {
+    uint64_t requests;
+    uint64_t proposals;
+    uint64_t read_index_reads;
+    uint64_t serializable_reads;
+    uint64_t fsyncs;
+    uint64_t fsync_batches_entries;
+    uint64_t snapshots;
+    uint64_t refused;
+};
+
+struct srv_persist; /* a ready batch waiting to become durable (node.c) */
+
+struct srv {
+    uv_loop_t *loop;
+    struct srv_config cfg;
+    uint64_t cluster_id;
+    char wal_dir[SRV_CONFIG_PATH_MAX + 8];
+    char snap_dir[SRV_CONFIG_PATH_MAX + 8];
+
+    /* Raft and storage. */
+    struct raft *raft;
+    struct raft_memstore *ms;
+    struct raft_storage storage; /* memstore + snapshot data from files */
+    struct wal *wal;
+    struct engine *eng;
+    struct engine_arena arena; /* results of the request being served */
+    struct raft_conf applied_conf; /* configuration as of the applied index */
+    raft_term applied_term;
+    raft_index last_snapshot_index;
+    struct snapfile_reader *snap_reader; /* newest snapshot, for sending */
+
+    /* Persistence pipeline (group commit). */
+    struct srv_persist *persist_head, *persist_tail;
+    uint64_t sync_gen_next;   /* generation of records now being buffered */
+    uint64_t sync_gen_done;   /* every generation <= this is durable */
+    bool sync_inflight;
+    uv_work_t sync_work;
+    int sync_result;
+    uint64_t sync_start_ns;
+    bool failed; /* a WAL or engine failure: refuse everything */
+
+    /* Parked requests. */
+    struct srv_wait *proposals_head, *proposals_tail; /* by index */
+    struct srv_wait *reads_index;  /* waiting for a read index (any order) */
+    struct srv_wait *reads_apply;  /* waiting for apply (any order) */
+    uint64_t next_read_ctx;
+    size_t parked;
+
+    /* libuv handles. */
+    uv_timer_t tick_timer;
+    uv_prepare_t prepare; /* drives ready batches once per loop turn */
+    uv_tcp_t client_listener;
+    uv_signal_t sig_term, sig_int;
+    uv_timer_t shutdown_timer;
+
+    /* Connections. */
+    struct srv_conn *conns;  /* all open connections */
+    struct srv_conn *dirty;  /* connections with replies to flush */
+    uint64_t n_conns;
+    bool shutting_down;
+    uint64_t shutdown_deadline_ns;
+    int exit_code;
+
+    raft_id last_leader;
+    enum raft_role last_role;
+    struct srv_stats stats;
+};
+
+/* Monotonic clock in nanoseconds (a fresh read, never uv_now()). */
+uint64_t srv_now_ns(void);
+
+/* ---- node.c ------------------------------------------------------------ */
+
+/* Builds the Raft node on the recovered storage and starts ticking. */
+int srv_node_start(struct srv *s);
+/* Stops the timers; waits for nothing (see srv_node_quiesced). */
+void srv_node_stop(struct srv *s);
+/* True when no sync is in flight and nothing waits to be persisted. */
+bool srv_node_quiesced(const struct srv *s);
+/* Runs ready batches until the core has nothing more (called every loop
+ * turn and after inputs). */
+void srv_node_process(struct srv *s);
+/* Parks w (ownership moves to the node). */
+void srv_node_park(struct srv *s, struct srv_wait *w);
+/* Fails every parked request with `status` (shutdown, step-down). */
+void srv_node_fail_all(struct srv *s, int status, const char *msg);
+/* The leader's client address as configured, or "" when unknown. */
+const char *srv_node_leader_addr(const struct srv *s, raft_id leader);
+
+/* ---- recover.c --------------------------------------------------------- */
+
+/* Opens WAL, snapshot and engine from cfg.node.data_dir into s. */
+int srv_recover(struct srv *s);
+/* Saves a snapshot of the engine at its applied index and releases the
+ * WAL segments it covers. */
+int srv_snapshot_take(struct srv *s);
+void srv_storage_close(struct srv *s);
+
+/* ---- kv.c -------------------------------------------------------------- */
+
+/* Result of running one request: a status and, when OK, a response
+ * (borrowed: packed into the connection's buffer at once). */
+struct srv_reply {
+    int status;              /* SRV_STATUS_* */
+    char msg[256];           /* for a non-OK status */
+    ProtobufCMessage *resp;  /* when OK */
+};
+
+/*
+ * Validates and starts a client request (frame body borrowed).  Writes are
+ * proposed and parked; linearizable reads ask for a read index and are
+ * parked; everything else is answered at once through srv_conn_reply().
+ */
+void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
+                     uint64_t request_id, const uint8_t *body, size_t len);
+/* Applies one committed entry to the engine; answers w when non-NULL. */
+int srv_kv_apply(struct srv *s, const struct raft_entry *e,
+                 struct srv_wait *w);
+/* Runs a parked read now that its index has applied, and answers it. */
+void srv_kv_run_read(struct srv *s, struct srv_wait *w);
+
+/* ---- conn.c ------------------------------------------------------------ */
+
+int srv_conn_listen(struct srv *s);
+void srv_conn_close_listener(struct srv *s);
+void srv_conn_ref(struct srv_conn *c);
+void srv_conn_unref(struct srv_conn *c);
+/* Queues a reply (OK with resp, or an ErrorDetail) on c; dropped when c
+ * is closed.  Replies are written once per loop turn (srv_conn_flush_all). */
+void srv_conn_reply(struct srv *s, struct srv_conn *c, uint16_t method,
+                    uint64_t request_id, const struct srv_reply *r);
+/* Shorthand for an error reply. */
+void srv_conn_reply_error(struct srv *s, struct srv_conn *c, uint16_t method,
+                          uint64_t request_id, int status, const char *msg);
+/* One request of c finished (for the per-connection pending limit). */
+void srv_conn_request_done(struct srv_conn *c);
+void srv_conn_flush_all(struct srv *s);
+/* Stops reading requests from every connection (shutdown). */
+void srv_conn_stop_reading_all(struct srv *s);
+void srv_conn_close_all(struct srv *s);
+
+/* Fills a ResponseHeader for this node. */
+struct Metastore__ResponseHeader;
+void srv_fill_header(struct srv *s, struct Metastore__ResponseHeader *h);
+
+#endif /* METASTORE_SERVER_SERVER_H */
