@@ -84,10 +84,16 @@ TEST_BINS    := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(TEST_SRC))
 # test/unit/<module>/helpers/*.c are shared by that module's test programs.
 TEST_HELPERS_obj = $(call obj,$(wildcard test/unit/$(1)/helpers/*.c))
 
+# End-to-end tests: test/e2e/*.c, one Check program each, driving the real
+# binaries (they find them next to their own build directory).
+E2E_SRC      := $(wildcard test/e2e/*.c)
+E2E_BINS     := $(patsubst test/e2e/%.c,$(BUILD)/test/e2e/%,$(E2E_SRC))
+E2E_HELPERS  := $(call obj,$(wildcard test/e2e/helpers/*.c))
+
 .PHONY: all deps test test-asan test-run sim help format lint clean install run
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(TEST_BINS)
+all: $(BINS) $(TEST_BINS) $(E2E_BINS)
 
 help:
 	@echo "MetaStore-C targets:"
@@ -145,6 +151,10 @@ $(BUILD)/test/unit/$(1)/%: $(BUILD)/obj/test/unit/$(1)/%.o $(call TEST_HELPERS_o
 	$(CC) $(LDFLAGS) -o $$@ $$< $(call TEST_HELPERS_obj,$(1)) $(LINK_$(1)) $(CHECK_LIBS) $(SYS_LIBS)
 endef
 $(foreach m,$(TEST_MODULES),$(eval $(call mktest,$(m))))
+
+$(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(E2E_HELPERS) $(call LIBDEPS,sim) $(call LIBDEPS,client)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(E2E_HELPERS) $(LINK_sim) $(LINK_client) $(CHECK_LIBS) $(SYS_LIBS)
 .SECONDARY:
 
 # ---- tests -------------------------------------------------------------------
