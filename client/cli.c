@@ -1,0 +1,849 @@
+/*
+ * cli.c - metastore-cli, an etcdctl-like command line client.
+ *
+ *   metastore-cli [global flags] COMMAND [args] [flags]
+ *
+ * Global flags (anywhere on the line): --endpoints, --dial-timeout,
+ * --command-timeout, -w/--write-out, -h/--help.  Commands: put, get, del,
+ * txn, compaction, endpoint status, endpoint health, version, help.
+ * docs/cli.md is the reference.  Exit status: 0 on success, 1 when the
+ * operation failed (server error, timeout, unreachable endpoint, unhealthy
+ * endpoint), 2 for a usage error (unknown flag, wrong arguments), after
+ * printing the usage of the command.
+ */
+#include "client/cli_util.h"
+#include "client/metastore.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define EXIT_USAGE 2
+
+/* Everything the command line can say. */
+struct cli {
+    const char *endpoints;
+    uint64_t dial_ns;
+    uint64_t command_ns;
+    enum mscli_format format;
+    bool help;
+    /* command flags */
+    bool prev_kv, prefix, from_key, keys_only, count_only, print_value_only;
+    bool interactive, physical;
+    int64_t limit, rev;
+    int64_t lease;
+    enum ms_consistency consistency;
+    enum ms_sort_target sort_target;
+    enum ms_sort_order sort_order;
+    bool sort_given, order_given;
+    /* positional arguments (the command first) */
+    const char *args[8];
+    int nargs;
+};
+
+/* Command bits, to say which flags a command takes. */
+enum {
+    C_PUT = 1 << 0,
+    C_GET = 1 << 1,
+    C_DEL = 1 << 2,
+    C_TXN = 1 << 3,
+    C_COMPACT = 1 << 4,
+    C_ENDPOINT = 1 << 5,
+    C_VERSION = 1 << 6,
+};
+
+struct command {
+    const char *name;
+    unsigned bit;
+    int (*run)(struct cli *);
+    const char *usage;
+    const char *help;
+};
+
+static const struct command *find_command(const char *name);
+
+static void usage_global(FILE *out)
+{
+    fputs("NAME:\n"
+          "\tmetastore-cli - a command line client for MetaStore-C\n\n"
+          "USAGE:\n"
+          "\tmetastore-cli [global flags] COMMAND [args] [flags]\n\n"
+          "COMMANDS:\n"
+          "\tput\t\t\tPuts the given key into the store\n"
+          "\tget\t\t\tGets the key or a range of keys\n"
+          "\tdel\t\t\tRemoves the specified key or range of keys\n"
+          "\ttxn\t\t\tTxn processes all the requests in one transaction\n"
+          "\tcompaction\t\tCompacts the event history in metastored\n"
+          "\tendpoint status\t\tPrints out the status of the endpoints\n"
+          "\tendpoint health\t\tChecks the healthiness of the endpoints\n"
+          "\tversion\t\t\tPrints the version of metastore-cli\n"
+          "\thelp [COMMAND]\t\tHelp about any command\n\n"
+          "GLOBAL FLAGS:\n"
+          "\t--endpoints=\"127.0.0.1:2379\"\tgRPC-style endpoints, "
+          "comma-separated\n"
+          "\t--dial-timeout=2s\t\tdial timeout for a client connection\n"
+          "\t--command-timeout=5s\t\ttimeout for short running command\n"
+          "\t-w, --write-out=\"simple\"\tset the output format (simple, json, "
+          "table)\n"
+          "\t-h, --help\t\t\thelp for metastore-cli or a command\n",
+          out);
+}
+
+static void usage_command(FILE *out, const struct command *cmd)
+{
+    fprintf(out, "NAME:\n\t%s - %s\n\nUSAGE:\n\tmetastore-cli %s\n", cmd->name,
+            cmd->help, cmd->usage);
+    fputs("\nGlobal flags: see `metastore-cli --help`.\n", out);
+}
+
+static int usage_error(const struct command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const struct command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("Error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n\n", stderr);
+    if (cmd != NULL) {
+        usage_command(stderr, cmd);
+    } else {
+        usage_global(stderr);
+    }
+    return EXIT_USAGE;
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("Error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_FAILURE;
+}
+
+/* ---- flag parsing ---------------------------------------------------- */
+
+static int parse_int(const char *v, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno != 0 || *v == '\0' || *end != '\0') {
+        return -1;
+    }
+    *out = (int64_t)x;
+    return 0;
+}
+
+static int parse_sort_target(const char *v, enum ms_sort_target *t)
+{
+    static const struct {
+        const char *name;
+        enum ms_sort_target target;
+    } names[] = {{"KEY", MS_SORT_KEY},
+                 {"CREATE", MS_SORT_CREATE},
+                 {"MODIFY", MS_SORT_MOD},
+                 {"VALUE", MS_SORT_VALUE},
+                 {"VERSION", MS_SORT_VERSION}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(v, names[i].name) == 0) {
+            *t = names[i].target;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A flag's value: "--name=value" or the next argument. */
+static const char *take_value(const char *arg, const char *eq, int argc,
+                              char **argv, int *i)
+{
+    if (eq != NULL) {
+        return eq + 1;
+    }
+    if (*i + 1 < argc) {
+        return argv[++*i];
+    }
+    (void)arg;
+    return NULL;
+}
+
+enum flag_id {
+    F_ENDPOINTS,
+    F_DIAL,
+    F_CMDTO,
+    F_WRITE,
+    F_HELP,
+    F_PREV_KV,
+    F_PREFIX,
+    F_FROM_KEY,
+    F_KEYS_ONLY,
+    F_COUNT_ONLY,
+    F_VALUE_ONLY,
+    F_LIMIT,
+    F_REV,
+    F_CONSISTENCY,
+    F_SORT_BY,
+    F_ORDER,
+    F_INTERACTIVE,
+    F_PHYSICAL,
+    F_LEASE,
+};
+
+struct flag {
+    const char *name; /* long name without dashes */
+    char short_name;  /* 0: none */
+    bool has_value;
+    unsigned commands; /* 0: global */
+    enum flag_id id;
+};
+
+static const struct flag flags[] = {
+    {"endpoints", 0, true, 0, F_ENDPOINTS},
+    {"dial-timeout", 0, true, 0, F_DIAL},
+    {"command-timeout", 0, true, 0, F_CMDTO},
+    {"write-out", 'w', true, 0, F_WRITE},
+    {"help", 'h', false, 0, F_HELP},
+    {"prev-kv", 0, false, C_PUT | C_DEL, F_PREV_KV},
+    {"prefix", 0, false, C_GET | C_DEL, F_PREFIX},
+    {"from-key", 0, false, C_GET | C_DEL, F_FROM_KEY},
+    {"keys-only", 0, false, C_GET, F_KEYS_ONLY},
+    {"count-only", 0, false, C_GET, F_COUNT_ONLY},
+    {"print-value-only", 0, false, C_GET, F_VALUE_ONLY},
+    {"limit", 0, true, C_GET, F_LIMIT},
+    {"rev", 0, true, C_GET, F_REV},
+    {"consistency", 0, true, C_GET, F_CONSISTENCY},
+    {"sort-by", 0, true, C_GET, F_SORT_BY},
+    {"order", 0, true, C_GET, F_ORDER},
+    {"interactive", 'i', false, C_TXN, F_INTERACTIVE},
+    {"physical", 0, false, C_COMPACT, F_PHYSICAL},
+    {"lease", 0, true, C_PUT, F_LEASE},
+};
+
+static int set_flag(struct cli *cli, const struct flag *f, const char *v)
+{
+    switch (f->id) {
+    case F_ENDPOINTS:
+        cli->endpoints = v;
+        return 0;
+    case F_DIAL:
+        return mscli_duration_parse(v, &cli->dial_ns) ? -1 : 0;
+    case F_CMDTO:
+        return mscli_duration_parse(v, &cli->command_ns) ? -1 : 0;
+    case F_WRITE: {
+        int fmt = mscli_format_parse(v);
+        cli->format = (enum mscli_format)fmt;
+        return fmt < 0 ? -1 : 0;
+    }
+    case F_HELP:
+        cli->help = true;
+        return 0;
+    case F_PREV_KV:
+        cli->prev_kv = true;
+        return 0;
+    case F_PREFIX:
+        cli->prefix = true;
+        return 0;
+    case F_FROM_KEY:
+        cli->from_key = true;
+        return 0;
+    case F_KEYS_ONLY:
+        cli->keys_only = true;
+        return 0;
+    case F_COUNT_ONLY:
+        cli->count_only = true;
+        return 0;
+    case F_VALUE_ONLY:
+        cli->print_value_only = true;
+        return 0;
+    case F_LIMIT:
+        return parse_int(v, &cli->limit) || cli->limit < 0 ? -1 : 0;
+    case F_REV:
+        return parse_int(v, &cli->rev) || cli->rev < 0 ? -1 : 0;
+    case F_CONSISTENCY:
+        if (strcmp(v, "l") == 0) {
+            cli->consistency = MS_CONSISTENCY_LINEARIZABLE;
+        } else if (strcmp(v, "s") == 0) {
+            cli->consistency = MS_CONSISTENCY_SERIALIZABLE;
+        } else {
+            return -1;
+        }
+        return 0;
+    case F_SORT_BY:
+        cli->sort_given = true;
+        return parse_sort_target(v, &cli->sort_target);
+    case F_ORDER:
+        cli->order_given = true;
+        if (strcasecmp(v, "ASCEND") == 0) {
+            cli->sort_order = MS_SORT_ASCEND;
+        } else if (strcasecmp(v, "DESCEND") == 0) {
+            cli->sort_order = MS_SORT_DESCEND;
+        } else {
+            return -1;
+        }
+        return 0;
+    case F_INTERACTIVE:
+        cli->interactive = true;
+        return 0;
+    case F_PHYSICAL:
+        cli->physical = true;
+        return 0;
+    case F_LEASE: {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long id = strtoull(v, &end, 16);
+        cli->lease = (int64_t)id;
+        return errno != 0 || *v == '\0' || *end != '\0' ? -1 : 0;
+    }
+    }
+    return -1;
+}
+
+static const struct flag *lookup_flag(const char *arg, const char **eq)
+{
+    *eq = NULL;
+    if (arg[1] != '-') { /* -w json, -w=json, -h, -i */
+        for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+            if (flags[i].short_name != 0 && arg[1] == flags[i].short_name &&
+                (arg[2] == '\0' || arg[2] == '=')) {
+                *eq = arg[2] == '=' ? arg + 2 : NULL;
+                return &flags[i];
+            }
+        }
+        return NULL;
+    }
+    const char *name = arg + 2;
+    const char *e = strchr(name, '=');
+    size_t len = e != NULL ? (size_t)(e - name) : strlen(name);
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        if (strlen(flags[i].name) == len &&
+            strncmp(flags[i].name, name, len) == 0) {
+            *eq = e;
+            return &flags[i];
+        }
+    }
+    return NULL;
+}
+
+/* Parses argv into cli; the command is cli->args[0].  Returns 0 or the
+ * exit status of a usage error. */
+static int parse_args(struct cli *cli, int argc, char **argv)
+{
+    unsigned mask = 0;
+    const struct command *cmd = NULL;
+    bool only_args = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_args || a[0] != '-' || a[1] == '\0') {
+            if (cli->nargs == (int)(sizeof(cli->args) / sizeof(cli->args[0]))) {
+                return usage_error(cmd, "too many arguments");
+            }
+            cli->args[cli->nargs++] = a;
+            if (cli->nargs == 1 && (cmd = find_command(a)) != NULL) {
+                mask = cmd->bit;
+            }
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_args = true;
+            continue;
+        }
+        const char *eq = NULL;
+        const struct flag *f = lookup_flag(a, &eq);
+        if (f == NULL || (f->commands != 0 && (f->commands & mask) == 0)) {
+            return usage_error(cmd, "unknown flag: %s", a);
+        }
+        const char *v = NULL;
+        if (f->has_value) {
+            v = take_value(a, eq, argc, argv, &i);
+            if (v == NULL) {
+                return usage_error(cmd, "flag needs an argument: %s", a);
+            }
+        } else if (eq != NULL) {
+            if (strcmp(eq + 1, "true") != 0 && strcmp(eq + 1, "false") != 0) {
+                return usage_error(cmd, "invalid value for %s", a);
+            }
+            if (strcmp(eq + 1, "false") == 0) {
+                continue;
+            }
+        }
+        if (set_flag(cli, f, v) != 0) {
+            return usage_error(cmd, "invalid argument \"%s\" for --%s", v,
+                               f->name);
+        }
+    }
+    return 0;
+}
+
+/* ---- connecting ------------------------------------------------------ */
+
+static int open_client(struct cli *cli, char **eps, size_t n,
+                       struct ms_client **c)
+{
+    struct ms_client_options o = {
+        .dial_timeout_ms = (uint32_t)((cli->dial_ns + 999999) / 1000000),
+        .command_timeout_ms = (uint32_t)((cli->command_ns + 999999) / 1000000),
+    };
+    int rc = ms_client_create((const char *const *)eps, n, &o, c);
+    if (rc != 0) {
+        return rc;
+    }
+    return 0;
+}
+
+/* Connects to the --endpoints list; prints the error on failure. */
+static int connect_all(struct cli *cli, struct ms_client **c)
+{
+    char **eps = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    if (mscli_endpoints_parse(cli->endpoints, &eps, &n, err, sizeof(err))) {
+        return fail("%s", err);
+    }
+    int rc = open_client(cli, eps, n, c);
+    mscli_endpoints_free(eps);
+    if (rc != 0) {
+        return fail("%s", ms_strerror(rc));
+    }
+    return 0;
+}
+
+/* Reports a failed call: the server's message or the client's. */
+static int call_failed(struct ms_client *c, int rc, struct ms_result *r)
+{
+    if (r != NULL && r->message[0] != '\0') {
+        rc = fail("%s", r->message);
+    } else {
+        const char *m = ms_client_errmsg(c);
+        rc = fail("%s", m[0] != '\0' ? m : ms_strerror(rc));
+    }
+    ms_result_free(r);
+    ms_client_close(c);
+    return rc;
+}
+
+/* ---- commands -------------------------------------------------------- */
+
+static int cmd_put(struct cli *cli)
+{
+    const struct command *cmd = find_command("put");
+    char *stdin_value = NULL;
+    size_t vlen = 0;
+    if (cli->nargs < 2 || cli->nargs > 3) {
+        return usage_error(cmd, "put command needs 1 argument and input from "
+                                "stdin or 2 arguments");
+    }
+    const char *value = cli->args[2];
+    if (cli->nargs == 2) { /* etcdctl reads the value from stdin */
+        size_t cap = 0;
+        ssize_t n = getdelim(&stdin_value, &cap, '\0', stdin);
+        if (n < 0) {
+            free(stdin_value);
+            return usage_error(cmd, "put command needs 1 argument and input "
+                                    "from stdin or 2 arguments");
+        }
+        value = stdin_value;
+        vlen = (size_t)n;
+    } else {
+        vlen = strlen(value);
+    }
+    struct ms_client *c = NULL;
+    int rc = connect_all(cli, &c);
+    if (rc != 0) {
+        free(stdin_value);
+        return rc;
+    }
+    struct ms_result *r = NULL;
+    rc = ms_put(c, cli->args[1], strlen(cli->args[1]), value, vlen, cli->lease,
+                cli->prev_kv, &r);
+    free(stdin_value);
+    if (rc != 0) {
+        return call_failed(c, rc, r);
+    }
+    mscli_print_put(stdout, cli->format, r);
+    ms_result_free(r);
+    ms_client_close(c);
+    return 0;
+}
+
+static int range_options(struct cli *cli, const struct command *cmd,
+                         struct ms_range_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    if (cli->nargs < 2 || cli->nargs > 3) {
+        return usage_error(cmd,
+                           "%s command needs one argument as key and an "
+                           "optional argument as range_end",
+                           cmd->name);
+    }
+    if ((cli->prefix || cli->from_key) && cli->nargs == 3) {
+        return usage_error(cmd, "too many arguments, only accept one argument "
+                                "when `--prefix` or `--from-key` is set");
+    }
+    if (cli->prefix && cli->from_key) {
+        return usage_error(cmd, "`--prefix` and `--from-key` cannot be set "
+                                "at the same time, choose one");
+    }
+    if (cli->nargs == 3) {
+        o->range_end = cli->args[2];
+        o->range_end_len = strlen(cli->args[2]);
+    }
+    o->prefix = cli->prefix;
+    o->from_key = cli->from_key;
+    o->limit = cli->limit;
+    o->revision = cli->rev;
+    o->keys_only = cli->keys_only;
+    o->count_only = cli->count_only;
+    o->consistency = cli->consistency;
+    if (cli->sort_given || cli->order_given) {
+        o->sort_target = cli->sort_target;
+        o->sort_order = cli->order_given ? cli->sort_order : MS_SORT_ASCEND;
+    }
+    return 0;
+}
+
+static int cmd_get(struct cli *cli)
+{
+    struct ms_range_options o;
+    int rc = range_options(cli, find_command("get"), &o);
+    if (rc != 0) {
+        return rc;
+    }
+    if (cli->keys_only && cli->print_value_only) {
+        return usage_error(find_command("get"),
+                           "`--keys-only` and `--print-value-only` cannot "
+                           "be set at the same time, choose one");
+    }
+    struct ms_client *c = NULL;
+    if ((rc = connect_all(cli, &c)) != 0) {
+        return rc;
+    }
+    struct ms_result *r = NULL;
+    rc = ms_get(c, cli->args[1], strlen(cli->args[1]), &o, &r);
+    if (rc != 0) {
+        return call_failed(c, rc, r);
+    }
+    struct mscli_get_print p = {
+        .print_value_only = cli->print_value_only,
+        .count_only = cli->count_only,
+    };
+    mscli_print_get(stdout, cli->format, r, &p);
+    ms_result_free(r);
+    ms_client_close(c);
+    return 0;
+}
+
+static int cmd_del(struct cli *cli)
+{
+    struct ms_range_options o;
+    int rc = range_options(cli, find_command("del"), &o);
+    if (rc != 0) {
+        return rc;
+    }
+    struct ms_client *c = NULL;
+    if ((rc = connect_all(cli, &c)) != 0) {
+        return rc;
+    }
+    struct ms_result *r = NULL;
+    rc = ms_delete(c, cli->args[1], strlen(cli->args[1]), &o, cli->prev_kv, &r);
+    if (rc != 0) {
+        return call_failed(c, rc, r);
+    }
+    mscli_print_del(stdout, cli->format, r);
+    ms_result_free(r);
+    ms_client_close(c);
+    return 0;
+}
+
+static int cmd_txn(struct cli *cli)
+{
+    if (cli->nargs != 1) {
+        return usage_error(find_command("txn"),
+                           "txn command does not accept argument");
+    }
+    struct mscli_txn t;
+    mscli_txn_init(&t);
+    char err[512] = "";
+    int rc = mscli_txn_read(&t, stdin, cli->interactive ? stdout : NULL, err,
+                            sizeof(err));
+    if (rc != 0) {
+        mscli_txn_free(&t);
+        return rc == MS_ENOMEM ? fail("out of memory") : fail("%s", err);
+    }
+    struct ms_client *c = NULL;
+    if ((rc = connect_all(cli, &c)) != 0) {
+        mscli_txn_free(&t);
+        return rc;
+    }
+    struct ms_result *r = NULL;
+    rc = ms_txn(c, t.compares, t.n_compares, t.success, t.n_success, t.failure,
+                t.n_failure, &r);
+    mscli_txn_free(&t);
+    if (rc != 0) {
+        return call_failed(c, rc, r);
+    }
+    mscli_print_txn(stdout, cli->format, r);
+    ms_result_free(r);
+    ms_client_close(c);
+    return 0;
+}
+
+static int cmd_compaction(struct cli *cli)
+{
+    const struct command *cmd = find_command("compaction");
+    int64_t rev = 0;
+    if (cli->nargs != 2) {
+        return usage_error(cmd, "compaction command needs 1 argument");
+    }
+    if (parse_int(cli->args[1], &rev) != 0 || rev <= 0) {
+        return usage_error(cmd, "invalid revision \"%s\"", cli->args[1]);
+    }
+    struct ms_client *c = NULL;
+    int rc = connect_all(cli, &c);
+    if (rc != 0) {
+        return rc;
+    }
+    struct ms_result *r = NULL;
+    rc = ms_compact(c, rev, cli->physical, &r);
+    if (rc != 0) {
+        return call_failed(c, rc, r);
+    }
+    mscli_print_compact(stdout, cli->format, r);
+    ms_result_free(r);
+    ms_client_close(c);
+    return 0;
+}
+
+/* endpoint status: one connection per endpoint, as etcdctl does. */
+static int endpoint_status(struct cli *cli, char **eps, size_t n)
+{
+    struct mscli_status_row *rows = calloc(n, sizeof(*rows));
+    struct ms_result **res = calloc(n, sizeof(*res));
+    size_t nrows = 0;
+    int exit_code = 0;
+    for (size_t i = 0; rows != NULL && res != NULL && i < n; i++) {
+        struct ms_client *c = NULL;
+        int rc = open_client(cli, &eps[i], 1, &c);
+        if (rc == 0) {
+            rc = ms_status(c, &res[nrows]);
+        }
+        if (rc != 0) {
+            fprintf(stderr, "Failed to get the status of endpoint %s (%s)\n",
+                    eps[i],
+                    c != NULL && ms_client_errmsg(c)[0] != '\0'
+                        ? ms_client_errmsg(c)
+                        : ms_strerror(rc));
+            ms_result_free(res[nrows]);
+            res[nrows] = NULL;
+            exit_code = EXIT_FAILURE;
+        } else {
+            rows[nrows].endpoint = eps[i];
+            rows[nrows].status = res[nrows];
+            nrows++;
+        }
+        ms_client_close(c);
+    }
+    if (rows == NULL || res == NULL) {
+        exit_code = fail("out of memory");
+    } else if (nrows > 0) {
+        mscli_print_status(stdout, cli->format, rows, nrows);
+    }
+    for (size_t i = 0; res != NULL && i < nrows; i++) {
+        ms_result_free(res[i]);
+    }
+    free(res);
+    free(rows);
+    return exit_code;
+}
+
+/* endpoint health: a linearizable get of "health" must be answered, as in
+ * etcdctl (which counts a quorum read as "committed proposal"). */
+static int endpoint_health(struct cli *cli, char **eps, size_t n)
+{
+    struct mscli_health_row *rows = calloc(n, sizeof(*rows));
+    char(*errs)[256] = calloc(n, sizeof(*errs));
+    if (rows == NULL || errs == NULL) {
+        free(rows);
+        free(errs);
+        return fail("out of memory");
+    }
+    bool all_ok = true;
+    for (size_t i = 0; i < n; i++) {
+        struct ms_client *c = NULL;
+        struct ms_result *r = NULL;
+        int rc = open_client(cli, &eps[i], 1, &c);
+        if (rc == 0) {
+            rc = ms_get(c, "health", 6, NULL, &r);
+        }
+        rows[i].endpoint = eps[i];
+        rows[i].healthy = rc == 0;
+        rows[i].took_ns = r != NULL ? r->took_ns : 0;
+        if (rc != 0) {
+            const char *why = ms_strerror(rc);
+            if (rc == MS_ETIMEDOUT) {
+                why = "context deadline exceeded";
+            } else if (r != NULL && r->message[0] != '\0') {
+                why = r->message;
+            } else if (c != NULL && ms_client_errmsg(c)[0] != '\0') {
+                why = ms_client_errmsg(c);
+            }
+            snprintf(errs[i], sizeof(errs[i]), "%s", why);
+            all_ok = false;
+        }
+        rows[i].error = errs[i];
+        ms_result_free(r);
+        ms_client_close(c);
+    }
+    mscli_print_health(stdout, stderr, cli->format, rows, n);
+    free(rows);
+    free(errs);
+    if (!all_ok) {
+        return fail("unhealthy cluster");
+    }
+    return 0;
+}
+
+static int cmd_endpoint(struct cli *cli)
+{
+    const struct command *cmd = find_command("endpoint");
+    if (cli->nargs != 2 || (strcmp(cli->args[1], "status") != 0 &&
+                            strcmp(cli->args[1], "health") != 0)) {
+        return usage_error(cmd, "endpoint needs a subcommand: status or "
+                                "health");
+    }
+    char **eps = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    if (mscli_endpoints_parse(cli->endpoints, &eps, &n, err, sizeof(err))) {
+        return fail("%s", err);
+    }
+    int rc = strcmp(cli->args[1], "status") == 0 ? endpoint_status(cli, eps, n)
+                                                 : endpoint_health(cli, eps, n);
+    mscli_endpoints_free(eps);
+    return rc;
+}
+
+static int cmd_version(struct cli *cli)
+{
+    (void)cli;
+    printf("metastore-cli version: %s\nAPI version: 1\n", MS_CLIENT_VERSION);
+    return 0;
+}
+
+static int cmd_help(struct cli *cli)
+{
+    const struct command *cmd =
+        cli->nargs > 1 ? find_command(cli->args[1]) : NULL;
+    if (cli->nargs > 1 && cmd == NULL) {
+        return usage_error(NULL, "unknown command \"%s\"", cli->args[1]);
+    }
+    if (cmd != NULL) {
+        usage_command(stdout, cmd);
+    } else {
+        usage_global(stdout);
+    }
+    return 0;
+}
+
+static const struct command commands[] = {
+    {"put", C_PUT, cmd_put,
+     "put [options] <key> <value>  (<value> can also be given from stdin)\n"
+     "\n\t--prev-kv\treturn the previous key-value pair before modification\n"
+     "\t--lease=ID\tlease ID (in hexadecimal) to attach to the key",
+     "Puts the given key into the store"},
+    {"get", C_GET, cmd_get,
+     "get [options] <key> [range_end]\n"
+     "\n\t--prefix\t\tget keys with matching prefix\n"
+     "\t--from-key\t\tget keys that are greater than or equal to the key\n"
+     "\t--limit=N\t\tmaximum number of results\n"
+     "\t--rev=N\t\t\trevision to read at (0 = latest)\n"
+     "\t--keys-only\t\tget only the keys\n"
+     "\t--count-only\t\tget only the count\n"
+     "\t--print-value-only\tonly write values when using the simple format\n"
+     "\t--consistency=l|s\tlinearizable (l, default) or serializable (s)\n"
+     "\t--sort-by=TARGET\tCREATE, KEY, MODIFY, VALUE or VERSION\n"
+     "\t--order=ORDER\t\tASCEND or DESCEND (ASCEND if only --sort-by)",
+     "Gets the key or a range of keys"},
+    {"del", C_DEL, cmd_del,
+     "del [options] <key> [range_end]\n"
+     "\n\t--prefix\tdelete keys with matching prefix\n"
+     "\t--from-key\tdelete keys that are greater than or equal to the key\n"
+     "\t--prev-kv\treturn deleted key-value pairs",
+     "Removes the specified key or range of keys [key, range_end)"},
+    {"txn", C_TXN, cmd_txn,
+     "txn [options]  (reads the transaction from stdin)\n"
+     "\n\t-i, --interactive\tinput transaction in interactive mode\n"
+     "\nSyntax (etcdctl's): compare lines such as\n"
+     "\tvalue(\"k\") = \"v\"   version(\"k\") = \"0\"   mod(\"k\") > \"5\"  "
+     " create(\"k\") < \"3\"\n"
+     "then a blank line, success requests (put k v / get k / del k), a "
+     "blank\nline, failure requests.",
+     "Txn processes all the requests in one transaction"},
+    {"compaction", C_COMPACT, cmd_compaction,
+     "compaction [options] <revision>\n"
+     "\n\t--physical\twait for the compaction to physically remove entries",
+     "Compacts the event history in metastored"},
+    {"endpoint", C_ENDPOINT, cmd_endpoint,
+     "endpoint status|health\n"
+     "\n\tstatus\tprints the status of each endpoint in --endpoints\n"
+     "\thealth\tchecks the health of each endpoint (exit 1 if one is "
+     "unhealthy)",
+     "Endpoint related commands"},
+    {"version", C_VERSION, cmd_version, "version",
+     "Prints the version of metastore-cli"},
+    {"help", 0, cmd_help, "help [command]", "Help about any command"},
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    if (strcmp(name, "delete") == 0) {
+        return find_command("del");
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = {
+        .endpoints = "127.0.0.1:2379",
+        .dial_ns = 2000000000ull,
+        .command_ns = 5000000000ull,
+        .format = MSCLI_SIMPLE,
+    };
+    int rc = parse_args(&cli, argc, argv);
+    if (rc != 0) {
+        return rc;
+    }
+    if (cli.nargs == 0) {
+        usage_global(cli.help ? stdout : stderr);
+        return cli.help ? 0 : EXIT_USAGE;
+    }
+    const struct command *cmd = find_command(cli.args[0]);
+    if (cmd == NULL) {
+        return usage_error(NULL, "unknown command \"%s\" for \"metastore-cli\"",
+                           cli.args[0]);
+    }
+    if (cli.help) {
+        usage_command(stdout, cmd);
+        return 0;
+    }
+    if (cli.dial_ns == 0 || cli.command_ns == 0) {
+        return usage_error(cmd, "timeouts must be positive");
+    }
+    return cmd->run(&cli);
+}

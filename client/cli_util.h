@@ -1,0 +1,162 @@
+/*
+ * cli_util.h - the pieces of metastore-cli that are worth unit-testing on
+ * their own: duration and endpoint-list parsing, the etcdctl txn syntax
+ * parser and the output printers (-w simple|json|table).
+ *
+ * They live in client/ next to the library (so the Makefile's client tests
+ * link them) but are not part of the public API (client/metastore.h); only
+ * client/cli.c and the tests use them.  Prefix: mscli_.
+ */
+#ifndef METASTORE_CLIENT_CLI_UTIL_H
+#define METASTORE_CLIENT_CLI_UTIL_H
+
+#include "client/metastore.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- flags ---------------------------------------------------------- */
+
+/*
+ * Parses a Go-style duration ("2s", "500ms", "1m30s", "1.5s", "250us",
+ * "100ns", "1h"; "0" alone is allowed without a unit) into nanoseconds.
+ * Returns 0 or MS_EINVAL (empty, negative, no unit, unknown unit, overflow).
+ */
+int mscli_duration_parse(const char *s, uint64_t *out_ns);
+
+/*
+ * Splits a comma-separated endpoint list ("a:1,b:2"; blanks around commas
+ * are ignored) into a NULL-terminated array of malloc'ed strings; each
+ * element is checked with ms_endpoint_parse().  On error writes a sentence
+ * into err and returns MS_EINVAL or MS_ENOMEM.  Free with
+ * mscli_endpoints_free().
+ */
+int mscli_endpoints_parse(const char *list, char ***out, size_t *n, char *err,
+                          size_t err_size);
+void mscli_endpoints_free(char **eps);
+
+/* ---- txn syntax ----------------------------------------------------- */
+
+/*
+ * A transaction read in etcdctl's syntax.  The compares and ops point into
+ * strings the struct owns; free everything with mscli_txn_free().
+ */
+struct mscli_txn {
+    struct ms_compare *compares;
+    size_t n_compares;
+    struct ms_op *success;
+    size_t n_success;
+    struct ms_op *failure;
+    size_t n_failure;
+    /* owned allocations (keys, values, range ends) */
+    void **allocs;
+    size_t n_allocs;
+    size_t cap_allocs;
+};
+
+void mscli_txn_init(struct mscli_txn *t);
+void mscli_txn_free(struct mscli_txn *t);
+
+/*
+ * Parses one compare line:  target("key") op "operand"
+ *   target: value|val, version|ver, create|c, mod|m, lease
+ *   op: = != < >
+ *   operand: a quoted string; a decimal integer for every target but value.
+ * Quoted strings take Go escapes (\" \\ \n \t \r \xHH).  Appends the compare
+ * to t->compares.  Returns 0, or MS_EINVAL with a sentence in err.
+ */
+int mscli_txn_parse_compare(struct mscli_txn *t, const char *line, char *err,
+                            size_t err_size);
+
+/*
+ * Parses one request line and appends it to the success (success == true)
+ * or failure list:
+ *   put KEY VALUE [--prev-kv] [--lease=ID]
+ *   get KEY [RANGE_END] [--prefix] [--from-key] [--limit=N] [--rev=N]
+ *       [--keys-only] [--count-only] [--consistency=l|s]
+ *   del KEY [RANGE_END] [--prefix] [--from-key] [--prev-kv]
+ * Arguments are separated by blanks; "quoted strings" take Go escapes.
+ * Flags also accept "--flag value".  Returns 0, or MS_EINVAL with err set.
+ */
+int mscli_txn_parse_op(struct mscli_txn *t, bool success, const char *line,
+                       char *err, size_t err_size);
+
+/*
+ * Reads a whole transaction from `in` as `etcdctl txn` does: compare lines
+ * up to a blank line (or EOF), then success requests up to a blank line,
+ * then failure requests up to a blank line or EOF.  When prompt is not NULL
+ * (interactive mode) the section titles are written to it first.  Returns
+ * 0, or MS_EINVAL with "line N: ..." in err.
+ */
+int mscli_txn_read(struct mscli_txn *t, FILE *in, FILE *prompt, char *err,
+                   size_t err_size);
+
+/*
+ * Splits a command line into words: blanks separate, "double quotes" group
+ * and take Go escapes.  Returns the count (>= 0) and malloc'ed words in
+ * *argv (free each and the array), or MS_EINVAL (unterminated quote, bad
+ * escape) / MS_ENOMEM.
+ */
+int mscli_split_words(const char *line, char ***argv);
+
+/* ---- output --------------------------------------------------------- */
+
+enum mscli_format {
+    MSCLI_SIMPLE = 0,
+    MSCLI_JSON,
+    MSCLI_TABLE,
+};
+
+/* "simple" | "json" | "table" -> the format; -1 if unknown. */
+int mscli_format_parse(const char *s);
+
+/* Options of `get` that change what is printed. */
+struct mscli_get_print {
+    bool print_value_only;
+    bool count_only;
+};
+
+/* Printers.  The JSON shape follows etcd's (docs/cli.md): a header object
+ * {cluster_id, member_id, revision, raft_term}, kvs with base64 key and
+ * value.  `table` prints the same as `simple` for get/put/del/txn/compaction
+ * (as etcdctl does) and a table for endpoint status/health. */
+void mscli_print_get(FILE *out, enum mscli_format f, const struct ms_result *r,
+                     const struct mscli_get_print *opts);
+void mscli_print_put(FILE *out, enum mscli_format f, const struct ms_result *r);
+void mscli_print_del(FILE *out, enum mscli_format f, const struct ms_result *r);
+void mscli_print_txn(FILE *out, enum mscli_format f, const struct ms_result *r);
+void mscli_print_compact(FILE *out, enum mscli_format f,
+                         const struct ms_result *r);
+
+/* One row of `endpoint status` (endpoints that failed are reported on
+ * stderr by the caller and have no row). */
+struct mscli_status_row {
+    const char *endpoint;
+    const struct ms_result *status; /* type MS_RESULT_STATUS */
+};
+void mscli_print_status(FILE *out, enum mscli_format f,
+                        const struct mscli_status_row *rows, size_t n);
+
+/* One row of `endpoint health`. */
+struct mscli_health_row {
+    const char *endpoint;
+    bool healthy;
+    uint64_t took_ns;
+    const char *error; /* "" when healthy */
+};
+/* Simple format writes healthy lines to out and unhealthy ones to err, as
+ * etcdctl does; json and table write everything to out. */
+void mscli_print_health(FILE *out, FILE *err, enum mscli_format f,
+                        const struct mscli_health_row *rows, size_t n);
+
+/* etcd's humanize.Bytes: SI units, "20 kB", "1.5 MB", "9 B". */
+void mscli_human_bytes(uint64_t n, char *buf, size_t size);
+/* Go's time.Duration String() for a positive duration: "1.234567ms", "2s",
+ * "850µs". */
+void mscli_human_duration(uint64_t ns, char *buf, size_t size);
+/* Standard base64 (with padding) of [p, p+n) into out; returns 0 or
+ * MS_ENOMEM.  *out must be freed. */
+int mscli_base64(const void *p, size_t n, char **out);
+
+#endif /* METASTORE_CLIENT_CLI_UTIL_H */

@@ -1,0 +1,123 @@
+/*
+ * internal.h - private to client/: the socket layer, the frame header codec
+ * and the helpers shared by the client library's files.  Nothing here is
+ * part of the public API (client/metastore.h).
+ */
+#ifndef METASTORE_CLIENT_INTERNAL_H
+#define METASTORE_CLIENT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Monotonic time in nanoseconds (CLOCK_MONOTONIC). */
+uint64_t ms__now_ns(void);
+
+/*
+ * Resolves host and connects a TCP socket to the first address that accepts
+ * within timeout_ms.  The socket is non-blocking, close-on-exec, TCP_NODELAY.
+ * Name resolution (getaddrinfo) blocks and is not bounded by the timeout;
+ * numeric addresses, the usual case for a cluster, never wait on it.
+ * Returns the fd (>= 0), MS_ETIMEDOUT, MS_EINVAL (unknown host) or -errno
+ * (-ECONNREFUSED...).
+ */
+int ms__net_dial(const char *host, uint16_t port, uint32_t timeout_ms);
+
+/*
+ * Writes all len bytes before deadline_ns (a ms__now_ns() time).  *sent is
+ * set to the number of bytes written, also on failure, so the caller knows
+ * whether any of a request left.  Returns 0, MS_ETIMEDOUT or -errno.
+ */
+int ms__net_write_all(int fd, const void *buf, size_t len, uint64_t deadline_ns,
+                      size_t *sent);
+
+/*
+ * Reads exactly len bytes before deadline_ns.  Returns 0, MS_ETIMEDOUT,
+ * MS_ECLOSED (orderly shutdown by the peer) or -errno.
+ */
+int ms__net_read_full(int fd, void *buf, size_t len, uint64_t deadline_ns);
+
+/* ---- frames (docs/protocol.md) -------------------------------------- */
+/*
+ * The client's own copy of the 16-byte frame header codec, byte-compatible
+ * with server/frame.h (the library must not link server code):
+ *     0 length u32 | 4 method u16 | 6 flags u8 | 7 version u8 (1) |
+ *     8 request_id u64, all big-endian.
+ */
+#define MS__FRAME_HEADER_BYTES 16
+#define MS__FRAME_VERSION      1
+#define MS__FLAG_RESPONSE      0x01u
+#define MS__FLAG_ERROR         0x02u
+#define MS__FLAGS_KNOWN        0x0fu
+/* The largest response body the client accepts. */
+#define MS__MAX_BODY_BYTES (64u * 1024u * 1024u)
+
+enum ms__method {
+    MS__METHOD_PING = 1,
+    MS__METHOD_STATUS = 2,
+    MS__METHOD_RANGE = 10,
+    MS__METHOD_PUT = 11,
+    MS__METHOD_DELETE_RANGE = 12,
+    MS__METHOD_TXN = 13,
+    MS__METHOD_COMPACT = 14,
+};
+
+struct ms__frame_header {
+    uint32_t length;
+    uint16_t method;
+    uint8_t flags;
+    uint64_t request_id;
+};
+
+/* Writes the 16 header bytes (version MS__FRAME_VERSION). */
+void ms__frame_header_encode(const struct ms__frame_header *h, uint8_t *out);
+
+/* Reads 16 header bytes.  MS_EPROTO for a wrong version or unknown flag
+ * bits, MS_ETOOBIG when length > max_body (out is filled in anyway). */
+int ms__frame_header_decode(const uint8_t *in, uint32_t max_body,
+                            struct ms__frame_header *out);
+
+/* ---- calls ------------------------------------------------------------ */
+
+#include <stdbool.h>
+
+#include "client/metastore.h"
+#include "proto/metastore.pb-c.h"
+
+/* One request/response exchange, filled in by ms__client_call(). */
+struct ms__call {
+    uint16_t method;             /* enum ms__method */
+    const ProtobufCMessage *req; /* the request body (borrowed) */
+    const ProtobufCMessageDescriptor *resp_desc;
+    bool idempotent; /* may be resent after the connection failed */
+    /* out: exactly one of resp/err is set when the call returns 0 */
+    ProtobufCMessage *resp;      /* OK: the unpacked response (owned) */
+    Metastore__ErrorDetail *err; /* ERROR flag: the detail (owned) */
+    uint64_t took_ns;
+};
+
+/*
+ * Sends call->req and waits for its answer, following NOT_LEADER redirects
+ * and failing over between endpoints as metastore.h describes.  Returns 0
+ * with call->resp or call->err set, or a negative code (with the client's
+ * errmsg set) when no answer came.
+ */
+int ms__client_call(struct ms_client *c, struct ms__call *call);
+
+/* Remembers the highest applied index seen in a response header (sent as
+ * RangeRequest.min_applied_index for monotonic reads across servers). */
+void ms__client_note_applied(struct ms_client *c, uint64_t applied_index);
+uint64_t ms__client_min_applied(const struct ms_client *c);
+/* Sets the client's errmsg (printf-style). */
+void ms__client_set_errmsg(struct ms_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Builds the result of a call.  Takes ownership of call->resp / call->err
+ * (and clears them).  Returns 0 with *out for an OK answer, the mapped
+ * MS_E* code with *out for an error answer, MS_EPROTO (*out NULL) when the
+ * response lacks what the type needs, MS_ENOMEM.
+ */
+int ms__result_build(enum ms_result_type type, struct ms__call *call,
+                     struct ms_result **out);
+
+#endif /* METASTORE_CLIENT_INTERNAL_H */

@@ -1,0 +1,413 @@
+/*
+ * metastore.h - the C client library of MetaStore-C (libmetastore).
+ *
+ * A synchronous, blocking client: each call sends one request frame to a
+ * server, waits for the response with the same request id (poll() with the
+ * command timeout) and hands back the decoded response as plain C structs.
+ * No threads, no event loop; one struct ms_client must not be used by two
+ * threads at once (open one client per thread).
+ *
+ * Endpoints are "host:port" strings ("127.0.0.1:2379", "[::1]:2379",
+ * "node1:2379"; an "http://" prefix is accepted and ignored).  The client
+ * talks to one endpoint at a time:
+ *   - ms_client_open() connects to the first endpoint that answers;
+ *   - a NOT_LEADER answer that names the leader's address makes the client
+ *     reconnect there and send the request again (a bounded number of times);
+ *   - when the connection fails, idempotent requests (Range, Status, Ping)
+ *     are retried on the next endpoint; writes (Put, DeleteRange, Txn,
+ *     Compact) are retried only when the failure happened before any byte of
+ *     the request was sent, since otherwise the server may have applied it.
+ *
+ * Errors: every int function returns 0 on success and a negative code on
+ * failure: one of the MS_E* codes below, or -errno for a system error that
+ * has no better name.  ms_strerror() describes any of them.  When the server
+ * answered with a non-OK status, the call returns the matching MS_E* code and
+ * ALSO hands back a result whose `status` and `message` carry the server's
+ * status code and text (the caller frees it as usual).  When no response was
+ * received, *out is NULL and ms_client_errmsg() tells what happened.
+ *
+ * Byte strings (keys, values) are (pointer, length) pairs and may contain any
+ * byte.  Results own their memory: everything reachable from a struct
+ * ms_result is valid until ms_result_free().
+ */
+#ifndef METASTORE_CLIENT_H
+#define METASTORE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MS_CLIENT_VERSION             "0.1.0"
+#define MS_DEFAULT_PORT               2379
+#define MS_DEFAULT_DIAL_TIMEOUT_MS    2000
+#define MS_DEFAULT_COMMAND_TIMEOUT_MS 5000
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Domain error codes.  They live far below any errno value, so -errno codes
+ * passed through from the system never collide with them. */
+#define MS_ERRORS(X)                                                           \
+    X(MS_EINVAL, -10001, "invalid argument")                                   \
+    X(MS_ENOTFOUND, -10002, "not found")                                       \
+    X(MS_EPRECONDITION, -10003, "failed precondition")                         \
+    X(MS_ENOTLEADER, -10004, "not leader")                                     \
+    X(MS_EUNAVAILABLE, -10005, "service unavailable")                          \
+    X(MS_ETIMEDOUT, -10006, "deadline exceeded")                               \
+    X(MS_EEXHAUSTED, -10007, "resource exhausted")                             \
+    X(MS_EUNIMPLEMENTED, -10008, "not implemented by the server")              \
+    X(MS_EINTERNAL, -10009, "internal server error")                           \
+    X(MS_EPROTO, -10010, "protocol error: malformed frame or response")        \
+    X(MS_ENOENDPOINT, -10011, "no endpoint could be reached")                  \
+    X(MS_ESERVER, -10012, "server error")                                      \
+    X(MS_ENOMEM, -10013, "out of memory")                                      \
+    X(MS_ECOMPACTED, -10014, "required revision has been compacted")           \
+    X(MS_ETOOBIG, -10015, "request or response larger than the frame limit")   \
+    X(MS_ECLOSED, -10016, "connection closed by the server")
+
+enum ms_error {
+#define MS__ERR_ENUM(name, value, text) name = value,
+    MS_ERRORS(MS__ERR_ENUM)
+#undef MS__ERR_ENUM
+};
+
+/* A description of `code` (an MS_E* code or a -errno).  Never NULL. */
+const char *ms_strerror(int code);
+/* The symbolic name ("MS_ETIMEDOUT", "ECONNREFUSED"...).  Never NULL. */
+const char *ms_err_name(int code);
+
+/* Status codes the server puts in every response: the enum StatusCode of
+ * proto/metastore.proto (gRPC's numbers; NOT_LEADER and COMPACTED are
+ * MetaStore's own).  See docs/protocol.md. */
+enum ms_status_code {
+    MS_STATUS_OK = 0,
+    MS_STATUS_INVALID_ARGUMENT = 3,
+    MS_STATUS_DEADLINE_EXCEEDED = 4,
+    MS_STATUS_NOT_FOUND = 5,
+    MS_STATUS_PERMISSION_DENIED = 7,
+    MS_STATUS_RESOURCE_EXHAUSTED = 8,
+    MS_STATUS_FAILED_PRECONDITION = 9,
+    MS_STATUS_UNIMPLEMENTED = 12,
+    MS_STATUS_INTERNAL = 13,
+    MS_STATUS_UNAVAILABLE = 14,
+    MS_STATUS_UNAUTHENTICATED = 16,
+    MS_STATUS_NOT_LEADER = 100,
+    MS_STATUS_COMPACTED = 101,
+};
+
+/* "NOT_LEADER" for MS_STATUS_NOT_LEADER, "UNKNOWN" otherwise.  Never NULL. */
+const char *ms_status_name(int status);
+
+/* Maps a server status code to the MS_E* code a call returns (0 for OK). */
+int ms_status_to_error(int status);
+
+/* ------------------------------------------------------------------ */
+/* Endpoints                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Splits "host:port" (also "[v6]:port", "host" -> MS_DEFAULT_PORT, an
+ * optional "http://" prefix) into host (without brackets, NUL-terminated,
+ * at most host_size-1 bytes) and port.  Returns 0 or MS_EINVAL. */
+int ms_endpoint_parse(const char *endpoint, char *host, size_t host_size,
+                      uint16_t *port);
+
+/* ------------------------------------------------------------------ */
+/* Client                                                              */
+/* ------------------------------------------------------------------ */
+
+struct ms_client;
+
+struct ms_client_options {
+    uint32_t dial_timeout_ms;    /* per connection attempt; 0 = default */
+    uint32_t command_timeout_ms; /* per call, all retries included; 0 = def. */
+    uint32_t max_redirects;      /* NOT_LEADER redirects per call; 0 = 3 */
+};
+
+/*
+ * Copies the endpoint list (the caller keeps its strings), then connects to
+ * the first endpoint that accepts a TCP connection within the dial timeout.
+ * opts may be NULL for defaults.  On success *out is a client to pass to
+ * ms_client_close().  Errors: MS_EINVAL (no endpoints, a malformed one),
+ * MS_ENOENDPOINT (none reachable), MS_ENOMEM.
+ */
+int ms_client_open(const char *const *endpoints, size_t n,
+                   const struct ms_client_options *opts,
+                   struct ms_client **out);
+/*
+ * Like ms_client_open() but does not connect: the first call connects (and
+ * its failure, with ms_client_errmsg(), says why no endpoint answered).
+ * Errors: MS_EINVAL, MS_ENOMEM.
+ */
+int ms_client_create(const char *const *endpoints, size_t n,
+                     const struct ms_client_options *opts,
+                     struct ms_client **out);
+/* Closes the connection and frees the client.  NULL is a no-op. */
+void ms_client_close(struct ms_client *c);
+
+/* The endpoint the client is connected to now ("" when disconnected); valid
+ * until the next call on c. */
+const char *ms_client_endpoint(const struct ms_client *c);
+/* A sentence about the last failure on c (local or the server's message);
+ * "" after a success.  Valid until the next call on c. */
+const char *ms_client_errmsg(const struct ms_client *c);
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+enum ms_sort_order { MS_SORT_NONE = 0, MS_SORT_ASCEND, MS_SORT_DESCEND };
+enum ms_sort_target {
+    MS_SORT_KEY = 0,
+    MS_SORT_VERSION,
+    MS_SORT_CREATE,
+    MS_SORT_MOD,
+    MS_SORT_VALUE,
+};
+enum ms_consistency {
+    MS_CONSISTENCY_LINEARIZABLE = 0,
+    MS_CONSISTENCY_SERIALIZABLE,
+};
+
+/*
+ * Which keys a Range or DeleteRange covers, as in etcd:
+ *   range_end_len == 0 and !prefix and !from_key: the single key;
+ *   prefix: every key starting with key (range_end is ignored);
+ *   from_key: every key >= key (range_end is ignored);
+ *   otherwise [key, range_end).
+ * Zero-initialise (`= {0}`) for "one key, latest revision, linearizable".
+ */
+struct ms_range_options {
+    const void *range_end;
+    size_t range_end_len;
+    bool prefix;
+    bool from_key;
+    int64_t limit;    /* 0 = no limit */
+    int64_t revision; /* 0 = latest */
+    bool keys_only;
+    bool count_only;
+    enum ms_sort_order sort_order;
+    enum ms_sort_target sort_target;
+    enum ms_consistency consistency;
+};
+
+/* Computes etcd's range end for a prefix: the key with its last byte that is
+ * not 0xff incremented and everything after it dropped; "\0" (from key) when
+ * the key is empty or all 0xff.  *end must be freed with free(). */
+int ms_prefix_range_end(const void *key, size_t key_len, uint8_t **end,
+                        size_t *end_len);
+
+enum ms_compare_target {
+    MS_CMP_VERSION = 0,
+    MS_CMP_CREATE,
+    MS_CMP_MOD,
+    MS_CMP_VALUE,
+    MS_CMP_LEASE,
+};
+enum ms_compare_op {
+    MS_CMP_EQUAL = 0,
+    MS_CMP_GREATER,
+    MS_CMP_LESS,
+    MS_CMP_NOT_EQUAL,
+};
+
+/* One Txn condition: target(key) op operand. */
+struct ms_compare {
+    enum ms_compare_target target;
+    enum ms_compare_op op;
+    const void *key;
+    size_t key_len;
+    const void *range_end; /* optional, compares every key in the range */
+    size_t range_end_len;
+    int64_t number;    /* version, create/mod revision or lease id */
+    const void *value; /* MS_CMP_VALUE */
+    size_t value_len;
+};
+
+enum ms_op_type { MS_OP_RANGE = 0, MS_OP_PUT, MS_OP_DELETE };
+
+/* One Txn request: get (range options), put (value, lease, prev_kv) or
+ * delete (range options, prev_kv). */
+struct ms_op {
+    enum ms_op_type type;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    int64_t lease;
+    bool prev_kv;
+    struct ms_range_options range;
+};
+
+/* ------------------------------------------------------------------ */
+/* Results                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The header every response carries (etcd's ResponseHeader plus the
+ * server's applied index, for monotonic reads across servers). */
+struct ms_header {
+    uint64_t cluster_id;
+    uint64_t member_id;
+    int64_t revision;
+    uint64_t raft_term;
+    uint64_t applied_index;
+};
+
+struct ms_kv {
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+    int64_t create_revision;
+    int64_t mod_revision;
+    int64_t version;
+    int64_t lease;
+};
+
+struct ms_range_result {
+    struct ms_kv *kvs;
+    size_t n_kvs;
+    bool more;
+    int64_t count;
+};
+
+struct ms_put_result {
+    bool has_prev_kv;
+    struct ms_kv prev_kv;
+};
+
+struct ms_delete_result {
+    int64_t deleted;
+    struct ms_kv *prev_kvs;
+    size_t n_prev_kvs;
+};
+
+/* One response inside a Txn result, in the order of the requests. */
+struct ms_op_result {
+    enum ms_op_type type;
+    struct ms_header header; /* etcd fills it with the txn's revision */
+    struct ms_range_result range;
+    struct ms_put_result put;
+    struct ms_delete_result del;
+};
+
+struct ms_txn_result {
+    bool succeeded;
+    struct ms_op_result *responses;
+    size_t n_responses;
+};
+
+struct ms_compact_result {
+    int64_t revision; /* the revision compacted to (the request's) */
+};
+
+/* Read-path counters of a server since it started. */
+struct ms_read_stats {
+    uint64_t lease_reads;
+    uint64_t read_index_reads;
+    uint64_t follower_reads;
+    uint64_t forwarded;
+    uint64_t serializable_reads;
+    uint64_t log_reads;
+    uint64_t lease_renewals;
+    uint64_t lease_expirations;
+};
+
+struct ms_status_result {
+    const char *version; /* server version, never NULL */
+    const char *engine;  /* "memory" or "rocksdb" */
+    const char *role;    /* "follower", "candidate", "leader", ... */
+    uint64_t member_id;
+    uint64_t leader; /* leader's member id, 0 = none known */
+    uint64_t raft_term;
+    uint64_t raft_index; /* last log index */
+    uint64_t commit_index;
+    uint64_t raft_applied_index;
+    int64_t revision;
+    int64_t compact_revision;
+    int64_t db_size;
+    bool is_learner;
+    const char *const *errors; /* the server's alarms */
+    size_t n_errors;
+    struct ms_read_stats read_stats;
+};
+
+enum ms_result_type {
+    MS_RESULT_RANGE = 0,
+    MS_RESULT_PUT,
+    MS_RESULT_DELETE,
+    MS_RESULT_TXN,
+    MS_RESULT_COMPACT,
+    MS_RESULT_STATUS,
+    MS_RESULT_PING,
+};
+
+/* What one call returns.  `status` is MS_STATUS_OK on success; otherwise the
+ * server's status code, with its text in `message` and, for NOT_LEADER, the
+ * leader the server named.  Only the member of the union-like fields that
+ * matches `type` is meaningful. */
+struct ms_result {
+    enum ms_result_type type;
+    int status;               /* enum ms_status_code */
+    const char *message;      /* never NULL ("" on success) */
+    uint64_t leader_id;       /* NOT_LEADER: the leader's id, 0 = unknown */
+    const char *leader_addr;  /* NOT_LEADER: "host:port" or "" */
+    int64_t compact_revision; /* COMPACTED: oldest revision still there */
+    struct ms_header header;
+    struct ms_range_result range;
+    struct ms_put_result put;
+    struct ms_delete_result del;
+    struct ms_txn_result txn;
+    struct ms_compact_result compact;
+    struct ms_status_result status_info;
+    uint64_t took_ns; /* time from sending the request to the answer */
+};
+
+/* Frees a result and everything it owns.  NULL is a no-op. */
+void ms_result_free(struct ms_result *r);
+
+/* ------------------------------------------------------------------ */
+/* Calls                                                               */
+/* ------------------------------------------------------------------ */
+/*
+ * Every call: returns 0 and sets *out to a result on success; returns the
+ * mapped MS_E* code and sets *out to a result carrying the server's status
+ * when the server said no; returns a negative code with *out = NULL when no
+ * answer came (MS_ETIMEDOUT, MS_ENOENDPOINT, MS_EPROTO, MS_ECLOSED...).
+ */
+
+/* Put key = value.  lease 0 = none; prev_kv asks for the previous pair. */
+int ms_put(struct ms_client *c, const void *key, size_t key_len,
+           const void *value, size_t value_len, int64_t lease, bool prev_kv,
+           struct ms_result **out);
+
+/* Range.  opts may be NULL (one key, linearizable). */
+int ms_get(struct ms_client *c, const void *key, size_t key_len,
+           const struct ms_range_options *opts, struct ms_result **out);
+
+/* DeleteRange over the keys opts describes (only range_end, prefix and
+ * from_key are used; NULL = the single key); prev_kv returns the deleted
+ * pairs. */
+int ms_delete(struct ms_client *c, const void *key, size_t key_len,
+              const struct ms_range_options *opts, bool prev_kv,
+              struct ms_result **out);
+
+/* Txn: if every compare holds, run `success`, else `failure`.  Nested
+ * transactions are not supported. */
+int ms_txn(struct ms_client *c, const struct ms_compare *compares,
+           size_t n_compares, const struct ms_op *success, size_t n_success,
+           const struct ms_op *failure, size_t n_failure,
+           struct ms_result **out);
+
+/* Compacts the key-value history up to `revision`; physical asks the server
+ * to wait until the compaction is on disk. */
+int ms_compact(struct ms_client *c, int64_t revision, bool physical,
+               struct ms_result **out);
+
+/* Status of the member the client is connected to. */
+int ms_status(struct ms_client *c, struct ms_result **out);
+
+/* A round trip that touches neither Raft nor storage. */
+int ms_ping(struct ms_client *c, struct ms_result **out);
+
+#endif /* METASTORE_CLIENT_H */
