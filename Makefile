@@ -103,6 +103,8 @@ help:
 	@echo "  make sim SEEDS=N NODES=3 FAULTS=all   run the deterministic cluster simulator"
 	@echo "  make format        clang-format every C file in place"
 	@echo "  make lint          cppcheck over the sources"
+	@echo "  make run           install missing packages, build, start one node with configs/config.yaml"
+	@echo "  make install       install the binaries and the example config under PREFIX ($(PREFIX))"
 	@echo "  make deps          install the Debian packages the build needs (as root)"
 	@echo "  make clean         remove $(BUILD)/"
 
@@ -168,6 +170,10 @@ test-asan: deps
 
 test-run:
 	@BUILD=$(BUILD) scripts/run-tests.sh
+
+run: deps
+	@$(MAKE) --no-print-directory $(BUILD)/metastored $(BUILD)/metastore-cli
+	$(BUILD)/metastored --config configs/config.yaml
 
 sim: $(BUILD)/metastore-sim
 	$(BUILD)/metastore-sim --seeds $(SEEDS) --nodes $(NODES) --faults $(FAULTS)

@@ -185,9 +185,12 @@ void srv_conn_reply_error(struct srv *s, struct srv_conn *c, uint16_t method,
         e.leader_id = raft_leader(s->raft);
         e.leader_addr = (char *)srv_node_leader_addr(s, e.leader_id);
     }
-    if (status != SRV_STATUS_NOT_LEADER && status != SRV_STATUS_UNAVAILABLE &&
-        status != SRV_STATUS_DEADLINE_EXCEEDED) {
-        ms_debug("request %llu from %s (%s): %s: %s",
+    if (status == SRV_STATUS_INVALID_ARGUMENT ||
+        status == SRV_STATUS_UNIMPLEMENTED ||
+        status == SRV_STATUS_RESOURCE_EXHAUSTED ||
+        status == SRV_STATUS_INTERNAL) {
+        /* Refused requests are logged once, here. */
+        ms_info("request %llu from %s (%s): %s: %s",
                  (unsigned long long)request_id, c->peer,
                  srv_method_name(method), srv_status_name(status), e.message);
     }

@@ -1,0 +1,115 @@
+/*
+ * sim.h - the deterministic cluster simulator of MetaStore-C.
+ *
+ * Runs the real Raft core (raft/) for 1..7 nodes inside one process, on a
+ * virtual clock, with a simulated network (delay, loss, duplication,
+ * reordering, partitions), simulated disks (asynchronous fsync that a crash
+ * can lose) and a small key-value state machine per node.  A handful of
+ * clients write and read keys while faults are injected; after every event
+ * the simulator checks Raft's safety properties, and at the end of a seed it
+ * checks the clients' history for linearizability (test/sim/linearize.h).
+ *
+ * Everything that happens is a function of the seed: the simulator has its
+ * own PRNG, never reads a clock and orders its events by (virtual time,
+ * sequence number).  A failing seed therefore replays exactly, and with
+ * `verbose` it prints every event.  docs/simulator.md describes the model.
+ */
+#ifndef METASTORE_SIM_H
+#define METASTORE_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The largest cluster the simulator runs. */
+#define SIM_MAX_NODES 7
+
+enum sim_faults {
+    SIM_FAULTS_NONE = 0, /* random delays and reordering only */
+    SIM_FAULTS_NET,      /* + loss, duplication, partitions, one-way cuts */
+    SIM_FAULTS_CRASH,    /* + crashes that lose unsynced writes, restarts */
+    SIM_FAULTS_ALL,      /* net + crash + membership changes + transfers */
+};
+
+/*
+ * How a node answers a linearizable read.  The hook the lease module of a
+ * later issue plugs into: it adds SIM_READ_LEASE.
+ */
+enum sim_read_policy {
+    SIM_READ_INDEX = 0,  /* ReadIndex (thesis 6.4) on leader and followers */
+    SIM_READ_UNSAFE = 1, /* the leader answers from local state at once:
+                            NOT linearizable, the checker must catch it */
+};
+
+/*
+ * A deliberate bug in the simulated driver, to show that the safety checks
+ * catch what a broken driver does (testing the simulator itself).
+ */
+enum sim_driver_bug {
+    SIM_BUG_NONE = 0,
+    SIM_BUG_ACK_BEFORE_PERSIST, /* sends msgs_after_persist (votes, acks)
+                                   before the batch is durable */
+};
+
+struct sim_options {
+    unsigned nodes;        /* 1, 3, 5 or 7 */
+    enum sim_faults faults;
+    enum sim_read_policy read_policy;
+    bool verbose;          /* print every event */
+    FILE *out;             /* verbose trace and violation reports;
+                              NULL: nothing is printed */
+    const char *prog;      /* program name in the replay command line
+                              (NULL: "metastore-sim") */
+    uint64_t lin_budget;   /* lin_check() budget per key, 0: its default */
+    uint32_t driver_bug;   /* enum sim_driver_bug; SIM_BUG_NONE normally */
+};
+
+/* What one seed did, and the first violation found (if any). */
+struct sim_result {
+    bool violation;
+    uint64_t step;    /* number of the event after which it was found */
+    uint64_t time_ns; /* virtual time of that event */
+    char what[1024];  /* description of the violation */
+    bool lin_exhausted; /* the linearizability search ran out of budget
+                           (no verdict; not counted as a violation) */
+
+    uint64_t events;
+    uint64_t messages_sent;
+    uint64_t messages_dropped;
+    uint64_t crashes;
+    uint64_t leader_elections;
+    uint64_t snapshots_installed;
+    uint64_t conf_changes;
+    uint64_t transfers;
+    uint64_t writes_ok;
+    uint64_t writes_unknown;
+    uint64_t reads_ok;
+    uint64_t reads_failed;
+    uint64_t max_applied;
+};
+
+/* Defaults: 3 nodes, all faults, ReadIndex reads, quiet. */
+void sim_options_init(struct sim_options *o);
+
+/* "none", "net", "crash", "all".  sim_faults_parse returns 0 or -1. */
+const char *sim_faults_name(enum sim_faults f);
+int sim_faults_parse(const char *s, enum sim_faults *out);
+
+/*
+ * Runs one seed.  Returns 0 when the seed ran to its end or to its first
+ * violation (res->violation tells which; res is always filled), -EINVAL for
+ * bad options, -ENOMEM when memory ran out.  When o->out is set, a violation
+ * is reported there with the seed, the step and the replay command line.
+ */
+int sim_run_seed(const struct sim_options *o, uint64_t seed,
+                 struct sim_result *res);
+
+/*
+ * Writes the command line that replays `seed` verbosely into buf (always
+ * NUL-terminated).  Returns the length it needed, like snprintf.
+ */
+int sim_replay_command(const struct sim_options *o, uint64_t seed, char *buf,
+                       size_t cap);
+
+#endif /* METASTORE_SIM_H */
