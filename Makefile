@@ -84,16 +84,20 @@ TEST_BINS    := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(TEST_SRC))
 # test/unit/<module>/helpers/*.c are shared by that module's test programs.
 TEST_HELPERS_obj = $(call obj,$(wildcard test/unit/$(1)/helpers/*.c))
 
-# End-to-end tests: test/e2e/*.c, one Check program each, driving the real
-# binaries (they find them next to their own build directory).
+# End-to-end tests: test/e2e/*.c (one node) and test/cluster/*.c (real
+# multi-node clusters on loopback), one Check program each, driving the real
+# binaries (they find them next to their own build directory).  Both share
+# the helpers in test/e2e/helpers/.
 E2E_SRC      := $(wildcard test/e2e/*.c)
 E2E_BINS     := $(patsubst test/e2e/%.c,$(BUILD)/test/e2e/%,$(E2E_SRC))
+CLUSTER_SRC  := $(wildcard test/cluster/*.c)
+CLUSTER_BINS := $(patsubst test/cluster/%.c,$(BUILD)/test/cluster/%,$(CLUSTER_SRC))
 E2E_HELPERS  := $(call obj,$(wildcard test/e2e/helpers/*.c))
 
 .PHONY: all deps test test-asan test-run sim help format lint clean install run
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(TEST_BINS) $(E2E_BINS)
+all: $(BINS) $(TEST_BINS) $(E2E_BINS) $(CLUSTER_BINS)
 
 help:
 	@echo "MetaStore-C targets:"
@@ -154,9 +158,13 @@ $(BUILD)/test/unit/$(1)/%: $(BUILD)/obj/test/unit/$(1)/%.o $(call TEST_HELPERS_o
 endef
 $(foreach m,$(TEST_MODULES),$(eval $(call mktest,$(m))))
 
-$(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(E2E_HELPERS) $(call LIBDEPS,sim) $(call LIBDEPS,client)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(E2E_HELPERS) $(LINK_sim) $(LINK_client) $(CHECK_LIBS) $(SYS_LIBS)
+define mke2e
+$(BUILD)/test/$(1)/%: $(BUILD)/obj/test/$(1)/%.o $(E2E_HELPERS) $(call LIBDEPS,sim) $(call LIBDEPS,client)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDFLAGS) -o $$@ $$< $(E2E_HELPERS) $(LINK_sim) $(LINK_client) $(CHECK_LIBS) $(SYS_LIBS)
+endef
+$(eval $(call mke2e,e2e))
+$(eval $(call mke2e,cluster))
 .SECONDARY:
 
 # ---- tests -------------------------------------------------------------------

@@ -3,7 +3,8 @@
 #   1. every Check unit-test program under $BUILD/test/unit (one per file),
 #   2. the deterministic simulator over a few hundred seeds per cluster size,
 #      plus a run with unsafe reads that must find violations,
-#   3. end-to-end programs under $BUILD/test/e2e, if built.
+#   3. end-to-end programs under $BUILD/test/e2e (one real node) and
+#      $BUILD/test/cluster (real multi-node clusters), if built.
 # Prints each program's Check summary line and ends with one line
 # "N passed, N failed".  Exit status 0 exactly when nothing failed.
 set -uo pipefail
@@ -68,12 +69,14 @@ if [ -x "$BUILD/metastore-sim" ]; then
         "$BUILD/metastore-sim" --seeds 500 --nodes 3 --faults all --unsafe-reads
 fi
 
-if [ -d "$BUILD/test/e2e" ]; then
-    echo "== end-to-end tests"
-    while IFS= read -r bin; do
-        run_check_program "$bin"
-    done < <(find "$BUILD/test/e2e" -type f -perm -u+x | sort)
-fi
+for kind in e2e cluster; do
+    if [ -d "$BUILD/test/$kind" ]; then
+        echo "== $kind tests"
+        while IFS= read -r bin; do
+            run_check_program "$bin"
+        done < <(find "$BUILD/test/$kind" -type f -perm -u+x | sort)
+    fi
+done
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then

@@ -28,6 +28,7 @@
 
 #include "proto/metastore.pb-c.h"
 #include "server/log.h"
+#include "server/peer.h"
 #include "server/server.h"
 #include "server/status.h"
 
@@ -56,6 +57,9 @@ struct srv_conn {
     size_t wbuf_len, wbuf_cap;
     bool writing;
     uv_write_t wreq;
+    /* A request forwarded by a follower: the reply goes to this token. */
+    struct peer_forward_token *forward;
+    bool is_forward; /* no socket behind it */
 };
 
 static char g_read_buf[READ_BUF_BYTES];
@@ -132,9 +136,92 @@ static uint8_t *out_reserve(struct srv_conn *c, size_t n)
     return c->out + c->out_len;
 }
 
+/* A forwarded request's one reply: back through the peer transport. */
+static void reply_forward(struct srv_conn *c, bool is_error,
+                          const uint8_t *body, size_t len)
+{
+    peer_forward_reply(c->s->peers, c->forward, is_error, body, len);
+    c->forward = NULL;
+    c->closing = true; /* nothing more can be sent */
+    srv_conn_unref(c);
+}
+
+static void forward_message(struct srv_conn *c, bool is_error,
+                            const ProtobufCMessage *msg)
+{
+    size_t len = msg != NULL ? protobuf_c_message_get_packed_size(msg) : 0;
+    uint8_t stack[512];
+    uint8_t *buf = len <= sizeof stack ? stack : malloc(len);
+    if (buf == NULL) {
+        reply_forward(c, true, NULL, 0);
+        return;
+    }
+    if (msg != NULL) {
+        protobuf_c_message_pack(msg, buf);
+    }
+    reply_forward(c, is_error, buf, len);
+    if (buf != stack) {
+        free(buf);
+    }
+}
+
+bool srv_conn_is_forwarded(const struct srv_conn *c)
+{
+    return c->is_forward;
+}
+
+struct srv_conn *srv_conn_forwarded(struct srv *s,
+                                    struct peer_forward_token *token)
+{
+    struct srv_conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->s = s;
+    c->refs = 1;
+    c->forward = token;
+    c->is_forward = true;
+    snprintf(c->peer, sizeof c->peer, "a forwarding peer");
+    return c;
+}
+
+void srv_conn_reply_raw(struct srv *s, struct srv_conn *c, uint16_t method,
+                        uint64_t request_id, bool is_error,
+                        const uint8_t *body, size_t len)
+{
+    (void)s;
+    if (c->closing) {
+        return;
+    }
+    if (c->forward != NULL) {
+        reply_forward(c, is_error, body, len);
+        return;
+    }
+    struct frame_header h = {
+        .length = (uint32_t)len,
+        .method = method,
+        .flags = (uint8_t)(FRAME_FLAG_RESPONSE | (is_error ? FRAME_FLAG_ERROR : 0)),
+        .request_id = request_id};
+    uint8_t *dst = out_reserve(c, FRAME_HEADER_BYTES + len);
+    if (dst == NULL) {
+        conn_close(c, "out of memory for replies");
+        return;
+    }
+    frame_header_encode(&h, dst);
+    if (len > 0) {
+        memcpy(dst + FRAME_HEADER_BYTES, body, len);
+    }
+    c->out_len += FRAME_HEADER_BYTES + len;
+    mark_dirty(c);
+}
+
 static void append_frame(struct srv_conn *c, uint16_t method, uint8_t flags,
                          uint64_t request_id, const ProtobufCMessage *msg)
 {
+    if (c->forward != NULL) {
+        forward_message(c, (flags & FRAME_FLAG_ERROR) != 0, msg);
+        return;
+    }
     size_t need = frame_message_size(msg);
     uint8_t *dst = out_reserve(c, need);
     size_t written = 0;
@@ -204,11 +291,16 @@ static void start_reading(struct srv_conn *c);
 static void maybe_resume(struct srv_conn *c)
 {
     struct srv *s = c->s;
-    if (!c->reading && !c->closing && !s->shutting_down &&
+    if (!c->is_forward && !c->reading && !c->closing && !s->shutting_down &&
         c->pending < s->cfg.server.max_pending_per_conn &&
         c->out_len + c->wbuf_len < OUT_HIGH_WATER) {
         start_reading(c);
     }
+}
+
+void srv_conn_request_start(struct srv_conn *c)
+{
+    c->pending++;
 }
 
 void srv_conn_request_done(struct srv_conn *c)
@@ -305,7 +397,7 @@ static void handle_frame(struct srv_conn *c, const struct frame *f)
                              "a client may not send responses");
         return;
     }
-    c->pending++;
+    srv_conn_request_start(c);
     srv_kv_dispatch(s, c, f->hdr.method, f->hdr.request_id, f->body,
                     f->hdr.length);
 }

@@ -31,6 +31,7 @@
 
 #include "proto/metastore.pb-c.h"
 #include "server/log.h"
+#include "server/peer.h"
 #include "server/server.h"
 #include "server/status.h"
 
@@ -684,6 +685,13 @@ static void reply_not_leader(struct srv *s, struct srv_conn *c,
 
 /* Proposes a write; returns true when the request was parked, false when
  * it was answered at once. */
+static bool park_for_leader(struct srv *s, struct srv_conn *c,
+                            uint16_t method, uint64_t request_id,
+                            const uint8_t *body, size_t len);
+static bool forward_to_leader(struct srv *s, struct srv_conn *c,
+                              uint16_t method, uint64_t request_id,
+                              const uint8_t *body, size_t len);
+
 static bool propose(struct srv *s, struct srv_conn *c, uint16_t method,
                     uint64_t request_id, const uint8_t *body, size_t len)
 {
@@ -709,6 +717,13 @@ static bool propose(struct srv *s, struct srv_conn *c, uint16_t method,
     case 0:
         break;
     case RAFT_ENOTLEADER:
+        if (raft_leader(s->raft) == RAFT_NONE) {
+            return park_for_leader(s, c, method, request_id, body, len);
+        }
+        if (s->cfg.server.follower_writes == SRV_FOLLOWER_WRITES_FORWARD &&
+            !srv_conn_is_forwarded(c)) {
+            return forward_to_leader(s, c, method, request_id, body, len);
+        }
         reply_not_leader(s, c, method, request_id);
         return false;
     case RAFT_ETRANSFER:
@@ -736,6 +751,87 @@ static bool propose(struct srv *s, struct srv_conn *c, uint16_t method,
     s->stats.proposals++;
     srv_node_park(s, w);
     return true;
+}
+
+/* Parks a request until a leader is known (or its deadline passes). */
+static bool park_for_leader(struct srv *s, struct srv_conn *c,
+                            uint16_t method, uint64_t request_id,
+                            const uint8_t *body, size_t len)
+{
+    struct srv_wait *w = new_wait(s, c, SRV_WAIT_LEADER, method, request_id);
+    if (w != NULL && len > 0 && (w->body = malloc(len)) != NULL) {
+        memcpy(w->body, body, len);
+    } else if (w != NULL && len > 0) {
+        srv_conn_unref(c);
+        free(w);
+        w = NULL;
+    }
+    if (w == NULL) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return false;
+    }
+    w->body_len = len;
+    srv_node_park(s, w);
+    return true;
+}
+
+void srv_kv_redispatch(struct srv *s, struct srv_wait *w)
+{
+    srv_conn_request_start(w->conn);
+    srv_kv_dispatch(s, w->conn, w->method, w->request_id, w->body,
+                    w->body_len);
+    srv_wait_free(w);
+}
+
+struct forward_call {
+    struct srv *s;
+    struct srv_conn *c;
+    uint16_t method;
+    uint64_t request_id;
+};
+
+static void forward_done(void *arg, int status, const uint8_t *resp,
+                         size_t len, bool is_error)
+{
+    struct forward_call *f = arg;
+    if (status != SRV_STATUS_OK) {
+        srv_conn_reply_error(f->s, f->c, f->method, f->request_id,
+                             SRV_STATUS_UNAVAILABLE,
+                             "lost the link to the leader while forwarding; "
+                             "the write may still apply");
+    } else {
+        srv_conn_reply_raw(f->s, f->c, f->method, f->request_id, is_error,
+                           resp, len);
+    }
+    srv_conn_request_done(f->c);
+    srv_conn_unref(f->c);
+    free(f);
+}
+
+/* Sends a write to the leader over the peer link; the leader's answer is
+ * relayed to the client as is. */
+static bool forward_to_leader(struct srv *s, struct srv_conn *c,
+                              uint16_t method, uint64_t request_id,
+                              const uint8_t *body, size_t len)
+{
+    struct forward_call *f = malloc(sizeof *f);
+    if (f == NULL) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return false;
+    }
+    *f = (struct forward_call){s, c, method, request_id};
+    int rv = peer_forward(s->peers, raft_leader(s->raft), method, body, len,
+                          s->cfg.server.request_timeout_ms, forward_done, f);
+    if (rv != 0) {
+        free(f);
+        reply_not_leader(s, c, method, request_id);
+        return false;
+    }
+    srv_conn_ref(c);
+    s->stats.forwarded++;
+    return true; /* forward_done finishes the request */
 }
 
 static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
@@ -793,14 +889,16 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
     w->ctx = s->next_read_ctx++;
     int rv = raft_read_index(s->raft, w->ctx, srv_now_ns());
     if (rv != 0) {
-        srv_conn_request_done(c);
-        srv_conn_unref(c);
-        free(w->body);
-        free(w);
-        reply_not_leader(s, c, method, request_id);
+        /* No leader known: wait for one, up to the request timeout. */
+        w->kind = SRV_WAIT_LEADER;
+        srv_node_park(s, w);
         return;
     }
-    s->stats.read_index_reads++;
+    if (raft_role_of(s->raft) == RAFT_LEADER) {
+        s->stats.read_index_reads++;
+    } else {
+        s->stats.follower_reads++;
+    }
     srv_node_park(s, w);
 }
 
@@ -820,6 +918,8 @@ static void dispatch_status(struct srv *s, struct srv_conn *c, uint16_t method,
     metastore__read_stats__init(rs);
     rs->read_index_reads = s->stats.read_index_reads;
     rs->serializable_reads = s->stats.serializable_reads;
+    rs->follower_reads = s->stats.follower_reads;
+    rs->forwarded = s->stats.forwarded;
     p->header = new_header(s);
     p->version = METASTORE_VERSION;
     p->member_id = s->cfg.node.id;
@@ -857,6 +957,385 @@ static void dispatch_ping(struct srv *s, struct srv_conn *c, uint16_t method,
     p.payload = r->payload;
     reply_ok(s, c, method, request_id, &p.base);
     metastore__ping_request__free_unpacked(r, NULL);
+}
+
+/* ---- membership and admin --------------------------------------------------- */
+
+static Metastore__Member *member_pb(struct srv *s,
+                                    const struct srv_member_info *m)
+{
+    Metastore__Member *p = arena(s, sizeof *p);
+    if (p != NULL) {
+        metastore__member__init(p);
+        p->id = m->id;
+        p->name = (char *)m->name;
+        p->peer_addr = (char *)m->peer_addr;
+        p->client_addr = (char *)m->client_addr;
+        p->is_learner = m->learner;
+    }
+    return p;
+}
+
+static Metastore__Member **members_pb(struct srv *s, size_t *n)
+{
+    Metastore__Member **v = arena(s, (s->members.n + 1) * sizeof *v);
+    *n = 0;
+    for (uint32_t i = 0; v != NULL && i < s->members.n; i++) {
+        if ((v[i] = member_pb(s, &s->members.m[i])) == NULL) {
+            return NULL;
+        }
+        (*n)++;
+    }
+    return v;
+}
+
+static void dispatch_member_list(struct srv *s, struct srv_conn *c,
+                                 uint16_t method, uint64_t request_id)
+{
+    Metastore__MemberListResponse p = METASTORE__MEMBER_LIST_RESPONSE__INIT;
+    Metastore__ResponseHeader h;
+    srv_fill_header(s, &h);
+    p.header = &h;
+    p.members = members_pb(s, &p.n_members);
+    reply_ok(s, c, method, request_id, &p.base);
+}
+
+void srv_kv_conf_applied(struct srv *s, struct srv_wait *w)
+{
+    Metastore__ResponseHeader h;
+    srv_fill_header(s, &h);
+    size_t n = 0;
+    Metastore__Member **all = members_pb(s, &n);
+    switch (w->method) {
+    case SRV_METHOD_MEMBER_ADD: {
+        Metastore__MemberAddResponse p = METASTORE__MEMBER_ADD_RESPONSE__INIT;
+        const struct srv_member_info *m = srv_members_get(&s->members, w->ctx);
+        p.header = &h;
+        p.member = m != NULL ? member_pb(s, m) : NULL;
+        p.members = all;
+        p.n_members = n;
+        reply_ok(s, w->conn, w->method, w->request_id, &p.base);
+        break;
+    }
+    case SRV_METHOD_MEMBER_REMOVE: {
+        Metastore__MemberRemoveResponse p =
+            METASTORE__MEMBER_REMOVE_RESPONSE__INIT;
+        p.header = &h;
+        p.members = all;
+        p.n_members = n;
+        reply_ok(s, w->conn, w->method, w->request_id, &p.base);
+        break;
+    }
+    case SRV_METHOD_MEMBER_PROMOTE: {
+        Metastore__MemberPromoteResponse p =
+            METASTORE__MEMBER_PROMOTE_RESPONSE__INIT;
+        p.header = &h;
+        p.members = all;
+        p.n_members = n;
+        reply_ok(s, w->conn, w->method, w->request_id, &p.base);
+        break;
+    }
+    case SRV_METHOD_MOVE_LEADER: {
+        Metastore__MoveLeaderResponse p = METASTORE__MOVE_LEADER_RESPONSE__INIT;
+        p.header = &h;
+        reply_ok(s, w->conn, w->method, w->request_id, &p.base);
+        break;
+    }
+    default:
+        srv_conn_reply_error(s, w->conn, w->method, w->request_id,
+                             SRV_STATUS_INTERNAL, "unexpected request");
+    }
+    engine_arena_reset(&s->arena);
+}
+
+/* A member id nobody uses: derived from the clock, never 0. */
+static uint64_t new_member_id(struct srv *s)
+{
+    uint64_t x = srv_now_ns() ^ (s->cfg.node.id << 48);
+    for (;;) {
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdull;
+        x ^= x >> 33;
+        uint64_t id = x & 0x7fffffffffffffffull;
+        if (id != 0 && srv_members_get(&s->members, id) == NULL) {
+            return id;
+        }
+        x++;
+    }
+}
+
+static int conf_status(int rv, char *msg, size_t cap)
+{
+    switch (rv) {
+    case RAFT_ECONFPENDING:
+        snprintf(msg, cap, "another membership change is still in progress "
+                           "(or the leader is new); retry shortly");
+        return SRV_STATUS_FAILED_PRECONDITION;
+    case RAFT_EBADCONF:
+        snprintf(msg, cap, "the change does not apply to the current "
+                           "membership");
+        return SRV_STATUS_FAILED_PRECONDITION;
+    case RAFT_ETRANSFER:
+        snprintf(msg, cap, "leadership transfer in progress; retry");
+        return SRV_STATUS_UNAVAILABLE;
+    default:
+        snprintf(msg, cap, "%s", raft_strerror(rv));
+        return SRV_STATUS_INTERNAL;
+    }
+}
+
+/* Validates a membership request into *cc (ctx points into *ctx_buf). */
+static bool member_change(struct srv *s, uint16_t method, const uint8_t *body,
+                          size_t len, struct raft_conf_change *cc,
+                          uint8_t **ctx_buf, struct kv_error *err)
+{
+    memset(cc, 0, sizeof *cc);
+    *ctx_buf = NULL;
+    if (method == SRV_METHOD_MEMBER_ADD) {
+        Metastore__MemberAddRequest *r =
+            metastore__member_add_request__unpack(NULL, len, body);
+        if (r == NULL || r->member == NULL) {
+            if (r != NULL) {
+                metastore__member_add_request__free_unpacked(r, NULL);
+            }
+            return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                        "body is not a valid MemberAddRequest");
+        }
+        struct srv_member_info m;
+        memset(&m, 0, sizeof m);
+        bool ok = true;
+        char host[256];
+        uint16_t port;
+        if (srv_addr_split(r->member->peer_addr, host, sizeof host, &port) !=
+                0 ||
+            strlen(r->member->name) >= sizeof m.name ||
+            strlen(r->member->client_addr) >= sizeof m.client_addr) {
+            ok = fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                      "member needs a name and a peer address host:port");
+        }
+        for (uint32_t i = 0; ok && i < s->members.n; i++) {
+            if (strcmp(s->members.m[i].peer_addr, r->member->peer_addr) == 0 ||
+                (r->member->id != 0 && s->members.m[i].id == r->member->id)) {
+                ok = fail(err, SRV_STATUS_FAILED_PRECONDITION,
+                          "a member with that id or peer address exists");
+            }
+        }
+        if (ok) {
+            m.id = r->member->id != 0 ? r->member->id : new_member_id(s);
+            m.learner = r->is_learner || r->member->is_learner;
+            snprintf(m.name, sizeof m.name, "%s", r->member->name);
+            snprintf(m.peer_addr, sizeof m.peer_addr, "%s",
+                     r->member->peer_addr);
+            snprintf(m.client_addr, sizeof m.client_addr, "%s",
+                     r->member->client_addr);
+            size_t clen;
+            ok = srv_member_encode(&m, ctx_buf, &clen) == 0 ||
+                 fail(err, SRV_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            cc->type = m.learner ? RAFT_CC_ADD_LEARNER : RAFT_CC_ADD_VOTER;
+            cc->id = m.id;
+            cc->ctx = *ctx_buf;
+            cc->ctx_len = (uint32_t)clen;
+        }
+        metastore__member_add_request__free_unpacked(r, NULL);
+        return ok;
+    }
+    uint64_t id = 0;
+    if (method == SRV_METHOD_MEMBER_REMOVE) {
+        Metastore__MemberRemoveRequest *r =
+            metastore__member_remove_request__unpack(NULL, len, body);
+        if (r == NULL) {
+            return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                        "body is not a valid MemberRemoveRequest");
+        }
+        id = r->id;
+        metastore__member_remove_request__free_unpacked(r, NULL);
+        cc->type = RAFT_CC_REMOVE;
+    } else {
+        Metastore__MemberPromoteRequest *r =
+            metastore__member_promote_request__unpack(NULL, len, body);
+        if (r == NULL) {
+            return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                        "body is not a valid MemberPromoteRequest");
+        }
+        id = r->id;
+        metastore__member_promote_request__free_unpacked(r, NULL);
+        cc->type = RAFT_CC_ADD_VOTER;
+    }
+    const struct raft_member *rm = raft_conf_find(raft_conf_of(s->raft), id);
+    if (rm == NULL) {
+        return fail(err, SRV_STATUS_NOT_FOUND, "no member with id %llu",
+                    (unsigned long long)id);
+    }
+    if (method == SRV_METHOD_MEMBER_PROMOTE) {
+        if (!rm->learner) {
+            return fail(err, SRV_STATUS_FAILED_PRECONDITION,
+                        "member %llu is not a learner",
+                        (unsigned long long)id);
+        }
+        struct raft_progress_info pr[RAFT_MAX_MEMBERS];
+        size_t n = 0;
+        raft_index match = 0;
+        if (raft_progress(s->raft, pr, RAFT_MAX_MEMBERS, &n) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                if (pr[i].id == id) {
+                    match = pr[i].match;
+                }
+            }
+        }
+        raft_index commit = raft_commit_index(s->raft);
+        if (match * 10 < commit * 9) {
+            return fail(err, SRV_STATUS_FAILED_PRECONDITION,
+                        "learner %llu is not caught up yet (has %llu of %llu "
+                        "entries); retry later",
+                        (unsigned long long)id, (unsigned long long)match,
+                        (unsigned long long)commit);
+        }
+    }
+    cc->id = id;
+    return true;
+}
+
+static bool dispatch_member_change(struct srv *s, struct srv_conn *c,
+                                   uint16_t method, uint64_t request_id,
+                                   const uint8_t *body, size_t len)
+{
+    if (raft_role_of(s->raft) != RAFT_LEADER) {
+        if (raft_leader(s->raft) == RAFT_NONE) {
+            return park_for_leader(s, c, method, request_id, body, len);
+        }
+        reply_not_leader(s, c, method, request_id);
+        return false;
+    }
+    struct raft_conf_change cc;
+    uint8_t *ctx = NULL;
+    struct kv_error err;
+    if (!member_change(s, method, body, len, &cc, &ctx, &err)) {
+        free(ctx);
+        srv_conn_reply_error(s, c, method, request_id, err.status, err.msg);
+        return false;
+    }
+    raft_index index;
+    raft_term term;
+    int rv = raft_propose_conf_change(s->raft, &cc, srv_now_ns(), &index,
+                                      &term);
+    free(ctx);
+    if (rv != 0) {
+        char msg[160];
+        int st = conf_status(rv, msg, sizeof msg);
+        srv_conn_reply_error(s, c, method, request_id, st, msg);
+        return false;
+    }
+    struct srv_wait *w = new_wait(s, c, SRV_WAIT_PROPOSAL, method, request_id);
+    if (w == NULL) {
+        srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_INTERNAL,
+                             "out of memory; the change may still apply");
+        return false;
+    }
+    w->index = index;
+    w->term = term;
+    w->ctx = cc.id;
+    ms_info("membership change proposed: %s node %llu at entry %llu",
+            srv_method_name(method), (unsigned long long)cc.id,
+            (unsigned long long)index);
+    srv_node_park(s, w);
+    return true;
+}
+
+static bool dispatch_move_leader(struct srv *s, struct srv_conn *c,
+                                 uint16_t method, uint64_t request_id,
+                                 const uint8_t *body, size_t len)
+{
+    Metastore__MoveLeaderRequest *r =
+        metastore__move_leader_request__unpack(NULL, len, body);
+    if (r == NULL) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_INVALID_ARGUMENT,
+                             "body is not a valid MoveLeaderRequest");
+        return false;
+    }
+    uint64_t target = r->target_id;
+    metastore__move_leader_request__free_unpacked(r, NULL);
+    if (raft_role_of(s->raft) != RAFT_LEADER) {
+        reply_not_leader(s, c, method, request_id);
+        return false;
+    }
+    if (target == s->cfg.node.id) {
+        Metastore__MoveLeaderResponse p = METASTORE__MOVE_LEADER_RESPONSE__INIT;
+        Metastore__ResponseHeader h;
+        srv_fill_header(s, &h);
+        p.header = &h;
+        reply_ok(s, c, method, request_id, &p.base);
+        return false;
+    }
+    int rv = raft_transfer_leadership(s->raft, target, srv_now_ns());
+    if (rv != 0) {
+        srv_conn_reply_error(
+            s, c, method, request_id,
+            rv == RAFT_EINVAL ? SRV_STATUS_INVALID_ARGUMENT
+                              : SRV_STATUS_FAILED_PRECONDITION,
+            rv == RAFT_EINVAL ? "the target is not a voting member"
+                              : raft_strerror(rv));
+        return false;
+    }
+    ms_info("leadership transfer to node %llu started",
+            (unsigned long long)target);
+    struct srv_wait *w = new_wait(s, c, SRV_WAIT_TRANSFER, method, request_id);
+    if (w == NULL) {
+        srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_INTERNAL,
+                             "out of memory");
+        return false;
+    }
+    w->index = target;
+    srv_node_park(s, w);
+    return true;
+}
+
+static void dispatch_fault(struct srv *s, struct srv_conn *c, uint16_t method,
+                           uint64_t request_id, const uint8_t *body,
+                           size_t len)
+{
+    if (!s->cfg.server.enable_fault_hook) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_PERMISSION_DENIED,
+                             "the fault hook is for tests and disabled "
+                             "(server.enable_fault_hook: false)");
+        return;
+    }
+    Metastore__FaultRequest *r = metastore__fault_request__unpack(NULL, len, body);
+    if (r == NULL) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_INVALID_ARGUMENT,
+                             "body is not a valid FaultRequest");
+        return;
+    }
+    int rv = 0;
+    switch (r->action) {
+    case METASTORE__FAULT_REQUEST__ACTION__DROP_PEER:
+    case METASTORE__FAULT_REQUEST__ACTION__HEAL_PEER:
+        rv = srv_node_fault_drop(
+            s, r->peer_id,
+            r->action == METASTORE__FAULT_REQUEST__ACTION__DROP_PEER);
+        break;
+    case METASTORE__FAULT_REQUEST__ACTION__HEAL_ALL:
+        for (uint32_t i = 0; i < s->members.n; i++) {
+            (void)srv_node_fault_drop(s, s->members.m[i].id, false);
+        }
+        break;
+    default:
+        rv = -1;
+    }
+    metastore__fault_request__free_unpacked(r, NULL);
+    if (rv != 0) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_UNIMPLEMENTED,
+                             "fault action not supported");
+        return;
+    }
+    Metastore__FaultResponse p = METASTORE__FAULT_RESPONSE__INIT;
+    Metastore__ResponseHeader h;
+    srv_fill_header(s, &h);
+    p.header = &h;
+    reply_ok(s, c, method, request_id, &p.base);
 }
 
 /* Decodes a write request only to validate it; the entry carries the raw
@@ -926,6 +1405,7 @@ enum cmd_flags {
     CMD_WRITE = 1, /* proposed through Raft */
     CMD_READ = 2,  /* the read path */
     CMD_LOCAL = 4, /* answered from this node's state */
+    CMD_ADMIN = 8, /* membership and operator requests */
 };
 
 static const struct cmd {
@@ -936,6 +1416,9 @@ static const struct cmd {
     {SRV_METHOD_RANGE, CMD_READ},         {SRV_METHOD_PUT, CMD_WRITE},
     {SRV_METHOD_DELETE_RANGE, CMD_WRITE}, {SRV_METHOD_TXN, CMD_WRITE},
     {SRV_METHOD_COMPACT, CMD_WRITE},
+    {SRV_METHOD_MEMBER_LIST, CMD_LOCAL},  {SRV_METHOD_MEMBER_ADD, CMD_ADMIN},
+    {SRV_METHOD_MEMBER_REMOVE, CMD_ADMIN}, {SRV_METHOD_MEMBER_PROMOTE, CMD_ADMIN},
+    {SRV_METHOD_MOVE_LEADER, CMD_ADMIN},  {SRV_METHOD_FAULT, CMD_LOCAL},
 };
 
 void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
@@ -979,9 +1462,28 @@ void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
         dispatch_range(s, c, method, request_id, body, len);
         return;
     }
-    if (method == SRV_METHOD_STATUS) {
+    if (cmd->flags & CMD_ADMIN) {
+        bool parked =
+            method == SRV_METHOD_MOVE_LEADER
+                ? dispatch_move_leader(s, c, method, request_id, body, len)
+                : dispatch_member_change(s, c, method, request_id, body, len);
+        engine_arena_reset(&s->arena);
+        if (!parked) {
+            srv_conn_request_done(c);
+        }
+        return;
+    }
+    switch (method) {
+    case SRV_METHOD_STATUS:
         dispatch_status(s, c, method, request_id);
-    } else {
+        break;
+    case SRV_METHOD_MEMBER_LIST:
+        dispatch_member_list(s, c, method, request_id);
+        break;
+    case SRV_METHOD_FAULT:
+        dispatch_fault(s, c, method, request_id, body, len);
+        break;
+    default:
         dispatch_ping(s, c, method, request_id, body, len);
     }
     engine_arena_reset(&s->arena);

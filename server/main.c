@@ -48,8 +48,10 @@ static void usage(FILE *f)
 "\n"
 "Bootstrapping: on first start (empty data dir) a node creates the cluster\n"
 "from cluster.initial_members; after that it always restarts from its data\n"
-"dir and ignores initial_members.  This release serves one-node clusters;\n"
-"multi-node clusters come with the peer transport.\n"
+"dir and ignores initial_members.  A new member of a running cluster is\n"
+"first added with `metastore-cli member add`, then started with --join and\n"
+"--initial-cluster listing the existing members; it catches up from the\n"
+"leader (by snapshot when the log was compacted).\n"
 "\n"
 "Signals: SIGTERM or SIGINT shut down cleanly (requests in progress finish,\n"
 "the WAL is synced, exit status 0).\n");
@@ -145,8 +147,9 @@ static void close_walk(uv_handle_t *h, void *arg)
 static void finish_shutdown(struct srv *s)
 {
     srv_node_fail_all(s, SRV_STATUS_UNAVAILABLE, "server shutting down");
-    srv_conn_flush_all(s);
+    srv_node_flush(s);
     srv_conn_close_all(s);
+    srv_node_close_peers(s);
     uv_stop(s->loop);
 }
 
@@ -244,13 +247,6 @@ int main(int argc, char **argv)
     }
     ms_log_configure(s.cfg.log.level, s.cfg.log.format);
     ms_log_set_node(s.cfg.node.id);
-    if (s.cfg.cluster.n_members > 1 && !s.cfg.cluster.join) {
-        ms_error("cluster.initial_members lists %u members, but this release "
-                 "serves one-node clusters only (the peer transport is not "
-                 "built yet)",
-                 s.cfg.cluster.n_members);
-        return 1;
-    }
     if (s.cfg.storage.engine != SRV_ENGINE_MEMORY) {
         ms_error("storage.engine: rocksdb is not available in this release; "
                  "use memory");

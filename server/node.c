@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/peer.h"
 #include "server/server.h"
 #include "server/status.h"
 
@@ -58,7 +59,7 @@ static void fatal(struct srv *s, const char *what, const char *why)
 
 /* ---- parked requests ---------------------------------------------------- */
 
-static void wait_free(struct srv_wait *w)
+void srv_wait_free(struct srv_wait *w)
 {
     srv_conn_request_done(w->conn);
     srv_conn_unref(w->conn);
@@ -71,7 +72,7 @@ static void wait_fail(struct srv *s, struct srv_wait *w, int status,
 {
     srv_conn_reply_error(s, w->conn, w->method, w->request_id, status, msg);
     s->parked--;
-    wait_free(w);
+    srv_wait_free(w);
 }
 
 void srv_node_park(struct srv *s, struct srv_wait *w)
@@ -92,11 +93,19 @@ void srv_node_park(struct srv *s, struct srv_wait *w)
         w->next = s->reads_index;
         s->reads_index = w;
         break;
+    case SRV_WAIT_LEADER:
+        w->next = s->wait_leader;
+        s->wait_leader = w;
+        break;
+    case SRV_WAIT_TRANSFER:
+        w->next = s->transfers;
+        s->transfers = w;
+        break;
     case SRV_WAIT_APPLY:
         if (engine_applied_index(s->eng) >= w->index) {
             s->parked--;
             srv_kv_run_read(s, w);
-            wait_free(w);
+            srv_wait_free(w);
             return;
         }
         w->next = s->reads_apply;
@@ -121,6 +130,8 @@ void srv_node_fail_all(struct srv *s, int status, const char *msg)
     s->proposals_tail = NULL;
     fail_list(s, &s->reads_index, status, msg);
     fail_list(s, &s->reads_apply, status, msg);
+    fail_list(s, &s->wait_leader, status, msg);
+    fail_list(s, &s->transfers, status, msg);
 }
 
 /* Answers DEADLINE_EXCEEDED to every request past its deadline. */
@@ -140,10 +151,16 @@ static void expire_list(struct srv *s, struct srv_wait **head,
             if (tail != NULL && *tail == w) {
                 *tail = prev;
             }
-            wait_fail(s, w, SRV_STATUS_DEADLINE_EXCEEDED,
-                      w->kind == SRV_WAIT_PROPOSAL
-                          ? "request timed out; the write may still be applied"
-                          : "read timed out");
+            if (w->kind == SRV_WAIT_LEADER) {
+                wait_fail(s, w, SRV_STATUS_UNAVAILABLE,
+                          "no leader within the request timeout");
+            } else {
+                wait_fail(s, w, SRV_STATUS_DEADLINE_EXCEEDED,
+                          w->kind == SRV_WAIT_PROPOSAL
+                              ? "request timed out; the write may still be "
+                                "applied"
+                              : "request timed out");
+            }
         } else {
             prev = w;
         }
@@ -156,6 +173,8 @@ static void expire_waits(struct srv *s, uint64_t now)
     expire_list(s, &s->proposals_head, &s->proposals_tail, now);
     expire_list(s, &s->reads_index, NULL, now);
     expire_list(s, &s->reads_apply, NULL, now);
+    expire_list(s, &s->wait_leader, NULL, now);
+    expire_list(s, &s->transfers, NULL, now);
 }
 
 /* Runs every parked read whose index has now applied. */
@@ -169,7 +188,7 @@ static void wake_reads(struct srv *s)
             *pp = w->next;
             s->parked--;
             srv_kv_run_read(s, w);
-            wait_free(w);
+            srv_wait_free(w);
         } else {
             pp = &w->next;
         }
@@ -197,8 +216,43 @@ static void read_index_answered(struct srv *s, const struct raft_read_state *rs)
 
 const char *srv_node_leader_addr(const struct srv *s, raft_id leader)
 {
-    const struct srv_member *m = srv_config_member(&s->cfg, leader);
-    return m != NULL ? m->client_addr : "";
+    const struct srv_member_info *m = srv_members_get(&s->members, leader);
+    if (m != NULL && m->client_addr[0] != '\0') {
+        return m->client_addr;
+    }
+    const struct srv_member *c = srv_config_member(&s->cfg, leader);
+    return c != NULL ? c->client_addr : "";
+}
+
+/* Tells the transport where every other member listens. */
+static void sync_peers(struct srv *s)
+{
+    if (s->peers == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < s->members.n; i++) {
+        const struct srv_member_info *m = &s->members.m[i];
+        if (m->id != s->cfg.node.id && m->peer_addr[0] != '\0') {
+            (void)peer_transport_set_peer(s->peers, m->id, m->peer_addr);
+        }
+    }
+}
+
+static void peer_removed(struct srv *s, raft_id id)
+{
+    if (s->peers != NULL && id != s->cfg.node.id) {
+        peer_transport_remove_peer(s->peers, id);
+    }
+}
+
+int srv_node_fault_drop(struct srv *s, raft_id peer, bool drop)
+{
+    if (s->peers == NULL) {
+        return 0;
+    }
+    ms_warn("fault hook: %s all traffic with node %llu",
+            drop ? "dropping" : "restoring", (unsigned long long)peer);
+    return peer_transport_set_drop(s->peers, peer, drop);
 }
 
 static void handle_soft(struct srv *s, const struct raft_soft_state *soft)
@@ -224,6 +278,56 @@ static void handle_soft(struct srv *s, const struct raft_soft_state *soft)
     }
     s->last_leader = soft->leader;
     s->last_role = soft->role;
+    if (soft->leader != RAFT_NONE) {
+        /* Requests that waited for a leader go now. */
+        struct srv_wait *list = s->wait_leader;
+        s->wait_leader = NULL;
+        while (list != NULL) {
+            struct srv_wait *w = list;
+            list = w->next;
+            s->parked--;
+            srv_kv_redispatch(s, w);
+        }
+        struct srv_wait **pp = &s->transfers;
+        while (*pp != NULL) {
+            struct srv_wait *w = *pp;
+            if (w->index == soft->leader) {
+                *pp = w->next;
+                s->parked--;
+                srv_kv_conf_applied(s, w);
+                srv_wait_free(w);
+            } else {
+                pp = &w->next;
+            }
+        }
+    }
+}
+
+static void apply_conf_change(struct srv *s, const struct raft_entry *e)
+{
+    struct raft_conf_change cc;
+    if (raft_conf_change_decode(e->data, e->len, &cc) != 0) {
+        ms_error("conf change entry %llu does not decode; skipped",
+                 (unsigned long long)e->index);
+        return;
+    }
+    (void)raft_conf_apply(&s->applied_conf, &cc);
+    srv_members_apply(&s->members, &cc, &s->cfg);
+    const struct srv_member_info *m = srv_members_get(&s->members, cc.id);
+    static const char *const what[] = {"added voter", "added learner",
+                                       "removed"};
+    ms_info("membership: %s node %llu%s%s (entry %llu)",
+            cc.type <= RAFT_CC_REMOVE ? what[cc.type] : "changed",
+            (unsigned long long)cc.id, m != NULL ? " at " : "",
+            m != NULL ? m->peer_addr : "", (unsigned long long)e->index);
+    if (cc.type == RAFT_CC_REMOVE) {
+        peer_removed(s, cc.id);
+        if (cc.id == s->cfg.node.id) {
+            ms_warn("this node was removed from the cluster");
+        }
+    } else {
+        sync_peers(s);
+    }
 }
 
 static void apply_committed(struct srv *s, const struct raft_ready *rd)
@@ -250,19 +354,22 @@ static void apply_committed(struct srv *s, const struct raft_ready *rd)
                       "leadership changed before the write committed; it was "
                       "not applied, retry");
         }
-        int rv = srv_kv_apply(s, e, w);
+        int rv = 0;
+        if (e->type == RAFT_ENTRY_CONF_CHANGE) {
+            apply_conf_change(s, e);
+            rv = engine_mark_applied(s->eng, e->index);
+            if (w != NULL) {
+                srv_kv_conf_applied(s, w);
+            }
+        } else {
+            rv = srv_kv_apply(s, e, w);
+        }
         if (w != NULL) {
-            wait_free(w);
+            srv_wait_free(w);
         }
         if (rv != 0) {
             fatal(s, "applying a committed entry", engine_strerror(rv));
             return;
-        }
-        if (e->type == RAFT_ENTRY_CONF_CHANGE) {
-            struct raft_conf_change cc;
-            if (raft_conf_change_decode(e->data, e->len, &cc) == 0) {
-                (void)raft_conf_apply(&s->applied_conf, &cc);
-            }
         }
         s->applied_term = e->term;
     }
@@ -282,13 +389,9 @@ static void enqueue_persist(struct srv *s, struct srv_persist *p)
 static void send_messages(struct srv *s, const struct raft_message *m,
                           size_t n)
 {
-    /* One-node clusters send nothing; the peer transport comes with
-     * clusters.  Messages to unknown peers are dropped (Raft retries). */
-    for (size_t i = 0; i < n; i++) {
-        if (m[i].to != s->cfg.node.id) {
-            ms_debug("no transport to node %llu: dropped message type %u",
-                     (unsigned long long)m[i].to, m[i].type);
-        }
+    /* Unknown or unreachable peers: the transport drops, Raft retries. */
+    for (size_t i = 0; i < n && s->peers != NULL; i++) {
+        peer_transport_send(s->peers, &m[i]);
     }
 }
 
@@ -312,11 +415,32 @@ static int take_ready(struct srv *s)
     send_messages(s, rd->msgs, rd->n_msgs);
 
     bool writes = false;
-    if (rd->has_chunk || rd->has_snapshot) {
-        /* Snapshots arrive from a leader only in a cluster. */
+    if (rd->has_chunk) {
+        rv = srv_snapshot_receive(s, &rd->chunk);
+    }
+    if (rv == 0 && rd->has_snapshot) {
+        rv = srv_snapshot_install(s, &rd->snapshot);
+        writes = true;
+        /* Waiting proposals at or below the snapshot: outcome unknown. */
+        while (rv == 0 && s->proposals_head != NULL &&
+               s->proposals_head->index <= rd->snapshot.index) {
+            struct srv_wait *h = s->proposals_head;
+            s->proposals_head = h->next;
+            if (s->proposals_head == NULL) {
+                s->proposals_tail = NULL;
+            }
+            wait_fail(s, h, SRV_STATUS_UNAVAILABLE,
+                      "replaced by a snapshot; the write may have applied");
+        }
+        if (rv == 0) {
+            sync_peers(s);
+        }
+    }
+    if (rv != 0) {
         raft_ready_free(rd);
         free(p);
-        return RAFT_ESNAPSHOT;
+        fatal(s, "installing a snapshot from the leader", wal_strerror(rv));
+        return 0;
     }
     if (rd->has_hard_state) {
         rv = wal_set_hard_state(s->wal, &rd->hs);
@@ -389,7 +513,12 @@ static void complete_batch(struct srv *s, struct srv_persist *p)
 {
     struct raft_ready *rd = &p->rd;
     int rv = 0;
-    if (rd->has_hard_state) {
+    if (rd->has_snapshot) {
+        struct raft_snapshot_meta m = rd->snapshot;
+        m.size = 0; /* the data is in the snapshot file */
+        rv = raft_memstore_set_snapshot(s->ms, &m, NULL);
+    }
+    if (rv == 0 && rd->has_hard_state) {
         rv = raft_memstore_set_hard_state(s->ms, &rd->hs);
     }
     if (rv == 0 && rd->n_entries > 0) {
@@ -424,7 +553,7 @@ static void sync_done(uv_work_t *req, int status)
     }
     s->sync_gen_done = s->sync_gen_next - 1;
     srv_node_process(s);
-    srv_conn_flush_all(s);
+    srv_node_flush(s);
 }
 
 /* Completes durable batches in order and starts the next sync. */
@@ -475,14 +604,89 @@ static void on_tick(uv_timer_t *t)
     raft_tick(s->raft, now);
     expire_waits(s, now);
     srv_node_process(s);
-    srv_conn_flush_all(s);
+    srv_node_flush(s);
 }
 
 static void on_prepare(uv_prepare_t *h)
 {
     struct srv *s = h->data;
     srv_node_process(s);
+    srv_node_flush(s);
+}
+
+void srv_node_flush(struct srv *s)
+{
+    if (s->peers != NULL) {
+        peer_transport_flush(s->peers);
+    }
     srv_conn_flush_all(s);
+}
+
+static void on_peer_message(void *data, const struct raft_message *m)
+{
+    struct srv *s = data;
+    if (s->raft == NULL || s->failed) {
+        return;
+    }
+    int rv = raft_step(s->raft, m, srv_now_ns());
+    if (rv != 0) {
+        ms_debug("dropped a message from node %llu: %s",
+                 (unsigned long long)m->from, raft_strerror(rv));
+    }
+}
+
+static void on_peer_forward(void *data, raft_id from, uint16_t method,
+                            const uint8_t *body, size_t len,
+                            uint64_t timeout_ms,
+                            struct peer_forward_token *token)
+{
+    struct srv *s = data;
+    (void)timeout_ms;
+    struct srv_conn *c = srv_conn_forwarded(s, token);
+    if (c == NULL) {
+        peer_forward_reply(s->peers, token, true, NULL, 0);
+        return;
+    }
+    ms_debug("request %s forwarded by node %llu", srv_method_name(method),
+             (unsigned long long)from);
+    srv_kv_dispatch(s, c, method, 0, body, len);
+}
+
+static int start_peers(struct srv *s)
+{
+    struct peer_callbacks cb = {.data = s,
+                                .on_message = on_peer_message,
+                                .on_forward = on_peer_forward};
+    struct peer_transport_options o;
+    peer_transport_options_default(&o);
+    o.max_frame_bytes = (uint32_t)(s->cfg.raft.max_msg_bytes + (1u << 20));
+    o.version = METASTORE_VERSION;
+    int rv = peer_transport_create(s->loop, s->cfg.node.id, s->cluster_id,
+                                   s->cfg.server.peer_listen, &cb, &o,
+                                   &s->peers);
+    if (rv != 0) {
+        ms_error("cannot listen for peers on %s", s->cfg.server.peer_listen);
+        return rv;
+    }
+    ms_info("listening for peers on %s", s->cfg.server.peer_listen);
+    /* Before the log says who is in the cluster, the configured members
+     * are the peers to talk to (a joining node finds the leader this way). */
+    for (uint32_t i = 0; i < s->cfg.cluster.n_members; i++) {
+        const struct srv_member *m = &s->cfg.cluster.members[i];
+        if (m->id != s->cfg.node.id && srv_members_get(&s->members, m->id) == NULL) {
+            (void)peer_transport_set_peer(s->peers, m->id, m->peer_addr);
+        }
+    }
+    sync_peers(s);
+    return 0;
+}
+
+void srv_node_close_peers(struct srv *s)
+{
+    if (s->peers != NULL) {
+        peer_transport_close(s->peers, NULL, NULL);
+        s->peers = NULL;
+    }
 }
 
 static void trace(void *data, raft_id id, raft_term term, const char *msg)
@@ -518,6 +722,10 @@ int srv_node_start(struct srv *s)
     int rv = raft_create(&rc, &s->raft);
     if (rv != 0) {
         ms_error("cannot start Raft: %s", raft_strerror(rv));
+        return rv;
+    }
+    rv = start_peers(s);
+    if (rv != 0) {
         return rv;
     }
     s->last_role = RAFT_FOLLOWER;

@@ -146,6 +146,29 @@ static ssize_t snap_read_cb(void *ctx, void *buf, size_t cap)
     return (ssize_t)n;
 }
 
+/* Restores the member table and the engine from a snapshot file: the
+ * stream is the member section followed by the engine's data. */
+static int restore_from_reader(struct srv *s, struct snapfile_reader *r)
+{
+    struct {
+        struct snapfile_reader *r;
+        uint64_t off;
+    } rc = {r, 0};
+    raft_index index = snapfile_reader_meta(r)->raft.index;
+    int rv = srv_members_load(&s->members, snap_read_cb, &rc);
+    if (rv != 0) {
+        ms_error("snapshot %llu: member table unreadable (%d)",
+                 (unsigned long long)index, rv);
+        return WAL_ECORRUPT;
+    }
+    rv = engine_snapshot_restore(s->eng, snap_read_cb, &rc);
+    if (rv != 0) {
+        ms_error("cannot restore the engine from snapshot %llu: %s",
+                 (unsigned long long)index, engine_strerror(rv));
+    }
+    return rv;
+}
+
 /* Restores the engine from the newest snapshot file, if there is one. */
 static int load_snapshot(struct srv *s, raft_index wal_marker)
 {
@@ -173,14 +196,8 @@ static int load_snapshot(struct srv *s, raft_index wal_marker)
                  (unsigned long long)meta.raft.index);
         return WAL_ECORRUPT;
     }
-    struct {
-        struct snapfile_reader *r;
-        uint64_t off;
-    } rc = {s->snap_reader, 0};
-    rv = engine_snapshot_restore(s->eng, snap_read_cb, &rc);
+    rv = restore_from_reader(s, s->snap_reader);
     if (rv != 0) {
-        ms_error("cannot restore the engine from snapshot %llu: %s",
-                 (unsigned long long)meta.raft.index, engine_strerror(rv));
         return rv;
     }
     struct raft_snapshot_meta rm = meta.raft;
@@ -233,10 +250,18 @@ int srv_recover(struct srv *s)
     if (rv == 0) {
         rv = load_snapshot(s, rec.snap_index);
     }
-    /* Entries the snapshot already covers are skipped. */
+    /* Entries the snapshot already covers are skipped.  A snapshot file
+     * newer than the WAL's marker (a crash between the two) whose entry
+     * conflicts with the WAL's replaces the whole log, as the marker
+     * would have. */
     size_t skip = 0;
     while (skip < rec.n_entries &&
            rec.entries[skip].index <= s->last_snapshot_index) {
+        if (rec.entries[skip].index == s->last_snapshot_index &&
+            rec.entries[skip].term != s->applied_term) {
+            skip = rec.n_entries;
+            break;
+        }
         skip++;
     }
     if (rv == 0 && rec.n_entries > skip) {
@@ -274,6 +299,72 @@ int srv_recover(struct srv *s)
 
 /* ---- snapshots ------------------------------------------------------------ */
 
+int srv_snapshot_receive(struct srv *s, const struct raft_snapshot_chunk *c)
+{
+    if (c->offset == 0) {
+        if (s->snap_in != NULL) {
+            snapfile_writer_abort(s->snap_in);
+            s->snap_in = NULL;
+        }
+        int rv = snapfile_writer_open(s->snap_dir, c->meta.index, c->meta.term,
+                                      &s->snap_in);
+        if (rv != 0) {
+            return rv;
+        }
+        ms_info("receiving snapshot %llu (term %llu, %llu bytes) from the "
+                "leader",
+                (unsigned long long)c->meta.index,
+                (unsigned long long)c->meta.term,
+                (unsigned long long)c->meta.size);
+    }
+    if (s->snap_in == NULL || snapfile_writer_size(s->snap_in) != c->offset) {
+        return WAL_EINVAL; /* the core delivers chunks in order */
+    }
+    int rv = snapfile_writer_write(s->snap_in, c->data, c->len);
+    if (rv == 0 && c->last) {
+        rv = snapfile_writer_commit(s->snap_in, &c->meta.conf, NULL, 0, NULL);
+        s->snap_in = NULL;
+    }
+    return rv;
+}
+
+int srv_snapshot_install(struct srv *s, const struct raft_snapshot_meta *meta)
+{
+    struct snapfile_reader *r;
+    struct snapfile_meta m;
+    char msg[256] = "";
+    int rv = snapfile_open_newest(s->snap_dir, &r, &m, msg, sizeof msg);
+    if (rv != 0) {
+        ms_error("cannot open the received snapshot: %s %s", wal_strerror(rv),
+                 msg);
+        return rv;
+    }
+    if (m.raft.index != meta->index || m.raft.term != meta->term) {
+        snapfile_close(r);
+        ms_error("the newest snapshot file is %llu, not the received %llu",
+                 (unsigned long long)m.raft.index,
+                 (unsigned long long)meta->index);
+        return WAL_ECORRUPT;
+    }
+    rv = restore_from_reader(s, r);
+    if (rv != 0) {
+        snapfile_close(r);
+        return rv;
+    }
+    if (s->snap_reader != NULL) {
+        snapfile_close(s->snap_reader);
+    }
+    s->snap_reader = r;
+    s->applied_conf = meta->conf;
+    s->applied_term = meta->term;
+    s->last_snapshot_index = meta->index;
+    s->stats.snapshots_installed++;
+    (void)snapfile_remove_older(s->snap_dir, 2, NULL);
+    ms_info("installed snapshot %llu (term %llu) from the leader",
+            (unsigned long long)meta->index, (unsigned long long)meta->term);
+    return wal_mark_snapshot(s->wal, meta->index, meta->term);
+}
+
 static int snap_write_cb(void *ctx, const void *buf, size_t len)
 {
     return snapfile_writer_write(ctx, buf, len);
@@ -292,7 +383,10 @@ int srv_snapshot_take(struct srv *s)
     if (rv != 0) {
         return rv;
     }
-    rv = engine_snapshot_save(s->eng, snap_write_cb, sw);
+    rv = srv_members_save(&s->members, snap_write_cb, sw);
+    if (rv == 0) {
+        rv = engine_snapshot_save(s->eng, snap_write_cb, sw);
+    }
     if (rv != 0) {
         snapfile_writer_abort(sw);
         return rv;
@@ -346,6 +440,10 @@ int srv_snapshot_take(struct srv *s)
 
 void srv_storage_close(struct srv *s)
 {
+    if (s->snap_in != NULL) {
+        snapfile_writer_abort(s->snap_in);
+        s->snap_in = NULL;
+    }
     if (s->snap_reader != NULL) {
         snapfile_close(s->snap_reader);
         s->snap_reader = NULL;

@@ -26,6 +26,7 @@
 #include "raft/raft.h"
 #include "server/config.h"
 #include "server/frame.h"
+#include "server/members.h"
 #include "storage/engine.h"
 #include "storage/snapfile.h"
 #include "storage/wal.h"
@@ -48,6 +49,8 @@ enum srv_wait_kind {
     SRV_WAIT_PROPOSAL = 0, /* until entry (index, term) applies */
     SRV_WAIT_READ_INDEX,   /* until the core answers ctx */
     SRV_WAIT_APPLY,        /* until applied >= index, then run the read */
+    SRV_WAIT_LEADER,       /* until a leader is known, then dispatch again */
+    SRV_WAIT_TRANSFER,     /* until `index` (the target id) leads */
 };
 
 struct srv_wait {
@@ -76,9 +79,14 @@ struct srv_stats {
     uint64_t fsync_batches_entries;
     uint64_t snapshots;
     uint64_t refused;
+    uint64_t forwarded;
+    uint64_t follower_reads;
+    uint64_t snapshots_installed;
 };
 
 struct srv_persist; /* a ready batch waiting to become durable (node.c) */
+struct peer_transport;
+struct peer_forward_token;
 
 struct srv {
     uv_loop_t *loop;
@@ -95,6 +103,9 @@ struct srv {
     struct engine *eng;
     struct engine_arena arena; /* results of the request being served */
     struct raft_conf applied_conf; /* configuration as of the applied index */
+    struct srv_members members;    /* names and addresses, as applied */
+    struct peer_transport *peers;
+    struct snapfile_writer *snap_in; /* snapshot being received */
     raft_term applied_term;
     raft_index last_snapshot_index;
     struct snapfile_reader *snap_reader; /* newest snapshot, for sending */
@@ -113,6 +124,8 @@ struct srv {
     struct srv_wait *proposals_head, *proposals_tail; /* by index */
     struct srv_wait *reads_index;  /* waiting for a read index (any order) */
     struct srv_wait *reads_apply;  /* waiting for apply (any order) */
+    struct srv_wait *wait_leader;  /* waiting for a leader to be known */
+    struct srv_wait *transfers;    /* move-leader requests */
     uint64_t next_read_ctx;
     size_t parked;
 
@@ -152,15 +165,29 @@ bool srv_node_quiesced(const struct srv *s);
 void srv_node_process(struct srv *s);
 /* Parks w (ownership moves to the node). */
 void srv_node_park(struct srv *s, struct srv_wait *w);
+/* Releases a parked request that was answered (reply already queued). */
+void srv_wait_free(struct srv_wait *w);
 /* Fails every parked request with `status` (shutdown, step-down). */
 void srv_node_fail_all(struct srv *s, int status, const char *msg);
 /* The leader's client address as configured, or "" when unknown. */
 const char *srv_node_leader_addr(const struct srv *s, raft_id leader);
+/* Writes what connections and peers have queued (once per loop turn). */
+void srv_node_flush(struct srv *s);
+/* Test-only fault hook: drop (or heal) all traffic with a peer. */
+int srv_node_fault_drop(struct srv *s, raft_id peer, bool drop);
+/* Closes the peer transport (shutdown). */
+void srv_node_close_peers(struct srv *s);
 
 /* ---- recover.c --------------------------------------------------------- */
 
 /* Opens WAL, snapshot and engine from cfg.node.data_dir into s. */
 int srv_recover(struct srv *s);
+/* Stores one chunk of a snapshot sent by the leader (commits the file on
+ * the last chunk). */
+int srv_snapshot_receive(struct srv *s, const struct raft_snapshot_chunk *c);
+/* Replaces the engine and member table with the received snapshot and
+ * records its marker in the WAL (made durable with the batch). */
+int srv_snapshot_install(struct srv *s, const struct raft_snapshot_meta *meta);
 /* Saves a snapshot of the engine at its applied index and releases the
  * WAL segments it covers. */
 int srv_snapshot_take(struct srv *s);
@@ -186,6 +213,10 @@ void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
 /* Applies one committed entry to the engine; answers w when non-NULL. */
 int srv_kv_apply(struct srv *s, const struct raft_entry *e,
                  struct srv_wait *w);
+/* Answers a membership change request whose conf change entry applied. */
+void srv_kv_conf_applied(struct srv *s, struct srv_wait *w);
+/* Dispatches a parked request again (a leader became known). */
+void srv_kv_redispatch(struct srv *s, struct srv_wait *w);
 /* Runs a parked read now that its index has applied, and answers it. */
 void srv_kv_run_read(struct srv *s, struct srv_wait *w);
 
@@ -199,9 +230,22 @@ void srv_conn_unref(struct srv_conn *c);
  * is closed.  Replies are written once per loop turn (srv_conn_flush_all). */
 void srv_conn_reply(struct srv *s, struct srv_conn *c, uint16_t method,
                     uint64_t request_id, const struct srv_reply *r);
+/* Queues a reply whose body is already encoded (a forward's answer). */
+void srv_conn_reply_raw(struct srv *s, struct srv_conn *c, uint16_t method,
+                        uint64_t request_id, bool is_error,
+                        const uint8_t *body, size_t len);
+/* A pseudo-connection for a request forwarded by a follower: its one reply
+ * goes back through the peer transport.  Returned with one reference for
+ * the request in progress; released after the reply. */
+struct srv_conn *srv_conn_forwarded(struct srv *s,
+                                    struct peer_forward_token *token);
+/* True for the pseudo-connection of a forwarded request. */
+bool srv_conn_is_forwarded(const struct srv_conn *c);
 /* Shorthand for an error reply. */
 void srv_conn_reply_error(struct srv *s, struct srv_conn *c, uint16_t method,
                           uint64_t request_id, int status, const char *msg);
+/* One request of c started (srv_kv_dispatch will finish it). */
+void srv_conn_request_start(struct srv_conn *c);
 /* One request of c finished (for the per-connection pending limit). */
 void srv_conn_request_done(struct srv_conn *c);
 void srv_conn_flush_all(struct srv *s);
