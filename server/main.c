@@ -255,8 +255,6 @@ int main(int argc, char **argv)
     const char *warn = srv_config_fsync_warning(&s.cfg);
     if (warn != NULL) {
         ms_warn("%s", warn);
-        ms_warn("storage.fsync=false is not honoured yet: the WAL is synced "
-                "anyway");
     }
     s.cluster_id = srv_config_cluster_id(&s.cfg);
     s.loop = uv_default_loop();

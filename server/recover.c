@@ -216,12 +216,50 @@ static int load_snapshot(struct srv *s, raft_index wal_marker)
     return 0;
 }
 
+/*
+ * The data dir names the engine that wrote it (file ENGINE), so that a node
+ * restarted with the other engine refuses to start instead of serving an
+ * empty store.
+ */
+static int check_engine_marker(struct srv *s, const char *engine)
+{
+    char path[SRV_CONFIG_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/ENGINE", s->cfg.node.data_dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        char have[32] = "";
+        if (fgets(have, sizeof have, f) == NULL) {
+            have[0] = '\0';
+        }
+        fclose(f);
+        have[strcspn(have, "\r\n")] = '\0';
+        if (strcmp(have, engine) != 0) {
+            ms_error("data dir %s holds data of the %s engine, but "
+                     "storage.engine is %s; use the engine that wrote it or an "
+                     "empty data dir",
+                     s->cfg.node.data_dir, have, engine);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    f = fopen(path, "w");
+    if (f == NULL || fprintf(f, "%s\n", engine) < 0 || fclose(f) != 0) {
+        ms_error("cannot write %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
 int srv_recover(struct srv *s)
 {
     int rv = mkdir_p(s->cfg.node.data_dir);
     if (rv != 0) {
         ms_error("cannot create data dir %s: %s", s->cfg.node.data_dir,
                  strerror(-rv));
+        return rv;
+    }
+    rv = check_engine_marker(s, "memory");
+    if (rv != 0) {
         return rv;
     }
     snprintf(s->wal_dir, sizeof s->wal_dir, "%s/wal", s->cfg.node.data_dir);
@@ -231,7 +269,8 @@ int srv_recover(struct srv *s)
 
     struct wal_options wo = {.segment_bytes = s->cfg.storage.wal_segment_bytes,
                              .log = wal_log,
-                             .log_data = s};
+                             .log_data = s,
+                             .no_sync = !s->cfg.storage.fsync};
     struct wal_recovery rec;
     rv = wal_open(s->wal_dir, &wo, &s->wal, &rec);
     if (rv != 0) {

@@ -82,6 +82,7 @@ struct wal {
     char *dir;
     int lock_fd; /* flock'd "<dir>/LOCK" */
     uint64_t segment_bytes;
+    bool no_sync; /* wal_options.no_sync */
 
     /* Loop thread. */
     struct wal_buf bufs[2];
@@ -572,6 +573,8 @@ static int write_pending(struct wal *w, struct wal_buf *b)
                 return rv;
         }
     }
+    if (w->no_sync)
+        return 0;
     return fdatasync(w->fd) != 0 ? -errno : 0;
 }
 
@@ -833,14 +836,27 @@ static enum parse_result parse_record(const uint8_t *img, uint64_t size,
     }
 }
 
-/* Offset of the first record with a valid CRC at or after `from`, or 0. */
+/*
+ * Offset of the first record with a valid CRC at or after `from`, or 0.
+ * Hostile bytes could make this quadratic (a plausible header at every
+ * offset); past a CRC budget it gives up and answers `from`, which makes the
+ * caller report corruption rather than guess.
+ */
 static uint64_t find_valid_record(const uint8_t *img, uint64_t size,
                                   uint64_t seq, uint64_t from)
 {
+    uint64_t budget = 4 * size + (64u << 20);
     for (uint64_t p = from; p + REC_HDR_BYTES <= size; p++) {
         uint32_t type = get_le32(img + p + 4);
-        if (type < REC_ENTRY || type > REC_SNAPSHOT)
-            continue; /* cheap filter before the CRC */
+        uint32_t len = get_le32(img + p);
+        bool plausible = (type == REC_ENTRY && len >= ENTRY_FIXED_BYTES) ||
+                         (type == REC_HARD_STATE && len == HS_BODY_BYTES) ||
+                         (type == REC_SNAPSHOT && len == SNAP_BODY_BYTES);
+        if (!plausible || len > size - p - REC_HDR_BYTES)
+            continue; /* cheap filters before the CRC */
+        if (len > budget)
+            return from;
+        budget -= len;
         uint32_t t, l;
         if (parse_record(img, size, seq, p, &t, &l) != REC_BAD)
             return p;
@@ -1104,6 +1120,7 @@ int wal_open(const char *dir, const struct wal_options *opts, struct wal **out,
     w->fd = -1;
     w->lock_fd = -1;
     w->segment_bytes = seg_bytes;
+    w->no_sync = opts != NULL && opts->no_sync;
     w->active = &w->bufs[0];
     w->dir = strdup(dir);
     int rv = w->dir == NULL ? WAL_ENOMEM : wal__mkdir_p(dir);

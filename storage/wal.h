@@ -101,6 +101,10 @@ typedef void (*wal_log_cb)(void *data, const char *msg);
 struct wal_options {
     uint64_t segment_bytes; /* 0: WAL_DEFAULT_SEGMENT_BYTES; minimum 512 */
     wal_log_cb log;         /* optional: told about a cut torn tail */
+    /* Skip the fdatasync of each sync (storage.fsync: false).  Records then
+     * survive a process crash (they reached the page cache) but not a power
+     * failure.  Segment creation and rollover still sync. */
+    bool no_sync;
     void *log_data;
 };
 
