@@ -92,12 +92,14 @@ E2E_SRC      := $(wildcard test/e2e/*.c)
 E2E_BINS     := $(patsubst test/e2e/%.c,$(BUILD)/test/e2e/%,$(E2E_SRC))
 CLUSTER_SRC  := $(wildcard test/cluster/*.c)
 CLUSTER_BINS := $(patsubst test/cluster/%.c,$(BUILD)/test/cluster/%,$(CLUSTER_SRC))
+DOCKER_SRC   := $(wildcard test/docker/*.c)
+DOCKER_BINS  := $(patsubst test/docker/%.c,$(BUILD)/test/docker/%,$(DOCKER_SRC))
 E2E_HELPERS  := $(call obj,$(wildcard test/e2e/helpers/*.c))
 
 .PHONY: all deps test test-asan test-run sim help format lint clean install run
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(TEST_BINS) $(E2E_BINS) $(CLUSTER_BINS)
+all: $(BINS) $(TEST_BINS) $(E2E_BINS) $(CLUSTER_BINS) $(DOCKER_BINS)
 
 help:
 	@echo "MetaStore-C targets:"
@@ -165,6 +167,7 @@ $(BUILD)/test/$(1)/%: $(BUILD)/obj/test/$(1)/%.o $(E2E_HELPERS) $(call LIBDEPS,s
 endef
 $(eval $(call mke2e,e2e))
 $(eval $(call mke2e,cluster))
+$(eval $(call mke2e,docker))
 .SECONDARY:
 
 # ---- tests -------------------------------------------------------------------

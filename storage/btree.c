@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/engine.h"
+#include "storage/engine_impl.h"
 
 #define LEAF_CAP  64
 #define INNER_CAP 63 /* separators; an inner node has n + 1 children */
@@ -36,7 +36,7 @@
 #define INLINE_PREFIX 44
 
 struct engine__bt_node {
-    uint16_t n;   /* items (leaf) or separators (inner) */
+    uint16_t n; /* items (leaf) or separators (inner) */
     bool leaf;
     uint32_t lcp; /* every key of the node starts with the same lcp bytes */
     uint8_t prefix[INLINE_PREFIX]; /* those bytes, when lcp fits */
@@ -188,9 +188,8 @@ static unsigned inner_child(const struct bt_inner *in, const struct probe *p)
     while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
         uint64_t w = in->pfx[mid];
-        bool at_or_after = w != pp ? pp > w
-                                   : tie_cmp(p, lcp, in->key[mid],
-                                             in->len[mid]) >= 0;
+        bool at_or_after =
+            w != pp ? pp > w : tie_cmp(p, lcp, in->key[mid], in->len[mid]) >= 0;
         if (at_or_after)
             lo = mid + 1;
         else
@@ -222,8 +221,8 @@ static void inner_reprefix(struct bt_inner *in)
         in->h.lcp = 0;
         return;
     }
-    size_t lcp = common_len(in->key[0], in->len[0], in->key[n - 1],
-                            in->len[n - 1]);
+    size_t lcp =
+        common_len(in->key[0], in->len[0], in->key[n - 1], in->len[n - 1]);
     set_common(&in->h, in->key[0], lcp);
     for (unsigned i = 0; i < n; i++)
         in->pfx[i] = load_pfx(in->key[i], in->len[i], lcp);
@@ -231,7 +230,7 @@ static void inner_reprefix(struct bt_inner *in)
 
 static struct engine__bt_leaf *leaf_new(void)
 {
-    struct engine__bt_leaf *l = calloc(1, sizeof(*l));
+    struct engine__bt_leaf *l = engine__calloc(1, sizeof(*l));
     if (l != NULL)
         l->h.leaf = true;
     return l;
@@ -332,7 +331,7 @@ static int split_leaf(struct bt_inner *parent, unsigned i)
     unsigned mid = LEAF_CAP / 2, moved = l->h.n - mid;
     struct engine__bt_leaf *r = leaf_new();
     const struct engine__bt_item *first = l->items[mid];
-    uint8_t *sep = malloc(first->key_len);
+    uint8_t *sep = engine__malloc(first->key_len);
     if (r == NULL || sep == NULL) {
         free(r);
         free(sep);
@@ -356,7 +355,7 @@ static int split_leaf(struct bt_inner *parent, unsigned i)
 static int split_inner(struct bt_inner *parent, unsigned i)
 {
     struct bt_inner *c = as_inner(parent->child[i]);
-    struct bt_inner *r = calloc(1, sizeof(*r));
+    struct bt_inner *r = engine__calloc(1, sizeof(*r));
     if (r == NULL)
         return ENGINE_ENOMEM;
     unsigned mid = c->h.n / 2, moved = c->h.n - mid - 1;
@@ -381,7 +380,7 @@ static int split_child(struct bt_inner *parent, unsigned i)
 
 static int grow_root(struct engine__btree *t)
 {
-    struct bt_inner *root = calloc(1, sizeof(*root));
+    struct bt_inner *root = engine__calloc(1, sizeof(*root));
     if (root == NULL)
         return ENGINE_ENOMEM;
     root->child[0] = t->root;
@@ -546,7 +545,8 @@ struct engine__bt_item *engine__btree_remove(struct engine__btree *t,
     if (!eq)
         return NULL;
     struct engine__bt_item *it = l->items[pos];
-    memmove(&l->pfx[pos], &l->pfx[pos + 1], (cnt - pos - 1) * sizeof(l->pfx[0]));
+    memmove(&l->pfx[pos], &l->pfx[pos + 1],
+            (cnt - pos - 1) * sizeof(l->pfx[0]));
     memmove(&l->items[pos], &l->items[pos + 1],
             (cnt - pos - 1) * sizeof(l->items[0]));
     l->h.n = (uint16_t)(cnt - 1);
@@ -675,8 +675,8 @@ struct check_state {
 };
 
 static bool within(const struct engine__bt_item *it, const uint8_t *lo,
-                   size_t lo_len, bool has_lo, const uint8_t *hi,
-                   size_t hi_len, bool has_hi)
+                   size_t lo_len, bool has_lo, const uint8_t *hi, size_t hi_len,
+                   bool has_hi)
 {
     if (has_lo && engine_key_cmp(it->key, it->key_len, lo, lo_len) < 0)
         return false;
@@ -702,9 +702,9 @@ static void check_node(const struct engine__bt_node *n, size_t depth,
     if (!s->ok)
         return;
     if (n->n > 0) {
-        const uint8_t *first = n->leaf
-                                   ? ((const struct engine__bt_leaf *)n)->items[0]->key
-                                   : ((const struct bt_inner *)n)->key[0];
+        const uint8_t *first =
+            n->leaf ? ((const struct engine__bt_leaf *)n)->items[0]->key
+                    : ((const struct bt_inner *)n)->key[0];
         size_t k = n->lcp < INLINE_PREFIX ? n->lcp : INLINE_PREFIX;
         if (k > 0 && memcmp(n->prefix, first, k) != 0)
             s->ok = false;
@@ -735,8 +735,8 @@ static void check_node(const struct engine__bt_node *n, size_t depth,
     for (unsigned i = 0; i < in->h.n; i++) {
         if (!prefix_ok(in->key[0], in->h.lcp, in->key[i], in->len[i],
                        in->pfx[i]) ||
-            (i > 0 && engine_key_cmp(in->key[i - 1], in->len[i - 1],
-                                     in->key[i], in->len[i]) >= 0))
+            (i > 0 && engine_key_cmp(in->key[i - 1], in->len[i - 1], in->key[i],
+                                     in->len[i]) >= 0))
             s->ok = false;
     }
     for (unsigned i = 0; i <= in->h.n; i++) {

@@ -50,6 +50,37 @@ const char *engine_err_name(int err)
     }
 }
 
+/* ---- allocation --------------------------------------------------------- */
+
+static engine_alloc_fail_cb alloc_fail;
+static void *alloc_fail_ctx;
+
+void engine_set_alloc_fail_hook(engine_alloc_fail_cb fail, void *ctx)
+{
+    alloc_fail = fail;
+    alloc_fail_ctx = ctx;
+}
+
+static bool refuse(size_t n)
+{
+    return alloc_fail != NULL && alloc_fail(alloc_fail_ctx, n);
+}
+
+void *engine__malloc(size_t n)
+{
+    return refuse(n) ? NULL : malloc(n);
+}
+
+void *engine__calloc(size_t n, size_t size)
+{
+    return refuse(n * size) ? NULL : calloc(n, size);
+}
+
+void *engine__realloc(void *p, size_t n)
+{
+    return refuse(n) ? NULL : realloc(p, n);
+}
+
 /* ---- arena -------------------------------------------------------------- */
 
 #define ARENA_ALIGN     16u
@@ -61,7 +92,8 @@ struct engine__chunk {
 };
 
 #define CHUNK_HDR                                                              \
-    ((sizeof(struct engine__chunk) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))
+    ((sizeof(struct engine__chunk) + ARENA_ALIGN - 1) &                        \
+     ~(size_t)(ARENA_ALIGN - 1))
 
 static unsigned char empty_bytes[ARENA_ALIGN];
 
@@ -105,7 +137,7 @@ void engine_arena_reset(struct engine_arena *a)
         total += i->size;
     chunks_free(c);
     engine_arena_init(a);
-    struct engine__chunk *big = malloc(CHUNK_HDR + total);
+    struct engine__chunk *big = engine__malloc(CHUNK_HDR + total);
     if (big == NULL)
         return; /* the next alloc tries again */
     big->next = NULL;
@@ -130,7 +162,7 @@ void *engine_arena_alloc(struct engine_arena *a, size_t len)
         size_t size = a->head != NULL ? a->head->size * 2 : ARENA_MIN_CHUNK;
         if (size < need)
             size = need;
-        struct engine__chunk *c = malloc(CHUNK_HDR + size);
+        struct engine__chunk *c = engine__malloc(CHUNK_HDR + size);
         if (c == NULL)
             return NULL;
         c->next = a->head;
@@ -187,8 +219,8 @@ size_t engine_prefix_end(const void *prefix, size_t prefix_len, uint8_t *buf)
     return 1;
 }
 
-bool engine__valid_range(const void *key, size_t key_len,
-                         const void *range_end, size_t range_end_len)
+bool engine__valid_range(const void *key, size_t key_len, const void *range_end,
+                         size_t range_end_len)
 {
     if (key_len == 0 || key == NULL || key_len > ENGINE_MAX_KEY_BYTES)
         return false;
@@ -287,10 +319,9 @@ static int check_branch(const struct engine_op *ops, size_t n)
                                ops[j].u.put.key_len) == 0)
                 return ENGINE_EDUPKEY;
             if (ops[j].type == ENGINE_OP_DELETE &&
-                engine_key_in_range(p->key, p->key_len, ops[j].u.del.key,
-                                    ops[j].u.del.key_len,
-                                    ops[j].u.del.range_end,
-                                    ops[j].u.del.range_end_len))
+                engine_key_in_range(
+                    p->key, p->key_len, ops[j].u.del.key, ops[j].u.del.key_len,
+                    ops[j].u.del.range_end, ops[j].u.del.range_end_len))
                 return ENGINE_EDUPKEY;
         }
     }
@@ -409,8 +440,8 @@ void engine_close(struct engine *e)
 
 /* ---- snapshot stream ---------------------------------------------------- */
 
-static const char snap_magic[8] = {'M', 'S', 'S', 'N', 'A', 'P', '0', '1'};
-static const char snap_end[8] = {'M', 'S', 'S', 'N', 'E', 'N', 'D', '1'};
+static const char snap_magic[8] = {'M', 'S', 'K', 'V', 'S', 'N', 'P', '1'};
+static const char snap_end[8] = {'M', 'S', 'K', 'V', 'E', 'N', 'D', '1'};
 #define SNAP_FORMAT 1u
 #define FNV_OFFSET  0xcbf29ce484222325ull
 #define FNV_PRIME   0x100000001b3ull
@@ -460,7 +491,7 @@ int engine__snapw_init(struct engine__snap_writer *w, engine_write_cb write,
     w->len = 0;
     w->hash = FNV_OFFSET;
     w->err = 0;
-    w->buf = malloc(ENGINE_SNAPSHOT_CHUNK);
+    w->buf = engine__malloc(ENGINE_SNAPSHOT_CHUNK);
     return w->buf != NULL ? 0 : ENGINE_ENOMEM;
 }
 
@@ -474,8 +505,8 @@ static void snapw_flush(struct engine__snap_writer *w)
     w->len = 0;
 }
 
-static void snapw_raw(struct engine__snap_writer *w, const void *data,
-                      size_t n, bool hashed)
+static void snapw_raw(struct engine__snap_writer *w, const void *data, size_t n,
+                      bool hashed)
 {
     const uint8_t *p = data;
     if (hashed)
@@ -549,9 +580,9 @@ int engine__snapr_init(struct engine__snap_reader *r, engine_read_cb read,
     r->read = read;
     r->ctx = ctx;
     r->hash = FNV_OFFSET;
-    r->buf = malloc(ENGINE_SNAPSHOT_CHUNK);
-    r->key = malloc(ENGINE_MAX_KEY_BYTES);
-    r->spare = malloc(ENGINE_MAX_KEY_BYTES);
+    r->buf = engine__malloc(ENGINE_SNAPSHOT_CHUNK);
+    r->key = engine__malloc(ENGINE_MAX_KEY_BYTES);
+    r->spare = engine__malloc(ENGINE_MAX_KEY_BYTES);
     if (r->buf == NULL || r->key == NULL || r->spare == NULL) {
         engine__snapr_free(r);
         return ENGINE_ENOMEM;
@@ -654,7 +685,8 @@ int engine__snapr_next_key(struct engine__snap_reader *r, const uint8_t **key,
     rc = snapr_raw(r, r->spare, len, true);
     if (rc != 0)
         return rc;
-    if (r->key_len > 0 && engine_key_cmp(r->key, r->key_len, r->spare, len) >= 0)
+    if (r->key_len > 0 &&
+        engine_key_cmp(r->key, r->key_len, r->spare, len) >= 0)
         return ENGINE_ECORRUPT;
     uint8_t *tmp = r->key;
     r->key = r->spare;

@@ -72,8 +72,8 @@ const char *engine_strerror(int err);
 const char *engine_err_name(int err);
 
 /* Limits every engine enforces (etcd's defaults are in the same range). */
-#define ENGINE_MAX_KEY_BYTES   (64u * 1024u)
-#define ENGINE_MAX_VALUE_BYTES (64u * 1024u * 1024u)
+#define ENGINE_MAX_KEY_BYTES       (64u * 1024u)
+#define ENGINE_MAX_VALUE_BYTES     (64u * 1024u * 1024u)
 #define ENGINE_DEFAULT_MAX_TXN_OPS 128
 
 /* ---- result memory ------------------------------------------------------ */
@@ -211,8 +211,8 @@ struct engine_compare {
     size_t range_end_len;
     enum engine_cmp_target target;
     enum engine_cmp_result result;
-    int64_t operand;       /* VERSION, CREATE, MOD, LEASE */
-    const void *value;     /* VALUE */
+    int64_t operand;   /* VERSION, CREATE, MOD, LEASE */
+    const void *value; /* VALUE */
     size_t value_len;
 };
 
@@ -264,10 +264,10 @@ struct engine_txn_result {
 };
 
 struct engine_stats {
-    uint64_t keys;          /* live keys at the current revision */
-    uint64_t revisions;     /* stored key revisions, tombstones included */
-    uint64_t approx_bytes;  /* keys + values + bookkeeping */
-    int64_t revision;       /* current revision */
+    uint64_t keys;            /* live keys at the current revision */
+    uint64_t revisions;       /* stored key revisions, tombstones included */
+    uint64_t approx_bytes;    /* keys + values + bookkeeping */
+    int64_t revision;         /* current revision */
     int64_t compact_revision; /* 0 when never compacted */
     uint64_t applied_index;
 };
@@ -304,8 +304,7 @@ struct engine_ops {
     int (*txn)(struct engine *e, uint64_t applied_index,
                const struct engine_txn_req *req, struct engine_arena *a,
                struct engine_txn_result *out);
-    int (*compact)(struct engine *e, uint64_t applied_index,
-                   int64_t revision);
+    int (*compact)(struct engine *e, uint64_t applied_index, int64_t revision);
     int (*mark_applied)(struct engine *e, uint64_t applied_index);
     void (*stats)(struct engine *e, struct engine_stats *out);
     int (*snapshot_save)(struct engine *e, engine_write_cb write, void *ctx);
@@ -321,7 +320,7 @@ struct engine {
 };
 
 struct engine_options {
-    int max_txn_ops; /* 0 = ENGINE_DEFAULT_MAX_TXN_OPS */
+    int max_txn_ops;  /* 0 = ENGINE_DEFAULT_MAX_TXN_OPS */
     const char *path; /* directory, for engines that persist (RocksDB) */
 };
 
@@ -349,9 +348,13 @@ int engine_range(struct engine *e, const struct engine_range_req *req,
  * (ENGINE_EINVAL, ENGINE_ENOTFOUND, ENGINE_EDUPKEY, ENGINE_ETOOMANYOPS,
  * ENGINE_ECOMPACTED, ENGINE_EFUTURE_REV, ENGINE_ETOOBIG) change no data
  * but still record applied_index: the entry has been applied, its outcome
- * is the error.  ENGINE_ENOMEM while writing may leave a half-applied
- * transaction, so the engine then refuses everything with ENGINE_EBROKEN;
- * the owner must rebuild it from a snapshot and the log.
+ * is the error.  ENGINE_ENOMEM means the write was not applied at all
+ * (data and applied index unchanged; the entry may be retried).  When
+ * memory runs out after a txn has already changed data, the call returns
+ * ENGINE_EBROKEN and so does every later call until a snapshot is
+ * restored: the owner must rebuild the engine from a snapshot and the log.
+ * A broken engine answers ENGINE_EBROKEN to every call but
+ * engine_snapshot_restore(), engine_stats() and engine_close().
  */
 int engine_put(struct engine *e, uint64_t applied_index,
                const struct engine_put_req *req, struct engine_arena *a,
@@ -371,8 +374,7 @@ int engine_txn(struct engine *e, uint64_t applied_index,
  * ENGINE_EFUTURE_REV if it is above the current revision.  Does not change
  * the revision.  Runs in O(keys).
  */
-int engine_compact(struct engine *e, uint64_t applied_index,
-                   int64_t revision);
+int engine_compact(struct engine *e, uint64_t applied_index, int64_t revision);
 
 /* Records an applied entry that carries no key-value write (an empty or
  * configuration entry).  ENGINE_EINDEX if it goes backwards. */
@@ -412,6 +414,18 @@ int engine_snapshot_save(struct engine *e, engine_write_cb write, void *ctx);
  * answer as the source engine did.  Stops reading after the trailer.
  */
 int engine_snapshot_restore(struct engine *e, engine_read_cb read, void *ctx);
+
+/* ---- testing ---------------------------------------------------------- */
+
+/*
+ * For tests only: before each allocation the storage engines make (index
+ * nodes, records, values, arena chunks, snapshot buffers), `fail` is asked
+ * whether to pretend the allocation failed.  NULL removes the hook.
+ * Process-wide and not thread-safe: set it while no engine is in use on
+ * another thread.
+ */
+typedef bool (*engine_alloc_fail_cb)(void *ctx, size_t len);
+void engine_set_alloc_fail_hook(engine_alloc_fail_cb fail, void *ctx);
 
 /* ---- key helpers (shared by engines and the server) --------------------- */
 

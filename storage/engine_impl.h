@@ -6,13 +6,13 @@
  *    an implementation only walks its keys.  The format is in
  *    docs/storage.md; all integers are little-endian:
  *
- *      header   "MSSNAP01" u32 format(=1) u32 flags(=0)
+ *      header   "MSKVSNP1" u32 format(=1) u32 flags(=0)
  *               i64 revision i64 compact_revision u64 applied_index
  *               u64 key_count
  *      key      u32 key_len u32 rev_count key[key_len]        (key_count x)
  *      rev      i64 mod i64 create i64 version i64 lease
  *               u32 value_len value[value_len]                (rev_count x)
- *      trailer  "MSSNEND1" u64 fnv1a64(every byte before the trailer)
+ *      trailer  "MSKVEND1" u64 fnv1a64(every byte before the trailer)
  *
  *    Keys come in strictly ascending order; each key's revisions in
  *    ascending mod revision; version 0 marks a tombstone (create, lease and
@@ -99,9 +99,15 @@ int engine__snapr_next_rev(struct engine__snap_reader *r,
 int engine__snapr_value(struct engine__snap_reader *r, void *dst, size_t len);
 void engine__snapr_free(struct engine__snap_reader *r);
 
+/* Every allocation of the engines goes through these, so tests can inject
+ * failures (engine_set_alloc_fail_hook); memory is released with free(). */
+void *engine__malloc(size_t n);
+void *engine__calloc(size_t n, size_t size);
+void *engine__realloc(void *p, size_t n);
+
 /* True when a (key, range_end) pair is acceptable as a range. */
-bool engine__valid_range(const void *key, size_t key_len,
-                         const void *range_end, size_t range_end_len);
+bool engine__valid_range(const void *key, size_t key_len, const void *range_end,
+                         size_t range_end_len);
 
 /* Interprets (key, range_end) for an ordered scan: *single when it names
  * one key; otherwise *to_end when it runs to the last key, else it ends

@@ -69,7 +69,7 @@ static struct mem_key *key_of(struct engine__bt_item *it)
 
 static struct mem_key *key_new(const void *key, size_t len)
 {
-    struct mem_key *k = malloc(sizeof(*k) + len);
+    struct mem_key *k = engine__malloc(sizeof(*k) + len);
     if (k == NULL)
         return NULL;
     memcpy(k->bytes, key, len);
@@ -105,11 +105,11 @@ static int key_reserve(struct mem_key *k, uint32_t extra)
         cap *= 2;
     struct mem_rev *r;
     if (k->revs == &k->one) {
-        r = malloc(cap * sizeof(*r));
+        r = engine__malloc(cap * sizeof(*r));
         if (r != NULL && k->n > 0)
             r[0] = k->one;
     } else {
-        r = realloc(k->revs, cap * sizeof(*r));
+        r = engine__realloc(k->revs, cap * sizeof(*r));
     }
     if (r == NULL)
         return ENGINE_ENOMEM;
@@ -131,7 +131,7 @@ static void key_shrink(struct mem_key *k)
         k->cap = 1;
         return;
     }
-    struct mem_rev *r = realloc(k->revs, k->n * sizeof(*r));
+    struct mem_rev *r = engine__realloc(k->revs, k->n * sizeof(*r));
     if (r != NULL) { /* keeping the bigger array is harmless */
         k->revs = r;
         k->cap = k->n;
@@ -205,11 +205,11 @@ static int hits_push(struct hitvec *h, const struct mem_key *k,
         size_t cap = h->cap * 2;
         struct hit *v;
         if (h->v == h->small) {
-            v = malloc(cap * sizeof(*v));
+            v = engine__malloc(cap * sizeof(*v));
             if (v != NULL)
                 memcpy(v, h->small, sizeof(h->small));
         } else {
-            v = realloc(h->v, cap * sizeof(*v));
+            v = engine__realloc(h->v, cap * sizeof(*v));
         }
         if (v == NULL)
             return ENGINE_ENOMEM;
@@ -419,8 +419,8 @@ static int range_at(struct mem_engine *m, const struct engine_range_req *req,
         ctx.keep = req->limit;
     else
         ctx.keep = -1;
-    int rc = scan(m, req->key, req->key_len, req->range_end,
-                  req->range_end_len, rev, by_key && desc, range_visit, &ctx);
+    int rc = scan(m, req->key, req->key_len, req->range_end, req->range_end_len,
+                  rev, by_key && desc, range_visit, &ctx);
     if (rc == 0 && !by_key) {
         sort_hits(&ctx.hits, req->sort_target, desc);
         if (req->limit > 0 && ctx.hits.n > (size_t)req->limit)
@@ -484,7 +484,7 @@ static int put_at(struct mem_engine *m, int64_t wrev,
     const void *src = req->ignore_value ? cur->value : req->value;
     size_t vlen = req->ignore_value ? cur->value_len : req->value_len;
     uint8_t *value = NULL;
-    if (vlen > 0 && (value = malloc(vlen)) == NULL)
+    if (vlen > 0 && (value = engine__malloc(vlen)) == NULL)
         return ENGINE_ENOMEM;
     if (vlen > 0)
         memcpy(value, src, vlen);
@@ -552,8 +552,8 @@ static int delete_at(struct mem_engine *m, int64_t wrev,
 {
     struct hitvec h;
     hits_init(&h);
-    int rc = scan(m, req->key, req->key_len, req->range_end,
-                  req->range_end_len, wrev, false, delete_visit, &h);
+    int rc = scan(m, req->key, req->key_len, req->range_end, req->range_end_len,
+                  wrev, false, delete_visit, &h);
     out->revision = wrev;
     out->prev_kvs = NULL;
     out->prev_kvs_len = 0;
@@ -701,9 +701,8 @@ static int txn_precheck(struct mem_engine *m, const struct engine_op *ops,
     return 0;
 }
 
-static int txn_run(struct mem_engine *m, const struct engine_op *ops,
-                   size_t n, struct engine_arena *a,
-                   struct engine_op_result *res)
+static int txn_run(struct mem_engine *m, const struct engine_op *ops, size_t n,
+                   struct engine_arena *a, struct engine_op_result *res)
 {
     int64_t wrev = m->base.revision + 1;
     for (size_t i = 0; i < n; i++) {
@@ -713,8 +712,8 @@ static int txn_run(struct mem_engine *m, const struct engine_op *ops,
         switch (op->type) {
         case ENGINE_OP_RANGE: {
             /* Revision 0 reads the txn's own writes, which sit at wrev. */
-            int64_t rev = op->u.range.revision > 0 ? op->u.range.revision
-                                                   : wrev;
+            int64_t rev =
+                op->u.range.revision > 0 ? op->u.range.revision : wrev;
             rc = range_at(m, &op->u.range, rev, a, &res[i].u.range);
             break;
         }
@@ -899,7 +898,8 @@ static int restore_key(struct engine__snap_reader *r, struct mem_state *s,
         v->value_len = sr.value_len;
         v->value = NULL;
         k->n = i + 1;
-        if (sr.value_len > 0 && (v->value = malloc(sr.value_len)) == NULL)
+        if (sr.value_len > 0 &&
+            (v->value = engine__malloc(sr.value_len)) == NULL)
             rc = ENGINE_ENOMEM;
         if (rc == 0)
             rc = engine__snapr_value(r, v->value, sr.value_len);
@@ -987,7 +987,7 @@ static const struct engine_ops mem_ops = {
 
 int engine_memory_open(const struct engine_options *opts, struct engine **out)
 {
-    struct mem_engine *m = calloc(1, sizeof(*m));
+    struct mem_engine *m = engine__calloc(1, sizeof(*m));
     if (m == NULL)
         return ENGINE_ENOMEM;
     if (engine__btree_init(&m->index) != 0) {

@@ -10,6 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* realloc that fails the test instead of returning NULL. */
+static void *grow(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    ck_assert_ptr_nonnull(q);
+    return q;
+}
+
 static const struct conformance_factory *factory;
 
 static struct engine *E;
@@ -160,8 +168,8 @@ static const char *keys_of(const struct engine_range_result *r)
     static char buf[1024];
     size_t n = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < r->kvs_len && n + r->kvs[i].key_len + 2 < sizeof(buf);
-         i++) {
+    for (size_t i = 0;
+         i < r->kvs_len && n + r->kvs[i].key_len + 2 < sizeof(buf); i++) {
         if (i > 0)
             buf[n++] = ',';
         memcpy(buf + n, r->kvs[i].key, r->kvs[i].key_len);
@@ -512,9 +520,9 @@ END_TEST
 
 START_TEST(read_at_old_revision_sees_old_state)
 {
-    put("k", "v1");      /* 2 */
-    put("k", "v2");      /* 3 */
-    put("j", "x");       /* 4 */
+    put("k", "v1");        /* 2 */
+    put("k", "v2");        /* 3 */
+    put("j", "x");         /* 4 */
     delb("k", 1, NULL, 0); /* 5 */
     struct engine_kv kv;
     ck_assert(get_at("k", 2, &kv));
@@ -675,8 +683,7 @@ static struct engine_compare cmp_value(const char *k, enum engine_cmp_result r,
     return c;
 }
 
-static struct engine_compare cmp_int(const char *k,
-                                     enum engine_cmp_target t,
+static struct engine_compare cmp_int(const char *k, enum engine_cmp_target t,
                                      enum engine_cmp_result r, int64_t x)
 {
     struct engine_compare c;
@@ -868,7 +875,7 @@ START_TEST(txn_rejects_duplicate_keys_and_too_many_ops)
     ck_err(engine_txn(E, ++IDX, &t2, &A, &res), ENGINE_EDUPKEY);
     ck_assert_int_eq(engine_revision(E), 1);
     struct engine_op *many = calloc(E->max_txn_ops + 1, sizeof(*many));
-    char (*keys)[16] = calloc(E->max_txn_ops + 1, sizeof(*keys));
+    char(*keys)[16] = calloc(E->max_txn_ops + 1, sizeof(*keys));
     for (int i = 0; i <= E->max_txn_ops; i++) {
         snprintf(keys[i], sizeof(keys[i]), "k%d", i);
         many[i] = op_put(keys[i], "v");
@@ -953,7 +960,7 @@ static int membuf_write(void *ctx, const void *buf, size_t len)
         size_t cap = m->cap ? m->cap * 2 : 4096;
         while (cap < m->len + len)
             cap *= 2;
-        m->data = realloc(m->data, cap);
+        m->data = grow(m->data, cap);
         ck_assert_ptr_nonnull(m->data);
         m->cap = cap;
     }
@@ -992,7 +999,7 @@ static char *dump_at(struct engine *e, int64_t rev)
         size_t need = kv->key_len + kv->value_len + 128;
         if (n + need >= cap) {
             cap = (n + need) * 2;
-            s = realloc(s, cap);
+            s = grow(s, cap);
             ck_assert_ptr_nonnull(s);
         }
         memcpy(s + n, kv->key, kv->key_len);
@@ -1193,8 +1200,7 @@ static uint64_t rnd(void)
 static int by_key(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
-    return engine_key_cmp(M->keys[x], M->key_len[x], M->keys[y],
-                          M->key_len[y]);
+    return engine_key_cmp(M->keys[x], M->key_len[x], M->keys[y], M->key_len[y]);
 }
 
 static void model_init(void)
@@ -1241,7 +1247,7 @@ static void model_push(struct model_event ev)
 {
     if (M->n_ev == M->cap_ev) {
         M->cap_ev = M->cap_ev ? M->cap_ev * 2 : 1024;
-        M->ev = realloc(M->ev, M->cap_ev * sizeof(*M->ev));
+        M->ev = grow(M->ev, M->cap_ev * sizeof(*M->ev));
         ck_assert_ptr_nonnull(M->ev);
     }
     M->ev[M->n_ev++] = ev;
@@ -1250,8 +1256,9 @@ static void model_push(struct model_event ev)
 static void model_put(int k, int64_t rev, const char *v, int64_t lease)
 {
     const struct model_event *cur = model_at(k, rev);
-    struct model_event ev = {k, rev, true, cur ? cur->create : rev,
-                             cur ? cur->version + 1 : 1, lease, {0}};
+    struct model_event ev = {
+        k,     rev, true, cur ? cur->create : rev, cur ? cur->version + 1 : 1,
+        lease, {0}};
     snprintf(ev.value, sizeof(ev.value), "%s", v);
     model_push(ev);
 }
@@ -1288,8 +1295,7 @@ static void range_args(int lo, int hi, bool single, bool to_end,
     }
 }
 
-static void check_range(int lo, int hi, bool single, bool to_end,
-                        int64_t rev)
+static void check_range(int lo, int hi, bool single, bool to_end, int64_t rev)
 {
     struct engine_range_req r;
     range_args(lo, hi, single, to_end, &r);
@@ -1306,8 +1312,8 @@ static void check_range(int lo, int hi, bool single, bool to_end,
                       (long long)rev);
         const struct engine_kv *kv = &res.kvs[n++];
         ck_assert(bytes_eq(kv->key, kv->key_len, M->keys[k], M->key_len[k]));
-        ck_assert(bytes_eq(kv->value, kv->value_len, ev->value,
-                           strlen(ev->value)));
+        ck_assert(
+            bytes_eq(kv->value, kv->value_len, ev->value, strlen(ev->value)));
         ck_assert_int_eq(kv->create_revision, ev->create);
         ck_assert_int_eq(kv->version, ev->version);
         ck_assert_int_eq(kv->lease, ev->lease);
@@ -1316,79 +1322,96 @@ static void check_range(int lo, int hi, bool single, bool to_end,
     ck_assert_int_eq(res.count, (int64_t)n);
 }
 
+static void random_put(int k, const char *v)
+{
+    struct engine_put_req p = put_req(M->keys[k], M->key_len[k], v, strlen(v));
+    p.lease = (int64_t)(rnd() % 3);
+    p.prev_kv = true;
+    struct engine_put_result pr;
+    ck_ok(engine_put(E, ++IDX, &p, &A, &pr));
+    const struct model_event *cur = model_at(k, M->rev);
+    ck_assert(pr.has_prev_kv == (cur != NULL));
+    if (cur != NULL)
+        ck_assert_int_eq(pr.prev_kv.version, cur->version);
+    M->rev++;
+    ck_assert_int_eq(pr.revision, M->rev);
+    model_put(k, M->rev, v, p.lease);
+}
+
+static void random_delete(void)
+{
+    int lo, hi;
+    bool single, to_end;
+    pick_range(&lo, &hi, &single, &to_end);
+    struct engine_range_req r;
+    range_args(lo, hi, single, to_end, &r);
+    int last = single ? lo : (to_end ? MODEL_KEYS - 1 : hi - 1);
+    int64_t want = 0;
+    for (int i = lo; i <= last; i++)
+        if (model_at(M->order[i], M->rev) != NULL)
+            want++;
+    int64_t got = delb(r.key, r.key_len, r.range_end, r.range_end_len);
+    ck_assert_int_eq(got, want);
+    if (want == 0)
+        return; /* deleting nothing is not a revision */
+    M->rev++;
+    for (int i = lo; i <= last; i++)
+        if (model_at(M->order[i], M->rev - 1) != NULL)
+            model_del(M->order[i], M->rev);
+}
+
+/* if version(k) == guess then put(k2, v) else delete(k2) */
+static void random_txn(int k, const char *v)
+{
+    int k2 = (int)(rnd() % MODEL_KEYS);
+    const struct model_event *cur = model_at(k, M->rev);
+    int64_t guess = cur ? cur->version : 0;
+    if (rnd() % 3 == 0)
+        guess++;
+    struct engine_compare c;
+    memset(&c, 0, sizeof(c));
+    c.key = M->keys[k];
+    c.key_len = M->key_len[k];
+    c.target = ENGINE_CMP_VERSION;
+    c.result = ENGINE_CMP_EQUAL;
+    c.operand = guess;
+    struct engine_op ok, ko;
+    memset(&ok, 0, sizeof(ok));
+    memset(&ko, 0, sizeof(ko));
+    ok.type = ENGINE_OP_PUT;
+    ok.u.put = put_req(M->keys[k2], M->key_len[k2], v, strlen(v));
+    ko.type = ENGINE_OP_DELETE;
+    ko.u.del.key = M->keys[k2];
+    ko.u.del.key_len = M->key_len[k2];
+    struct engine_txn_req t = {&c, 1, &ok, 1, &ko, 1};
+    struct engine_txn_result res;
+    ck_ok(engine_txn(E, ++IDX, &t, &A, &res));
+    bool want = (cur ? cur->version : 0) == guess;
+    ck_assert(res.succeeded == want);
+    if (want) {
+        M->rev++;
+        model_put(k2, M->rev, v, 0);
+    } else if (model_at(k2, M->rev) != NULL) {
+        M->rev++;
+        model_del(k2, M->rev);
+    }
+    ck_assert_int_eq(res.revision, M->rev);
+}
+
 static void random_write(void)
 {
     int op = (int)(rnd() % 10);
     int k = (int)(rnd() % MODEL_KEYS);
     char v[12];
     snprintf(v, sizeof(v), "v%llu", (unsigned long long)(rnd() % 1000));
-    if (op < 5) { /* put */
-        struct engine_put_req p =
-            put_req(M->keys[k], M->key_len[k], v, strlen(v));
-        p.lease = (int64_t)(rnd() % 3);
-        p.prev_kv = true;
-        struct engine_put_result pr;
-        ck_ok(engine_put(E, ++IDX, &p, &A, &pr));
-        const struct model_event *cur = model_at(k, M->rev);
-        ck_assert(pr.has_prev_kv == (cur != NULL));
-        M->rev++;
-        ck_assert_int_eq(pr.revision, M->rev);
-        model_put(k, M->rev, v, p.lease);
-    } else if (op < 7) { /* delete range */
-        int lo, hi;
-        bool single, to_end;
-        pick_range(&lo, &hi, &single, &to_end);
-        struct engine_range_req r;
-        range_args(lo, hi, single, to_end, &r);
-        int last = single ? lo : (to_end ? MODEL_KEYS - 1 : hi - 1);
-        int64_t want = 0;
-        for (int i = lo; i <= last; i++)
-            if (model_at(M->order[i], M->rev) != NULL)
-                want++;
-        int64_t got = delb(r.key, r.key_len, r.range_end, r.range_end_len);
-        ck_assert_int_eq(got, want);
-        if (want > 0) {
-            M->rev++;
-            for (int i = lo; i <= last; i++)
-                if (model_at(M->order[i], M->rev - 1) != NULL)
-                    model_del(M->order[i], M->rev);
-        }
-    } else { /* txn: if version(k) == model's then put k2 else delete k2 */
-        int k2 = (int)(rnd() % MODEL_KEYS);
-        const struct model_event *cur = model_at(k, M->rev);
-        int64_t guess = cur ? cur->version : 0;
-        if (rnd() % 3 == 0)
-            guess++;
-        struct engine_compare c;
-        memset(&c, 0, sizeof(c));
-        c.key = M->keys[k];
-        c.key_len = M->key_len[k];
-        c.target = ENGINE_CMP_VERSION;
-        c.result = ENGINE_CMP_EQUAL;
-        c.operand = guess;
-        struct engine_op ok, ko;
-        memset(&ok, 0, sizeof(ok));
-        memset(&ko, 0, sizeof(ko));
-        ok.type = ENGINE_OP_PUT;
-        ok.u.put = put_req(M->keys[k2], M->key_len[k2], v, strlen(v));
-        ko.type = ENGINE_OP_DELETE;
-        ko.u.del.key = M->keys[k2];
-        ko.u.del.key_len = M->key_len[k2];
-        struct engine_txn_req t = {&c, 1, &ok, 1, &ko, 1};
-        struct engine_txn_result res;
-        ck_ok(engine_txn(E, ++IDX, &t, &A, &res));
-        bool want = (cur ? cur->version : 0) == guess;
-        ck_assert(res.succeeded == want);
-        if (want) {
-            M->rev++;
-            model_put(k2, M->rev, v, 0);
-        } else if (model_at(k2, M->rev) != NULL) {
-            M->rev++;
-            model_del(k2, M->rev);
-        }
-        ck_assert_int_eq(res.revision, M->rev);
-    }
+    if (op < 5)
+        random_put(k, v);
+    else if (op < 7)
+        random_delete();
+    else
+        random_txn(k, v);
     ck_assert_int_eq(engine_revision(E), M->rev);
+    ck_assert_uint_eq(engine_applied_index(E), IDX);
 }
 
 START_TEST(random_ops_match_model)
@@ -1400,8 +1423,9 @@ START_TEST(random_ops_match_model)
             int lo, hi;
             bool single, to_end;
             pick_range(&lo, &hi, &single, &to_end);
-            int64_t rev = M->compact + (int64_t)(rnd() % (uint64_t)(M->rev -
-                                                           M->compact + 1));
+            int64_t rev =
+                M->compact +
+                (int64_t)(rnd() % (uint64_t)(M->rev - M->compact + 1));
             if (rev < 1)
                 rev = 0;
             check_range(lo, hi, single, to_end, rev);
@@ -1467,13 +1491,12 @@ Suite *conformance_suite(const struct conformance_factory *f)
           delete_nothing_keeps_revision}},
         {"txn",
          {txn_compare_value_chooses_branch, txn_compare_version_create_mod,
-          txn_compare_over_range_needs_every_key,
-          txn_writes_share_one_revision, txn_without_writes_keeps_revision,
+          txn_compare_over_range_needs_every_key, txn_writes_share_one_revision,
+          txn_without_writes_keeps_revision,
           txn_rejects_duplicate_keys_and_too_many_ops,
           txn_range_at_compacted_revision_fails_without_writing}},
         {"snapshot",
-         {snapshot_restore_reproduces_state,
-          snapshot_streams_in_bounded_chunks,
+         {snapshot_restore_reproduces_state, snapshot_streams_in_bounded_chunks,
           snapshot_corruption_detected_and_state_kept,
           snapshot_write_error_is_returned}},
         {"model", {random_ops_match_model}},
