@@ -14,6 +14,7 @@ PREFIX   ?= /usr/local
 SEEDS    ?= 2000
 NODES    ?= 3
 FAULTS   ?= all
+N        ?= 3
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CPPFLAGS := -I. -I$(BUILD)/gen -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
@@ -96,7 +97,8 @@ DOCKER_SRC   := $(wildcard test/docker/*.c)
 DOCKER_BINS  := $(patsubst test/docker/%.c,$(BUILD)/test/docker/%,$(DOCKER_SRC))
 E2E_HELPERS  := $(call obj,$(wildcard test/e2e/helpers/*.c))
 
-.PHONY: all deps test test-asan test-run sim help format lint clean install run
+.PHONY: all deps test test-asan test-run sim help format lint clean install run \
+        docker-image-local docker-configs test-docker
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(TEST_BINS) $(E2E_BINS) $(CLUSTER_BINS) $(DOCKER_BINS)
@@ -107,6 +109,9 @@ help:
 	@echo "  make test          install missing Debian packages, build, run unit tests and simulator seeds"
 	@echo "  make test-asan     the same suite built with AddressSanitizer + UBSan (build/asan/)"
 	@echo "  make sim SEEDS=N NODES=3 FAULTS=all   run the deterministic cluster simulator"
+	@echo "  make docker-image-local   build metastore-c:latest FROM scratch out of this build"
+	@echo "  make docker-configs N=5   (re)generate docker/compose-N.yaml and its node configs"
+	@echo "  make test-docker   fault tests on 3/5/7-node compose clusters (needs Docker)"
 	@echo "  make format        clang-format every C file in place"
 	@echo "  make lint          cppcheck over the sources"
 	@echo "  make run           install missing packages, build, start one node with configs/config.yaml"
@@ -185,6 +190,15 @@ test-run:
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/metastored $(BUILD)/metastore-cli
 	$(BUILD)/metastored --config configs/config.yaml
+
+docker-image-local: $(BUILD)/metastored $(BUILD)/metastore-cli
+	scripts/docker-image-local.sh $(BUILD)
+
+docker-configs:
+	scripts/docker-configs.sh $(N)
+
+test-docker: $(BUILD)/metastore-cli $(BUILD)/test/docker/workload
+	BUILD=$(BUILD) test/docker/run.sh
 
 sim: $(BUILD)/metastore-sim
 	$(BUILD)/metastore-sim --seeds $(SEEDS) --nodes $(NODES) --faults $(FAULTS)
