@@ -5,7 +5,9 @@
  *
  * Global flags (anywhere on the line): --endpoints, --dial-timeout,
  * --command-timeout, -w/--write-out, -h/--help.  Commands: put, get, del,
- * txn, compaction, endpoint status, endpoint health, version, help.
+ * txn, compaction, endpoint status|health [--cluster], member
+ * list|add|remove|promote, move-leader, version, help, and the hidden
+ * test-only fault drop-peer|heal-peer|heal-all.
  * docs/cli.md is the reference.  Exit status: 0 on success, 1 when the
  * operation failed (server error, timeout, unreachable endpoint, unhealthy
  * endpoint), 2 for a usage error (unknown flag, wrong arguments), after
@@ -33,6 +35,8 @@ struct cli {
     /* command flags */
     bool prev_kv, prefix, from_key, keys_only, count_only, print_value_only;
     bool interactive, physical;
+    bool learner, cluster;
+    const char *peer_urls, *client_urls;
     int64_t limit, rev;
     int64_t lease;
     enum ms_consistency consistency;
@@ -53,6 +57,9 @@ enum {
     C_COMPACT = 1 << 4,
     C_ENDPOINT = 1 << 5,
     C_VERSION = 1 << 6,
+    C_MEMBER = 1 << 7,
+    C_MOVE_LEADER = 1 << 8,
+    C_FAULT = 1 << 9,
 };
 
 struct command {
@@ -79,6 +86,12 @@ static void usage_global(FILE *out)
           "\tcompaction\t\tCompacts the event history in metastored\n"
           "\tendpoint status\t\tPrints out the status of the endpoints\n"
           "\tendpoint health\t\tChecks the healthiness of the endpoints\n"
+          "\tmember list\t\tLists all members in the cluster\n"
+          "\tmember add\t\tAdds a member into the cluster\n"
+          "\tmember remove\t\tRemoves a member from the cluster\n"
+          "\tmember promote\t\tPromotes a non-voting member in the "
+          "cluster\n"
+          "\tmove-leader\t\tTransfers leadership to another member\n"
           "\tversion\t\t\tPrints the version of metastore-cli\n"
           "\thelp [COMMAND]\t\tHelp about any command\n\n"
           "GLOBAL FLAGS:\n"
@@ -198,6 +211,10 @@ enum flag_id {
     F_INTERACTIVE,
     F_PHYSICAL,
     F_LEASE,
+    F_PEER_URLS,
+    F_CLIENT_URLS,
+    F_LEARNER,
+    F_CLUSTER,
 };
 
 struct flag {
@@ -228,6 +245,10 @@ static const struct flag flags[] = {
     {"interactive", 'i', false, C_TXN, F_INTERACTIVE},
     {"physical", 0, false, C_COMPACT, F_PHYSICAL},
     {"lease", 0, true, C_PUT, F_LEASE},
+    {"peer-urls", 0, true, C_MEMBER, F_PEER_URLS},
+    {"client-urls", 0, true, C_MEMBER, F_CLIENT_URLS},
+    {"learner", 0, false, C_MEMBER, F_LEARNER},
+    {"cluster", 0, false, C_ENDPOINT, F_CLUSTER},
 };
 
 static int set_flag(struct cli *cli, const struct flag *f, const char *v)
@@ -305,6 +326,18 @@ static int set_flag(struct cli *cli, const struct flag *f, const char *v)
         cli->lease = (int64_t)id;
         return errno != 0 || *v == '\0' || *end != '\0' ? -1 : 0;
     }
+    case F_PEER_URLS:
+        cli->peer_urls = v;
+        return 0;
+    case F_CLIENT_URLS:
+        cli->client_urls = v;
+        return 0;
+    case F_LEARNER:
+        cli->learner = true;
+        return 0;
+    case F_CLUSTER:
+        cli->cluster = true;
+        return 0;
     }
     return -1;
 }
@@ -624,36 +657,129 @@ static int cmd_compaction(struct cli *cli)
     return 0;
 }
 
-/* endpoint status: one connection per endpoint, as etcdctl does. */
-static int endpoint_status(struct cli *cli, char **eps, size_t n)
+/* The endpoints `endpoint status|health` visit: --endpoints, or with
+ * --cluster every member's client address from the member list of the
+ * first endpoint that answers.  ids[i] is the member id (0 without
+ * --cluster); an empty endpoint is a member without a client address. */
+struct targets {
+    char **eps;        /* --endpoints (owned) */
+    const char **addr; /* what is visited */
+    uint64_t *ids;
+    size_t n;
+    struct ms_result *members; /* --cluster: the list addr points into */
+};
+
+static void targets_free(struct targets *t)
 {
-    struct mscli_status_row *rows = calloc(n, sizeof(*rows));
-    struct ms_result **res = calloc(n, sizeof(*res));
+    mscli_endpoints_free(t->eps);
+    free(t->addr);
+    free(t->ids);
+    ms_result_free(t->members);
+}
+
+static int targets_get(struct cli *cli, struct targets *t)
+{
+    char err[256] = "";
+    memset(t, 0, sizeof(*t));
+    if (mscli_endpoints_parse(cli->endpoints, &t->eps, &t->n, err,
+                              sizeof(err))) {
+        return fail("%s", err);
+    }
+    struct ms_client *c = NULL;
+    if (cli->cluster) {
+        int rc = open_client(cli, t->eps, t->n, &c);
+        if (rc != 0) {
+            return fail("%s", ms_strerror(rc));
+        }
+        rc = ms_member_list(c, &t->members);
+        if (rc != 0) {
+            rc = call_failed(c, rc, t->members);
+            t->members = NULL;
+            return rc;
+        }
+        ms_client_close(c);
+        t->n = t->members->members.n_members;
+    }
+    t->addr = calloc(t->n + 1, sizeof(*t->addr));
+    t->ids = calloc(t->n + 1, sizeof(*t->ids));
+    if (t->addr == NULL || t->ids == NULL) {
+        return fail("out of memory");
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->members != NULL) {
+            t->addr[i] = t->members->members.members[i].client_addr;
+            t->ids[i] = t->members->members.members[i].id;
+        } else {
+            t->addr[i] = t->eps[i];
+        }
+    }
+    return 0;
+}
+
+/* Opens a client on one target and runs the status or health call. */
+static int target_call(struct cli *cli, const char *addr, bool status,
+                       struct ms_client **c, struct ms_result **r)
+{
+    *c = NULL;
+    *r = NULL;
+    if (addr[0] == '\0') {
+        return MS_EINVAL;
+    }
+    char *ep = (char *)(uintptr_t)addr;
+    int rc = open_client(cli, &ep, 1, c);
+    if (rc == 0) {
+        rc = status ? ms_status(*c, r) : ms_get(*c, "health", 6, NULL, r);
+    }
+    return rc;
+}
+
+/* Why a target failed, into buf. */
+static void target_error(const char *addr, int rc, struct ms_client *c,
+                         const struct ms_result *r, char *buf, size_t size)
+{
+    const char *why = ms_strerror(rc);
+    if (addr[0] == '\0') {
+        why = "the member has no client address";
+    } else if (rc == MS_ETIMEDOUT) {
+        why = "context deadline exceeded";
+    } else if (r != NULL && r->message[0] != '\0') {
+        why = r->message;
+    } else if (c != NULL && ms_client_errmsg(c)[0] != '\0') {
+        why = ms_client_errmsg(c);
+    }
+    snprintf(buf, size, "%s", why);
+}
+
+/* endpoint status: one connection per endpoint, as etcdctl does.  With
+ * --cluster a member that does not answer keeps its row, with the error. */
+static int endpoint_status(struct cli *cli, const struct targets *t)
+{
+    struct mscli_status_row *rows = calloc(t->n + 1, sizeof(*rows));
+    struct ms_result **res = calloc(t->n + 1, sizeof(*res));
+    char(*errs)[256] = calloc(t->n + 1, sizeof(*errs));
     size_t nrows = 0;
     int exit_code = 0;
-    for (size_t i = 0; rows != NULL && res != NULL && i < n; i++) {
+    for (size_t i = 0; rows && res && errs && i < t->n; i++) {
         struct ms_client *c = NULL;
-        int rc = open_client(cli, &eps[i], 1, &c);
-        if (rc == 0) {
-            rc = ms_status(c, &res[nrows]);
-        }
+        struct ms_result *r = NULL;
+        int rc = target_call(cli, t->addr[i], true, &c, &r);
+        rows[nrows] = (struct mscli_status_row){.endpoint = t->addr[i],
+                                                .member_id = t->ids[i]};
         if (rc != 0) {
+            target_error(t->addr[i], rc, c, r, errs[i], sizeof(errs[i]));
             fprintf(stderr, "Failed to get the status of endpoint %s (%s)\n",
-                    eps[i],
-                    c != NULL && ms_client_errmsg(c)[0] != '\0'
-                        ? ms_client_errmsg(c)
-                        : ms_strerror(rc));
-            ms_result_free(res[nrows]);
-            res[nrows] = NULL;
+                    t->addr[i][0] != '\0' ? t->addr[i] : "(none)", errs[i]);
+            ms_result_free(r);
+            rows[nrows].error = errs[i];
+            nrows += t->members != NULL;
             exit_code = EXIT_FAILURE;
         } else {
-            rows[nrows].endpoint = eps[i];
-            rows[nrows].status = res[nrows];
-            nrows++;
+            res[nrows] = r;
+            rows[nrows++].status = r;
         }
         ms_client_close(c);
     }
-    if (rows == NULL || res == NULL) {
+    if (rows == NULL || res == NULL || errs == NULL) {
         exit_code = fail("out of memory");
     } else if (nrows > 0) {
         mscli_print_status(stdout, cli->format, rows, nrows);
@@ -663,48 +789,38 @@ static int endpoint_status(struct cli *cli, char **eps, size_t n)
     }
     free(res);
     free(rows);
+    free(errs);
     return exit_code;
 }
 
 /* endpoint health: a linearizable get of "health" must be answered, as in
  * etcdctl (which counts a quorum read as "committed proposal"). */
-static int endpoint_health(struct cli *cli, char **eps, size_t n)
+static int endpoint_health(struct cli *cli, const struct targets *t)
 {
-    struct mscli_health_row *rows = calloc(n, sizeof(*rows));
-    char(*errs)[256] = calloc(n, sizeof(*errs));
+    struct mscli_health_row *rows = calloc(t->n + 1, sizeof(*rows));
+    char(*errs)[256] = calloc(t->n + 1, sizeof(*errs));
     if (rows == NULL || errs == NULL) {
         free(rows);
         free(errs);
         return fail("out of memory");
     }
     bool all_ok = true;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < t->n; i++) {
         struct ms_client *c = NULL;
         struct ms_result *r = NULL;
-        int rc = open_client(cli, &eps[i], 1, &c);
-        if (rc == 0) {
-            rc = ms_get(c, "health", 6, NULL, &r);
-        }
-        rows[i].endpoint = eps[i];
+        int rc = target_call(cli, t->addr[i], false, &c, &r);
+        rows[i].endpoint = t->addr[i][0] != '\0' ? t->addr[i] : "(none)";
         rows[i].healthy = rc == 0;
         rows[i].took_ns = r != NULL ? r->took_ns : 0;
         if (rc != 0) {
-            const char *why = ms_strerror(rc);
-            if (rc == MS_ETIMEDOUT) {
-                why = "context deadline exceeded";
-            } else if (r != NULL && r->message[0] != '\0') {
-                why = r->message;
-            } else if (c != NULL && ms_client_errmsg(c)[0] != '\0') {
-                why = ms_client_errmsg(c);
-            }
-            snprintf(errs[i], sizeof(errs[i]), "%s", why);
+            target_error(t->addr[i], rc, c, r, errs[i], sizeof(errs[i]));
             all_ok = false;
         }
         rows[i].error = errs[i];
         ms_result_free(r);
         ms_client_close(c);
     }
-    mscli_print_health(stdout, stderr, cli->format, rows, n);
+    mscli_print_health(stdout, stderr, cli->format, rows, t->n);
     free(rows);
     free(errs);
     if (!all_ok) {
@@ -721,16 +837,252 @@ static int cmd_endpoint(struct cli *cli)
         return usage_error(cmd, "endpoint needs a subcommand: status or "
                                 "health");
     }
-    char **eps = NULL;
-    size_t n = 0;
-    char err[256] = "";
-    if (mscli_endpoints_parse(cli->endpoints, &eps, &n, err, sizeof(err))) {
-        return fail("%s", err);
+    struct targets t;
+    int rc = targets_get(cli, &t);
+    if (rc == 0) {
+        rc = strcmp(cli->args[1], "status") == 0 ? endpoint_status(cli, &t)
+                                                 : endpoint_health(cli, &t);
     }
-    int rc = strcmp(cli->args[1], "status") == 0 ? endpoint_status(cli, eps, n)
-                                                 : endpoint_health(cli, eps, n);
-    mscli_endpoints_free(eps);
+    targets_free(&t);
     return rc;
+}
+
+/* ---- membership -------------------------------------------------------- */
+
+/*
+ * Settles an id typed as digits only, which reads two ways (cand[0]
+ * decimal, cand[1] hex; see mscli_id_parse), with the member list fetched
+ * through c.  Returns 0, or the exit status after printing why.
+ */
+static int pick_member_id(struct ms_client *c, const char *arg,
+                          const uint64_t cand[2], size_t n, uint64_t *id)
+{
+    *id = cand[0];
+    if (n == 1) {
+        return 0;
+    }
+    struct ms_result *r = NULL;
+    int rc = ms_member_list(c, &r);
+    if (rc != 0) {
+        ms_result_free(r);
+        return fail("%s", ms_client_errmsg(c)[0] ? ms_client_errmsg(c)
+                                                 : ms_strerror(rc));
+    }
+    rc = mscli_id_pick(cand, n, r->members.members, r->members.n_members, id);
+    ms_result_free(r);
+    if (rc != 0) {
+        return fail("member ID %s is ambiguous: members %" PRIu64
+                    " (decimal) and %" PRIx64 " (hex) both exist; write "
+                    "0x%s for hex",
+                    arg, cand[0], cand[1], arg);
+    }
+    return 0;
+}
+
+/* Reads the id in args[idx] (hex or decimal), connects and runs one
+ * id-taking call.  On success *c and *r are the caller's to free. */
+static int run_id_call(struct cli *cli, const struct command *cmd, int idx,
+                       int (*call)(struct ms_client *, uint64_t,
+                                   struct ms_result **),
+                       uint64_t *id, struct ms_result **r, struct ms_client **c)
+{
+    const char *arg = cli->args[idx];
+    uint64_t cand[2];
+    size_t n = 0;
+    if (mscli_id_parse(arg, cand, &n) != 0) {
+        return usage_error(cmd,
+                           "bad member ID arg (%s), expecting ID in hex "
+                           "or decimal",
+                           arg);
+    }
+    int rc = connect_all(cli, c);
+    if (rc == 0 && (rc = pick_member_id(*c, arg, cand, n, id)) != 0) {
+        ms_client_close(*c);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = call(*c, *id, r);
+    if (rc != 0) {
+        return call_failed(*c, rc, *r);
+    }
+    return 0;
+}
+
+/* A name metastored accepts in --initial-cluster. */
+static bool member_name_ok(const char *s)
+{
+    return s[0] != '\0' &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789-_.") == strlen(s) &&
+           strlen(s) < 64;
+}
+
+static int member_add(struct cli *cli, const struct command *cmd)
+{
+    if (cli->nargs != 3) {
+        return usage_error(cmd, "member name not provided");
+    }
+    if (!member_name_ok(cli->args[2])) {
+        return usage_error(cmd,
+                           "member name \"%s\": use letters, digits, "
+                           "'-', '_' and '.'",
+                           cli->args[2]);
+    }
+    if (cli->peer_urls == NULL || cli->peer_urls[0] == '\0') {
+        return usage_error(cmd, "member peer urls not provided");
+    }
+    if (strchr(cli->peer_urls, ',') != NULL ||
+        (cli->client_urls != NULL && strchr(cli->client_urls, ',') != NULL)) {
+        return usage_error(cmd, "a metastored member has one peer and one "
+                                "client address: give one URL each");
+    }
+    struct ms_client *c = NULL;
+    int rc = connect_all(cli, &c);
+    if (rc != 0) {
+        return rc;
+    }
+    struct ms_result *r = NULL;
+    rc = ms_member_add(c, cli->args[2], cli->peer_urls, cli->client_urls,
+                       cli->learner, &r);
+    if (rc != 0) {
+        return call_failed(c, rc, r);
+    }
+    if (r->members.added.id == 0) {
+        rc = fail("the server did not say which id the new member has; see "
+                  "`member list`");
+    } else {
+        mscli_print_member_add(stdout, cli->format, r);
+    }
+    ms_result_free(r);
+    ms_client_close(c);
+    return rc;
+}
+
+static int cmd_member(struct cli *cli)
+{
+    const struct command *cmd = find_command("member");
+    const char *sub = cli->nargs > 1 ? cli->args[1] : "";
+    bool is_list = strcmp(sub, "list") == 0;
+    bool is_remove = strcmp(sub, "remove") == 0;
+    bool is_promote = strcmp(sub, "promote") == 0;
+    if (strcmp(sub, "add") == 0) {
+        return member_add(cli, cmd);
+    }
+    if (cli->peer_urls || cli->client_urls || cli->learner) {
+        return usage_error(cmd, "--peer-urls, --client-urls and --learner "
+                                "belong to member add");
+    }
+    if (is_list) {
+        if (cli->nargs != 2) {
+            return usage_error(cmd, "member list takes no arguments");
+        }
+        struct ms_client *c = NULL;
+        int rc = connect_all(cli, &c);
+        if (rc != 0) {
+            return rc;
+        }
+        struct ms_result *r = NULL;
+        if ((rc = ms_member_list(c, &r)) != 0) {
+            return call_failed(c, rc, r);
+        }
+        mscli_print_member_list(stdout, cli->format, r);
+        ms_result_free(r);
+        ms_client_close(c);
+        return 0;
+    }
+    if (!is_remove && !is_promote) {
+        return usage_error(cmd, "member needs a subcommand: list, add, "
+                                "remove or promote");
+    }
+    if (cli->nargs != 3) {
+        return usage_error(cmd, "member ID is not provided");
+    }
+    struct ms_client *c = NULL;
+    struct ms_result *r = NULL;
+    uint64_t id = 0;
+    int rc = run_id_call(cli, cmd, 2,
+                         is_remove ? ms_member_remove : ms_member_promote, &id,
+                         &r, &c);
+    if (rc != 0) {
+        return rc;
+    }
+    mscli_print_member_change(stdout, cli->format, r,
+                              is_remove ? "removed from" : "promoted in", id);
+    ms_result_free(r);
+    ms_client_close(c);
+    return 0;
+}
+
+static int cmd_move_leader(struct cli *cli)
+{
+    const struct command *cmd = find_command("move-leader");
+    if (cli->nargs != 2) {
+        return usage_error(cmd, "move-leader command needs 1 argument");
+    }
+    struct ms_client *c = NULL;
+    struct ms_result *r = NULL;
+    uint64_t id = 0;
+    int rc = run_id_call(cli, cmd, 1, ms_move_leader, &id, &r, &c);
+    if (rc != 0) {
+        return rc;
+    }
+    /* The former leader answers: its id is in the header. */
+    mscli_print_move_leader(stdout, cli->format, r, r->header.member_id, id);
+    ms_result_free(r);
+    ms_client_close(c);
+    return 0;
+}
+
+static int fault_drop(struct ms_client *c, uint64_t id, struct ms_result **r)
+{
+    return ms_fault(c, MS_FAULT_DROP_PEER, id, r);
+}
+
+static int fault_heal(struct ms_client *c, uint64_t id, struct ms_result **r)
+{
+    return ms_fault(c, MS_FAULT_HEAL_PEER, id, r);
+}
+
+/* fault drop-peer ID | heal-peer ID | heal-all: the test-only hook, on the
+ * node the client connects to (the first endpoint that answers). */
+static int cmd_fault(struct cli *cli)
+{
+    const struct command *cmd = find_command("fault");
+    const char *sub = cli->nargs > 1 ? cli->args[1] : "";
+    bool drop = strcmp(sub, "drop-peer") == 0;
+    bool heal = strcmp(sub, "heal-peer") == 0;
+    struct ms_client *c = NULL;
+    struct ms_result *r = NULL;
+    uint64_t id = 0;
+    int rc;
+    if (strcmp(sub, "heal-all") == 0 && cli->nargs == 2) {
+        if ((rc = connect_all(cli, &c)) != 0) {
+            return rc;
+        }
+        if ((rc = ms_fault(c, MS_FAULT_HEAL_ALL, 0, &r)) != 0) {
+            return call_failed(c, rc, r);
+        }
+    } else if ((drop || heal) && cli->nargs == 3) {
+        rc = run_id_call(cli, cmd, 2, drop ? fault_drop : fault_heal, &id, &r,
+                         &c);
+        if (rc != 0) {
+            return rc;
+        }
+    } else {
+        return usage_error(cmd, "fault needs drop-peer ID, heal-peer ID or "
+                                "heal-all");
+    }
+    if (cli->format == MSCLI_JSON) {
+        fputs("{", stdout);
+        mscli_json_header(stdout, &r->header);
+        fputs("}\n", stdout);
+    } else {
+        puts("OK");
+    }
+    ms_result_free(r);
+    ms_client_close(c);
+    return 0;
 }
 
 static int cmd_version(struct cli *cli)
@@ -794,11 +1146,35 @@ static const struct command commands[] = {
      "\n\t--physical\twait for the compaction to physically remove entries",
      "Compacts the event history in metastored"},
     {"endpoint", C_ENDPOINT, cmd_endpoint,
-     "endpoint status|health\n"
-     "\n\tstatus\tprints the status of each endpoint in --endpoints\n"
-     "\thealth\tchecks the health of each endpoint (exit 1 if one is "
-     "unhealthy)",
+     "endpoint status|health [--cluster]\n"
+     "\n\tstatus\t\tprints the status of each endpoint in --endpoints\n"
+     "\thealth\t\tchecks the health of each endpoint (exit 1 if one is "
+     "unhealthy)\n"
+     "\t--cluster\tvisit every member of the cluster (from the member "
+     "list)\n\t\t\tinstead of --endpoints",
      "Endpoint related commands"},
+    {"member", C_MEMBER, cmd_member,
+     "member list | add NAME --peer-urls=ADDR [--client-urls=ADDR] "
+     "[--learner] | remove ID | promote ID\n"
+     "\n\tlist\t\tlists the members (id, status, name, peer addrs, client "
+     "addrs, is learner)\n"
+     "\tadd\t\tadds a member and prints how to start it with metastored\n"
+     "\tremove\t\tremoves a member\n"
+     "\tpromote\t\tmakes a learner a voting member\n"
+     "\t--peer-urls=ADDR\tthe new member's peer address host:port\n"
+     "\t--client-urls=ADDR\tthe new member's client address host:port\n"
+     "\t--learner\t\tadd the member as a non-voting learner\n"
+     "\nIDs are hex (as printed) or decimal; write 0x... to force hex.",
+     "Membership related commands"},
+    {"move-leader", C_MOVE_LEADER, cmd_move_leader,
+     "move-leader ID  (hex or decimal member id)",
+     "Transfers leadership to another member"},
+    {"fault", C_FAULT, cmd_fault,
+     "fault drop-peer ID | heal-peer ID | heal-all\n"
+     "\nTest-only: drops or heals traffic between the node at --endpoints "
+     "(give one)\nand a peer.  The server refuses it unless "
+     "server.enable_fault_hook is true.",
+     "Test-only fault injection on one node"},
     {"version", C_VERSION, cmd_version, "version",
      "Prints the version of metastore-cli"},
     {"help", 0, cmd_help, "help [command]", "Help about any command"},

@@ -120,7 +120,7 @@ void mscli_human_duration(uint64_t ns, char *buf, size_t size)
     }
 }
 
-static void json_string(FILE *out, const char *s)
+void mscli_json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -180,8 +180,7 @@ static void json_kv(FILE *out, const struct ms_kv *kv)
     fputs("}", out);
 }
 
-/* etcd's ResponseHeader: every field omitted when zero. */
-static void json_header(FILE *out, const struct ms_header *h)
+void mscli_json_header(FILE *out, const struct ms_header *h)
 {
     const char *sep = "";
     fputs("\"header\":{", out);
@@ -247,7 +246,7 @@ static void json_range_body(FILE *out, const struct ms_header *h,
                             const struct ms_range_result *r)
 {
     fputc('{', out);
-    json_header(out, h);
+    mscli_json_header(out, h);
     json_kvs(out, "kvs", r->kvs, r->n_kvs);
     if (r->more) {
         fputs(",\"more\":true", out);
@@ -260,7 +259,7 @@ static void json_put_body(FILE *out, const struct ms_header *h,
                           const struct ms_put_result *p)
 {
     fputc('{', out);
-    json_header(out, h);
+    mscli_json_header(out, h);
     if (p->has_prev_kv) {
         fputs(",\"prev_kv\":", out);
         json_kv(out, &p->prev_kv);
@@ -272,7 +271,7 @@ static void json_del_body(FILE *out, const struct ms_header *h,
                           const struct ms_delete_result *d)
 {
     fputc('{', out);
-    json_header(out, h);
+    mscli_json_header(out, h);
     json_i64(out, "deleted", d->deleted);
     json_kvs(out, "prev_kvs", d->prev_kvs, d->n_prev_kvs);
     fputc('}', out);
@@ -330,7 +329,7 @@ void mscli_print_txn(FILE *out, enum mscli_format f, const struct ms_result *r)
     const struct ms_txn_result *t = &r->txn;
     if (f == MSCLI_JSON) {
         fputc('{', out);
-        json_header(out, &r->header);
+        mscli_json_header(out, &r->header);
         if (t->succeeded) {
             fputs(",\"succeeded\":true", out);
         }
@@ -374,7 +373,7 @@ void mscli_print_compact(FILE *out, enum mscli_format f,
 {
     if (f == MSCLI_JSON) {
         fputc('{', out);
-        json_header(out, &r->header);
+        mscli_json_header(out, &r->header);
         fputs("}\n", out);
         return;
     }
@@ -411,13 +410,14 @@ static void pad(FILE *out, size_t n)
     }
 }
 
-/* A tablewriter-style table: centred header, right-aligned cells.  cells is
- * rows x ncol strings, row-major. */
-static void table(FILE *out, const char *const *head, size_t ncol,
-                  char *const *cells, size_t nrow)
+void mscli_table(FILE *out, const char *const *head, size_t ncol,
+                 char *const *cells, size_t nrow)
 {
     size_t w[16] = {0};
-    for (size_t c = 0; c < ncol && c < 16; c++) {
+    if (ncol > 16) {
+        return;
+    }
+    for (size_t c = 0; c < ncol; c++) {
         w[c] = width(head[c]);
         for (size_t r = 0; r < nrow; r++) {
             size_t cw = width(cells[r * ncol + c]);
@@ -448,34 +448,47 @@ static void table(FILE *out, const char *const *head, size_t ncol,
     rule(out, w, ncol);
 }
 
-#define STATUS_COLS 10
+#define STATUS_COLS 11
 
-/* Fills the ten etcdctl columns of one status row (each cell malloc'ed). */
+/* Fills the etcdctl columns of one status row, plus REVISION before ERRORS
+ * (each cell malloc'ed).  A member that did not answer (status NULL) has its
+ * id and the failure in ERRORS, every other cell empty. */
 static void status_cells(const struct mscli_status_row *row, char **cell)
 {
-    const struct ms_status_result *s = &row->status->status_info;
-    const struct ms_header *h = &row->status->header;
-    char size[32], errs[512] = "";
-    mscli_human_bytes(s->db_size > 0 ? (uint64_t)s->db_size : 0, size,
-                      sizeof(size));
-    for (size_t i = 0; i < s->n_errors; i++) {
-        size_t l = strlen(errs);
-        snprintf(errs + l, sizeof(errs) - l, "%s%s", i ? ", " : "",
-                 s->errors[i]);
-    }
-    uint64_t id = s->member_id != 0 ? s->member_id : h->member_id;
     char tmp[STATUS_COLS][600];
+    memset(tmp, 0, sizeof(tmp));
     snprintf(tmp[0], sizeof(tmp[0]), "%s", row->endpoint);
-    snprintf(tmp[1], sizeof(tmp[1]), "%" PRIx64, id);
-    snprintf(tmp[2], sizeof(tmp[2]), "%s", s->version);
-    snprintf(tmp[3], sizeof(tmp[3]), "%s", size);
-    snprintf(tmp[4], sizeof(tmp[4]), "%s",
-             s->leader != 0 && s->leader == id ? "true" : "false");
-    snprintf(tmp[5], sizeof(tmp[5]), "%s", s->is_learner ? "true" : "false");
-    snprintf(tmp[6], sizeof(tmp[6]), "%" PRIu64, s->raft_term);
-    snprintf(tmp[7], sizeof(tmp[7]), "%" PRIu64, s->raft_index);
-    snprintf(tmp[8], sizeof(tmp[8]), "%" PRIu64, s->raft_applied_index);
-    snprintf(tmp[9], sizeof(tmp[9]), "%s", errs);
+    if (row->status == NULL) {
+        if (row->member_id != 0) {
+            snprintf(tmp[1], sizeof(tmp[1]), "%" PRIx64, row->member_id);
+        }
+        snprintf(tmp[10], sizeof(tmp[10]), "%s",
+                 row->error != NULL ? row->error : "");
+    } else {
+        const struct ms_status_result *s = &row->status->status_info;
+        const struct ms_header *h = &row->status->header;
+        char size[32];
+        mscli_human_bytes(s->db_size > 0 ? (uint64_t)s->db_size : 0, size,
+                          sizeof(size));
+        for (size_t i = 0; i < s->n_errors; i++) {
+            size_t l = strlen(tmp[10]);
+            snprintf(tmp[10] + l, sizeof(tmp[10]) - l, "%s%s", i ? ", " : "",
+                     s->errors[i]);
+        }
+        uint64_t id = s->member_id != 0 ? s->member_id : h->member_id;
+        snprintf(tmp[1], sizeof(tmp[1]), "%" PRIx64, id);
+        snprintf(tmp[2], sizeof(tmp[2]), "%s", s->version);
+        snprintf(tmp[3], sizeof(tmp[3]), "%s", size);
+        snprintf(tmp[4], sizeof(tmp[4]), "%s",
+                 s->leader != 0 && s->leader == id ? "true" : "false");
+        snprintf(tmp[5], sizeof(tmp[5]), "%s",
+                 s->is_learner ? "true" : "false");
+        snprintf(tmp[6], sizeof(tmp[6]), "%" PRIu64, s->raft_term);
+        snprintf(tmp[7], sizeof(tmp[7]), "%" PRIu64, s->raft_index);
+        snprintf(tmp[8], sizeof(tmp[8]), "%" PRIu64, s->raft_applied_index);
+        snprintf(tmp[9], sizeof(tmp[9]), "%" PRId64,
+                 s->revision != 0 ? s->revision : h->revision);
+    }
     for (int c = 0; c < STATUS_COLS; c++) {
         cell[c] = strdup(tmp[c]);
     }
@@ -486,13 +499,20 @@ static void json_status(FILE *out, const struct mscli_status_row *rows,
 {
     fputc('[', out);
     for (size_t i = 0; i < n; i++) {
-        const struct ms_status_result *s = &rows[i].status->status_info;
         fputs(i ? ",{\"Endpoint\":" : "{\"Endpoint\":", out);
-        json_string(out, rows[i].endpoint);
+        mscli_json_string(out, rows[i].endpoint);
+        if (rows[i].status == NULL) {
+            json_u64(out, "ID", rows[i].member_id);
+            fputs(",\"Error\":", out);
+            mscli_json_string(out, rows[i].error != NULL ? rows[i].error : "");
+            fputc('}', out);
+            continue;
+        }
+        const struct ms_status_result *s = &rows[i].status->status_info;
         fputs(",\"Status\":{", out);
-        json_header(out, &rows[i].status->header);
+        mscli_json_header(out, &rows[i].status->header);
         fputs(",\"version\":", out);
-        json_string(out, s->version);
+        mscli_json_string(out, s->version);
         json_i64(out, "dbSize", s->db_size);
         json_u64(out, "leader", s->leader);
         json_u64(out, "raftIndex", s->raft_index);
@@ -507,7 +527,7 @@ static void json_status(FILE *out, const struct mscli_status_row *rows,
                 if (e > 0) {
                     fputc(',', out);
                 }
-                json_string(out, s->errors[e]);
+                mscli_json_string(out, s->errors[e]);
             }
             fputc(']', out);
         }
@@ -522,7 +542,7 @@ void mscli_print_status(FILE *out, enum mscli_format f,
     static const char *head[STATUS_COLS] = {
         "ENDPOINT",           "ID",         "VERSION",   "DB SIZE",
         "IS LEADER",          "IS LEARNER", "RAFT TERM", "RAFT INDEX",
-        "RAFT APPLIED INDEX", "ERRORS"};
+        "RAFT APPLIED INDEX", "REVISION",   "ERRORS"};
     if (f == MSCLI_JSON) {
         json_status(out, rows, n);
         return;
@@ -539,7 +559,7 @@ void mscli_print_status(FILE *out, enum mscli_format f,
         ok = ok && cells[i] != NULL;
     }
     if (ok && f == MSCLI_TABLE) {
-        table(out, head, STATUS_COLS, cells, n);
+        mscli_table(out, head, STATUS_COLS, cells, n);
     } else if (ok) {
         for (size_t r = 0; r < n; r++) {
             for (size_t c = 0; c < STATUS_COLS; c++) {
@@ -564,12 +584,12 @@ void mscli_print_health(FILE *out, FILE *err, enum mscli_format f,
         for (size_t i = 0; i < n; i++) {
             mscli_human_duration(rows[i].took_ns, took, sizeof(took));
             fputs(i ? ",{\"endpoint\":" : "{\"endpoint\":", out);
-            json_string(out, rows[i].endpoint);
+            mscli_json_string(out, rows[i].endpoint);
             fprintf(out, ",\"health\":%s,\"took\":\"%s\"",
                     rows[i].healthy ? "true" : "false", took);
             if (!rows[i].healthy) {
                 fputs(",\"error\":", out);
-                json_string(out, rows[i].error);
+                mscli_json_string(out, rows[i].error);
             }
             fputc('}', out);
         }
@@ -593,7 +613,7 @@ void mscli_print_health(FILE *out, FILE *err, enum mscli_format f,
             }
         }
         if (ok) {
-            table(out, head, 4, cells, n);
+            mscli_table(out, head, 4, cells, n);
         }
         for (size_t i = 0; i < n * 4; i++) {
             free(cells[i]);

@@ -1,7 +1,8 @@
 /*
  * cli_util.h - the pieces of metastore-cli that are worth unit-testing on
  * their own: duration and endpoint-list parsing, the etcdctl txn syntax
- * parser and the output printers (-w simple|json|table).
+ * parser, the output printers (-w simple|json|table), and (cli_members.c)
+ * member-id parsing and the member command printers.
  *
  * They live in client/ next to the library (so the Makefile's client tests
  * link them) but are not part of the public API (client/metastore.h); only
@@ -117,6 +118,15 @@ struct mscli_get_print {
     bool count_only;
 };
 
+/* Shared by the printers: a JSON string with escapes; etcd's ResponseHeader
+ * object ("header":{...}, zero fields omitted); a tablewriter-style table
+ * (centred header, right-aligned cells; cells is nrow x ncol strings,
+ * row-major; at most 16 columns). */
+void mscli_json_string(FILE *out, const char *s);
+void mscli_json_header(FILE *out, const struct ms_header *h);
+void mscli_table(FILE *out, const char *const *head, size_t ncol,
+                 char *const *cells, size_t nrow);
+
 /* Printers.  The JSON shape follows etcd's (docs/cli.md): a header object
  * {cluster_id, member_id, revision, raft_term}, kvs with base64 key and
  * value.  `table` prints the same as `simple` for get/put/del/txn/compaction
@@ -129,11 +139,15 @@ void mscli_print_txn(FILE *out, enum mscli_format f, const struct ms_result *r);
 void mscli_print_compact(FILE *out, enum mscli_format f,
                          const struct ms_result *r);
 
-/* One row of `endpoint status` (endpoints that failed are reported on
- * stderr by the caller and have no row). */
+/* One row of `endpoint status`.  Plain `endpoint status` reports endpoints
+ * that failed on stderr and gives them no row; `--cluster` also gives each
+ * member that did not answer a row with status NULL, its member id and the
+ * failure in `error` (shown in the ERRORS column). */
 struct mscli_status_row {
     const char *endpoint;
-    const struct ms_result *status; /* type MS_RESULT_STATUS */
+    const struct ms_result *status; /* type MS_RESULT_STATUS, or NULL */
+    uint64_t member_id;             /* status NULL: the member's id, 0 = ? */
+    const char *error;              /* status NULL: why it failed */
 };
 void mscli_print_status(FILE *out, enum mscli_format f,
                         const struct mscli_status_row *rows, size_t n);
@@ -149,6 +163,64 @@ struct mscli_health_row {
  * etcdctl does; json and table write everything to out. */
 void mscli_print_health(FILE *out, FILE *err, enum mscli_format f,
                         const struct mscli_health_row *rows, size_t n);
+
+/* ---- members (cli_members.c) ------------------------------------------ */
+
+/*
+ * Reads a member id typed on the command line.  etcdctl prints ids in hex
+ * without a prefix, people type small ids in decimal, so:
+ *   "0x1f" / "0X1F"        -> hex only;
+ *   digits with a-f in it  -> hex only ("8e9e05c52164694d");
+ *   digits only ("12")     -> two candidates: decimal 12 first, hex 0x12
+ *                             second (when it fits in 64 bits).
+ * Writes the candidates to cand[0..*n) and returns 0, or MS_EINVAL for an
+ * empty string, other characters, 0, or a value beyond 64 bits.
+ * mscli_id_pick() chooses between two candidates with the member list.
+ */
+int mscli_id_parse(const char *s, uint64_t cand[2], size_t *n);
+
+/*
+ * Chooses the member id among the candidates of mscli_id_parse(): the one
+ * that is a member; the first one when none is (the server then answers
+ * NOT_FOUND).  MS_EINVAL when both are members (the caller asks for a 0x
+ * prefix or a decimal id that is unambiguous).
+ */
+int mscli_id_pick(const uint64_t *cand, size_t n,
+                  const struct ms_member *members, size_t n_members,
+                  uint64_t *id);
+
+/* `member list`: simple "id, started, name, peer addrs, client addrs, is
+ * learner" lines (ids in hex; "unstarted" for a member without a name), a
+ * table with etcdctl's columns, or etcd's JSON shape. */
+void mscli_print_member_list(FILE *out, enum mscli_format f,
+                             const struct ms_result *r);
+
+/*
+ * The --initial-cluster value a member that joins the cluster starts with:
+ * "ID:NAME=PEER@CLIENT,..." for every member, decimal ids (metastored's
+ * syntax).  0 and a malloc'ed *out, or MS_ENOMEM.
+ */
+int mscli_initial_cluster(const struct ms_member *members, size_t n,
+                          char **out);
+
+/* `member add`: "Member <id> added to cluster <cluster id>" then the
+ * metastored command line that starts the new member; JSON: etcd's
+ * MemberAddResponse shape. */
+void mscli_print_member_add(FILE *out, enum mscli_format f,
+                            const struct ms_result *r);
+
+/* `member remove` / `member promote`: "Member <id> removed from cluster
+ * <cluster id>" or "Member <id> promoted in cluster <cluster id>" (verb is
+ * "removed from" or "promoted in"); JSON: the header and the members. */
+void mscli_print_member_change(FILE *out, enum mscli_format f,
+                               const struct ms_result *r, const char *verb,
+                               uint64_t id);
+
+/* `move-leader`: "Leadership transferred from <from> to <to>" (hex); JSON:
+ * the header. */
+void mscli_print_move_leader(FILE *out, enum mscli_format f,
+                             const struct ms_result *r, uint64_t from,
+                             uint64_t to);
 
 /* etcd's humanize.Bytes: SI units, "20 kB", "1.5 MB", "9 B". */
 void mscli_human_bytes(uint64_t n, char *buf, size_t size);

@@ -59,6 +59,12 @@ enum ms__method {
     MS__METHOD_DELETE_RANGE = 12,
     MS__METHOD_TXN = 13,
     MS__METHOD_COMPACT = 14,
+    MS__METHOD_MEMBER_LIST = 40,
+    MS__METHOD_MEMBER_ADD = 41,
+    MS__METHOD_MEMBER_REMOVE = 42,
+    MS__METHOD_MEMBER_PROMOTE = 43,
+    MS__METHOD_MOVE_LEADER = 50,
+    MS__METHOD_FAULT = 60,
 };
 
 struct ms__frame_header {
@@ -119,5 +125,14 @@ void ms__client_set_errmsg(struct ms_client *c, const char *fmt, ...)
  */
 int ms__result_build(enum ms_result_type type, struct ms__call *call,
                      struct ms_result **out);
+
+/*
+ * The common tail of every public call: runs `req` through
+ * ms__client_call(), builds the result of `type`, remembers the applied
+ * index and sets the errmsg on failure.  Returns as the public calls do.
+ */
+int ms__run(struct ms_client *c, uint16_t method, const ProtobufCMessage *req,
+            const ProtobufCMessageDescriptor *desc, bool idempotent,
+            enum ms_result_type type, struct ms_result **out);
 
 #endif /* METASTORE_CLIENT_INTERNAL_H */

@@ -13,10 +13,11 @@
  *   - ms_client_open() connects to the first endpoint that answers;
  *   - a NOT_LEADER answer that names the leader's address makes the client
  *     reconnect there and send the request again (a bounded number of times);
- *   - when the connection fails, idempotent requests (Range, Status, Ping)
- *     are retried on the next endpoint; writes (Put, DeleteRange, Txn,
- *     Compact) are retried only when the failure happened before any byte of
- *     the request was sent, since otherwise the server may have applied it.
+ *   - when the connection fails, idempotent requests (Range, Status, Ping,
+ *     MemberList, Fault) are retried on the next endpoint; writes (Put,
+ *     DeleteRange, Txn, Compact, the membership changes, MoveLeader) are
+ *     retried only when the failure happened before any byte of the request
+ *     was sent, since otherwise the server may have applied it.
  *
  * Errors: every int function returns 0 on success and a negative code on
  * failure: one of the MS_E* codes below, or -errno for a system error that
@@ -64,7 +65,8 @@
     X(MS_ENOMEM, -10013, "out of memory")                                      \
     X(MS_ECOMPACTED, -10014, "required revision has been compacted")           \
     X(MS_ETOOBIG, -10015, "request or response larger than the frame limit")   \
-    X(MS_ECLOSED, -10016, "connection closed by the server")
+    X(MS_ECLOSED, -10016, "connection closed by the server")                   \
+    X(MS_EDENIED, -10017, "permission denied by the server")
 
 enum ms_error {
 #define MS__ERR_ENUM(name, value, text) name = value,
@@ -332,6 +334,27 @@ struct ms_status_result {
     struct ms_read_stats read_stats;
 };
 
+/* One member of the cluster, as the server's member table has it.  The
+ * strings are never NULL ("" when unknown: a member added without a client
+ * address has client_addr ""). */
+struct ms_member {
+    uint64_t id;
+    const char *name;
+    const char *peer_addr;   /* "host:port" other members reach it on */
+    const char *client_addr; /* "host:port" clients reach it on, or "" */
+    bool is_learner;         /* a non-voting member (see ms_member_promote) */
+};
+
+/* What the membership calls return.  `members` is the whole membership
+ * after the change (MemberList: as the answering server knows it, in its
+ * table order).  `added` is set by MemberAdd only: the new member, with the
+ * id the server chose (id 0 if the server did not name it). */
+struct ms_members_result {
+    struct ms_member added;
+    struct ms_member *members;
+    size_t n_members;
+};
+
 enum ms_result_type {
     MS_RESULT_RANGE = 0,
     MS_RESULT_PUT,
@@ -340,6 +363,12 @@ enum ms_result_type {
     MS_RESULT_COMPACT,
     MS_RESULT_STATUS,
     MS_RESULT_PING,
+    MS_RESULT_MEMBER_LIST,
+    MS_RESULT_MEMBER_ADD,
+    MS_RESULT_MEMBER_REMOVE,
+    MS_RESULT_MEMBER_PROMOTE,
+    MS_RESULT_MOVE_LEADER,
+    MS_RESULT_FAULT,
 };
 
 /* What one call returns.  `status` is MS_STATUS_OK on success; otherwise the
@@ -360,6 +389,7 @@ struct ms_result {
     struct ms_txn_result txn;
     struct ms_compact_result compact;
     struct ms_status_result status_info;
+    struct ms_members_result members; /* the MS_RESULT_MEMBER_* types */
     uint64_t took_ns; /* time from sending the request to the answer */
 };
 
@@ -409,5 +439,77 @@ int ms_status(struct ms_client *c, struct ms_result **out);
 
 /* A round trip that touches neither Raft nor storage. */
 int ms_ping(struct ms_client *c, struct ms_result **out);
+
+/* ------------------------------------------------------------------ */
+/* Cluster membership and operator calls                               */
+/* ------------------------------------------------------------------ */
+/*
+ * Membership changes (add, remove, promote) and MoveLeader must reach the
+ * leader: a follower answers NOT_LEADER with the leader's client address and
+ * the client follows it (ms_client_options.max_redirects), so any member's
+ * endpoint will do.  A change is answered once the configuration entry is
+ * committed and applied on the leader.  One change at a time: while one is
+ * in flight (or just after an election) the server answers
+ * FAILED_PRECONDITION (MS_EPRECONDITION) "another membership change is still
+ * in progress"; retry after a moment.  On success result->members.members is
+ * the membership after the change.
+ */
+
+/* The members of the cluster, as the server the client is connected to knows
+ * them (answered locally, no Raft round; idempotent). */
+int ms_member_list(struct ms_client *c, struct ms_result **out);
+
+/*
+ * Adds a member: `name` (required), `peer_addr` "host:port" the other
+ * members will reach it on (an "http://" prefix is accepted and dropped),
+ * `client_addr` "host:port" for clients (NULL or "" = none; needed for
+ * `endpoint status --cluster` and NOT_LEADER redirects to it), and
+ * `is_learner` to add it as a non-voting learner (promote it once it has
+ * caught up).  The server chooses the id: result->members.added.id.  The
+ * new process is then started with --join (see docs/cli.md, member add).
+ * Errors: MS_EINVAL (local check: empty name, malformed address),
+ * MS_EPRECONDITION (a member with that peer address exists, a change in
+ * progress), the usual ones.
+ */
+int ms_member_add(struct ms_client *c, const char *name, const char *peer_addr,
+                  const char *client_addr, bool is_learner,
+                  struct ms_result **out);
+
+/* Removes member `id` (a voter or a learner; removing the leader makes it
+ * step down once the change commits).  MS_ENOTFOUND for an unknown id. */
+int ms_member_remove(struct ms_client *c, uint64_t id, struct ms_result **out);
+
+/* Makes learner `id` a voter.  MS_EPRECONDITION when it is not a learner or
+ * has not caught up with the leader's log yet (retry later); MS_ENOTFOUND
+ * for an unknown id. */
+int ms_member_promote(struct ms_client *c, uint64_t id, struct ms_result **out);
+
+/* Transfers leadership to voter `target_id` (Raft's TimeoutNow) and waits
+ * until the target leads or the transfer is abandoned (then MS_ETIMEDOUT or
+ * the server's error).  A no-op when the target already leads.  The answer
+ * comes from the former leader: result->header.member_id is its id. */
+int ms_move_leader(struct ms_client *c, uint64_t target_id,
+                   struct ms_result **out);
+
+/* Fault hook actions; the numbers are FaultRequest.Action's. */
+enum ms_fault_action {
+    MS_FAULT_DROP_PEER = 1, /* drop all traffic to and from peer_id */
+    MS_FAULT_HEAL_PEER = 2, /* undo MS_FAULT_DROP_PEER for peer_id */
+    MS_FAULT_HEAL_ALL = 3,  /* undo every drop (peer_id ignored) */
+    MS_FAULT_PAUSE_APPLY = 4,
+    MS_FAULT_RESUME_APPLY = 5,
+};
+
+/*
+ * TEST-ONLY fault injection on the ONE node the client is connected to (not
+ * redirected): drop or heal that node's traffic with a peer.  The server
+ * refuses it with PERMISSION_DENIED (MS_EDENIED) unless it runs with
+ * server.enable_fault_hook: true, and answers UNIMPLEMENTED
+ * (MS_EUNIMPLEMENTED) for an action it does not support (today PAUSE_APPLY
+ * and RESUME_APPLY).  To cut a link both ways, drop it on both ends.
+ * Open the client with that node's endpoint only.
+ */
+int ms_fault(struct ms_client *c, enum ms_fault_action action, uint64_t peer_id,
+             struct ms_result **out);
 
 #endif /* METASTORE_CLIENT_H */

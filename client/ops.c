@@ -5,6 +5,7 @@
  * range ends), runs it through ms__client_call() and turns the answer into
  * a struct ms_result.  Range, Status and Ping are idempotent (safe to resend
  * after a broken connection); Put, DeleteRange, Txn and Compact are not.
+ * The membership and operator calls are in members.c.
  */
 #include "client/internal.h"
 
@@ -133,11 +134,9 @@ static int fill_range_req(struct ms_client *c, struct scratch *s,
     return 0;
 }
 
-/* Runs the call and builds the result; the common tail of every call. */
-static int run(struct ms_client *c, uint16_t method,
-               const ProtobufCMessage *req,
-               const ProtobufCMessageDescriptor *desc, bool idempotent,
-               enum ms_result_type type, struct ms_result **out)
+int ms__run(struct ms_client *c, uint16_t method, const ProtobufCMessage *req,
+            const ProtobufCMessageDescriptor *desc, bool idempotent,
+            enum ms_result_type type, struct ms_result **out)
 {
     struct ms__call call = {
         .method = method,
@@ -184,8 +183,9 @@ int ms_put(struct ms_client *c, const void *key, size_t key_len,
     req.value = bin(value, value_len);
     req.lease = lease;
     req.prev_kv = prev_kv;
-    return run(c, MS__METHOD_PUT, &req.base,
-               &metastore__put_response__descriptor, false, MS_RESULT_PUT, out);
+    return ms__run(c, MS__METHOD_PUT, &req.base,
+                   &metastore__put_response__descriptor, false, MS_RESULT_PUT,
+                   out);
 }
 
 int ms_get(struct ms_client *c, const void *key, size_t key_len,
@@ -199,9 +199,9 @@ int ms_get(struct ms_client *c, const void *key, size_t key_len,
     Metastore__RangeRequest req;
     int rc = fill_range_req(c, &s, &req, key, key_len, opts);
     if (rc == 0) {
-        rc = run(c, MS__METHOD_RANGE, &req.base,
-                 &metastore__range_response__descriptor, true, MS_RESULT_RANGE,
-                 out);
+        rc = ms__run(c, MS__METHOD_RANGE, &req.base,
+                     &metastore__range_response__descriptor, true,
+                     MS_RESULT_RANGE, out);
     } else {
         ms__client_set_errmsg(c, "get: %s", ms_strerror(rc));
     }
@@ -222,9 +222,9 @@ int ms_delete(struct ms_client *c, const void *key, size_t key_len,
     req.prev_kv = prev_kv;
     int rc = key_range(&s, key, key_len, opts, &req.key, &req.range_end);
     if (rc == 0) {
-        rc = run(c, MS__METHOD_DELETE_RANGE, &req.base,
-                 &metastore__delete_range_response__descriptor, false,
-                 MS_RESULT_DELETE, out);
+        rc = ms__run(c, MS__METHOD_DELETE_RANGE, &req.base,
+                     &metastore__delete_range_response__descriptor, false,
+                     MS_RESULT_DELETE, out);
     } else {
         ms__client_set_errmsg(c, "del: %s", ms_strerror(rc));
     }
@@ -388,9 +388,9 @@ int ms_txn(struct ms_client *c, const struct ms_compare *compares,
     int rc = build_txn(c, &s, &req, compares, n_compares, success, n_success,
                        failure, n_failure);
     if (rc == 0) {
-        rc = run(c, MS__METHOD_TXN, &req.base,
-                 &metastore__txn_response__descriptor, false, MS_RESULT_TXN,
-                 out);
+        rc = ms__run(c, MS__METHOD_TXN, &req.base,
+                     &metastore__txn_response__descriptor, false, MS_RESULT_TXN,
+                     out);
     } else {
         ms__client_set_errmsg(c, "txn: %s", ms_strerror(rc));
     }
@@ -409,9 +409,9 @@ int ms_compact(struct ms_client *c, int64_t revision, bool physical,
     Metastore__CompactionRequest req = METASTORE__COMPACTION_REQUEST__INIT;
     req.revision = revision;
     req.physical = physical;
-    int rc = run(c, MS__METHOD_COMPACT, &req.base,
-                 &metastore__compaction_response__descriptor, false,
-                 MS_RESULT_COMPACT, out);
+    int rc = ms__run(c, MS__METHOD_COMPACT, &req.base,
+                     &metastore__compaction_response__descriptor, false,
+                     MS_RESULT_COMPACT, out);
     if (*out != NULL) {
         (*out)->compact.revision = revision;
     }
@@ -422,16 +422,16 @@ int ms_status(struct ms_client *c, struct ms_result **out)
 {
     *out = NULL;
     Metastore__StatusRequest req = METASTORE__STATUS_REQUEST__INIT;
-    return run(c, MS__METHOD_STATUS, &req.base,
-               &metastore__status_response__descriptor, true, MS_RESULT_STATUS,
-               out);
+    return ms__run(c, MS__METHOD_STATUS, &req.base,
+                   &metastore__status_response__descriptor, true,
+                   MS_RESULT_STATUS, out);
 }
 
 int ms_ping(struct ms_client *c, struct ms_result **out)
 {
     *out = NULL;
     Metastore__PingRequest req = METASTORE__PING_REQUEST__INIT;
-    return run(c, MS__METHOD_PING, &req.base,
-               &metastore__ping_response__descriptor, true, MS_RESULT_PING,
-               out);
+    return ms__run(c, MS__METHOD_PING, &req.base,
+                   &metastore__ping_response__descriptor, true, MS_RESULT_PING,
+                   out);
 }

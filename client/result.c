@@ -2,8 +2,9 @@
  * result.c - turns an unpacked protobuf response into a struct ms_result.
  *
  * The result keeps the unpacked message and points into it (keys and
- * values are not copied); the arrays of struct ms_kv and ms_op_result are
- * allocated here and recorded so ms_result_free() can release them.
+ * values are not copied); the arrays of struct ms_kv, ms_op_result and
+ * ms_member are allocated here and recorded so ms_result_free() can release
+ * them.
  * A response that lacks what its type needs (no header, a Txn response op
  * of an unknown kind) is rejected with MS_EPROTO rather than half-filled.
  */
@@ -200,6 +201,65 @@ static void fill_status(struct ms_status_result *out,
     }
 }
 
+static void copy_member(struct ms_member *out, const Metastore__Member *m)
+{
+    out->id = m->id;
+    out->name = m->name != NULL ? m->name : "";
+    out->peer_addr = m->peer_addr != NULL ? m->peer_addr : "";
+    out->client_addr = m->client_addr != NULL ? m->client_addr : "";
+    out->is_learner = m->is_learner;
+}
+
+/* Copies a repeated Member field; a NULL element is malformed. */
+static int fill_members(struct result_impl *impl, struct ms_members_result *out,
+                        Metastore__Member **ms, size_t n)
+{
+    out->members = alloc(impl, n, sizeof(*out->members));
+    if (out->members == NULL) {
+        return MS_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ms[i] == NULL) {
+            return MS_EPROTO;
+        }
+        copy_member(&out->members[i], ms[i]);
+    }
+    out->n_members = n;
+    return 0;
+}
+
+/* The membership responses: MemberAdd also names the new member. */
+static int fill_member_resp(struct result_impl *impl, enum ms_result_type type,
+                            struct ms_members_result *out,
+                            const ProtobufCMessage *m)
+{
+    static const Metastore__Member none = METASTORE__MEMBER__INIT;
+    copy_member(&out->added, &none);
+    switch (type) {
+    case MS_RESULT_MEMBER_LIST: {
+        const Metastore__MemberListResponse *r = (const void *)m;
+        return fill_members(impl, out, r->members, r->n_members);
+    }
+    case MS_RESULT_MEMBER_ADD: {
+        const Metastore__MemberAddResponse *r = (const void *)m;
+        if (r->member != NULL) {
+            copy_member(&out->added, r->member);
+        }
+        return fill_members(impl, out, r->members, r->n_members);
+    }
+    case MS_RESULT_MEMBER_REMOVE: {
+        const Metastore__MemberRemoveResponse *r = (const void *)m;
+        return fill_members(impl, out, r->members, r->n_members);
+    }
+    case MS_RESULT_MEMBER_PROMOTE: {
+        const Metastore__MemberPromoteResponse *r = (const void *)m;
+        return fill_members(impl, out, r->members, r->n_members);
+    }
+    default:
+        return 0;
+    }
+}
+
 /* The header field sits right after `base` in every response message we
  * handle, but reading it through the concrete type keeps this honest. */
 static const Metastore__ResponseHeader *header_of(enum ms_result_type type,
@@ -220,6 +280,18 @@ static const Metastore__ResponseHeader *header_of(enum ms_result_type type,
         return ((const Metastore__StatusResponse *)m)->header;
     case MS_RESULT_PING:
         return ((const Metastore__PingResponse *)m)->header;
+    case MS_RESULT_MEMBER_LIST:
+        return ((const Metastore__MemberListResponse *)m)->header;
+    case MS_RESULT_MEMBER_ADD:
+        return ((const Metastore__MemberAddResponse *)m)->header;
+    case MS_RESULT_MEMBER_REMOVE:
+        return ((const Metastore__MemberRemoveResponse *)m)->header;
+    case MS_RESULT_MEMBER_PROMOTE:
+        return ((const Metastore__MemberPromoteResponse *)m)->header;
+    case MS_RESULT_MOVE_LEADER:
+        return ((const Metastore__MoveLeaderResponse *)m)->header;
+    case MS_RESULT_FAULT:
+        return ((const Metastore__FaultResponse *)m)->header;
     }
     return NULL;
 }
@@ -247,8 +319,15 @@ static int fill_ok(struct result_impl *impl, enum ms_result_type type)
     case MS_RESULT_STATUS:
         fill_status(&r->status_info, (const Metastore__StatusResponse *)m);
         return 0;
+    case MS_RESULT_MEMBER_LIST:
+    case MS_RESULT_MEMBER_ADD:
+    case MS_RESULT_MEMBER_REMOVE:
+    case MS_RESULT_MEMBER_PROMOTE:
+        return fill_member_resp(impl, type, &r->members, m);
     case MS_RESULT_COMPACT:
     case MS_RESULT_PING:
+    case MS_RESULT_MOVE_LEADER:
+    case MS_RESULT_FAULT:
         return 0;
     }
     return MS_EPROTO;
@@ -266,6 +345,9 @@ int ms__result_build(enum ms_result_type type, struct ms__call *call,
     r->type = type;
     r->message = "";
     r->leader_addr = "";
+    r->members.added.name = "";
+    r->members.added.peer_addr = "";
+    r->members.added.client_addr = "";
     r->took_ns = call->took_ns;
     int rc;
     if (call->err != NULL) {

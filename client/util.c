@@ -82,6 +82,8 @@ int ms_status_to_error(int status)
         return MS_EINTERNAL;
     case MS_STATUS_COMPACTED:
         return MS_ECOMPACTED;
+    case MS_STATUS_PERMISSION_DENIED:
+        return MS_EDENIED;
     default:
         return MS_ESERVER;
     }

@@ -16,7 +16,7 @@
 
 #include "raft/raft.h"
 
-#define CC_VERSION 1u
+#define CC_VERSION      1u
 #define CC_HEADER_BYTES 16u
 
 static void put_u32(uint8_t *p, uint32_t v)

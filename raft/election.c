@@ -80,6 +80,7 @@ void raft__become_leader(struct raft *r)
     /* Any conf change in the uncommitted tail blocks the next one. */
     r->pending_conf_index = raft__log_last_index(&r->log);
     r->lead_start_seq = r->seq + 1;
+    r->lease_suspect = false;
     raft__new_round(r);
     /* Thesis 6.4 / 5.4.2: an empty entry of our term, committed before any
      * read is answered. */
@@ -138,8 +139,7 @@ static void send_vote_requests(struct raft *r, bool pre_vote, bool transfer)
         /* A vote request depends on our durable term and self-vote; a
          * pre-vote request depends on nothing. */
         struct raft_message *m = raft__msg_new(
-            r, !pre_vote, pre_vote ? RAFT_MSG_PRE_VOTE : RAFT_MSG_VOTE,
-            mb->id);
+            r, !pre_vote, pre_vote ? RAFT_MSG_PRE_VOTE : RAFT_MSG_VOTE, mb->id);
         m->term = pre_vote ? r->term + 1 : r->term;
         m->index = last;
         m->log_term = last_term;
@@ -292,5 +292,6 @@ void raft__tick_leader(struct raft *r)
 void raft__send_timeout_now(struct raft *r, raft_id to)
 {
     raft__msg_new(r, false, RAFT_MSG_TIMEOUT_NOW, to);
+    r->lease_suspect = true; /* until the end of this term */
     raft__trace(r, "sent timeout-now to %llu", (unsigned long long)to);
 }

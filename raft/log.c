@@ -24,6 +24,7 @@ int raft__log_init(struct raft__log *l, const struct raft_storage *st)
     l->st = *st;
     l->u_offset = st->last_index(st->data) + 1;
     l->u_handed = l->u_offset - 1;
+    l->conf_hint = l->u_offset - 1;
     return 0;
 }
 
@@ -118,8 +119,7 @@ static int reserve(struct raft__log *l, size_t n)
     return 0;
 }
 
-int raft__log_append(struct raft__log *l, const struct raft_entry *e,
-                     size_t n)
+int raft__log_append(struct raft__log *l, const struct raft_entry *e, size_t n)
 {
     if (n == 0)
         return 0;
@@ -160,6 +160,8 @@ int raft__log_append(struct raft__log *l, const struct raft_entry *e,
         *d = e[i];
         d->index = after + i;
         d->data = copies[i];
+        if (d->type == RAFT_ENTRY_CONF_CHANGE && d->index > l->conf_hint)
+            l->conf_hint = d->index;
     }
     l->u_n = keep + n;
     if (l->u_handed > after - 1)
@@ -357,14 +359,12 @@ void raft__log_stable_to(struct raft__log *l, raft_index i, raft_term t)
     }
     if (l->u_n == 0 || i < l->u_offset || i > l->u_handed)
         return;
-    if (i >= l->u_offset + l->u_n ||
-        l->u_ents[i - l->u_offset].term != t)
+    if (i >= l->u_offset + l->u_n || l->u_ents[i - l->u_offset].term != t)
         return; /* stale: that entry has been replaced since */
     size_t drop = (size_t)(i - l->u_offset + 1);
     for (size_t k = 0; k < drop; k++)
         free(l->u_ents[k].data);
-    memmove(l->u_ents, l->u_ents + drop,
-            (l->u_n - drop) * sizeof(*l->u_ents));
+    memmove(l->u_ents, l->u_ents + drop, (l->u_n - drop) * sizeof(*l->u_ents));
     l->u_n -= drop;
     l->u_offset = i + 1;
 }

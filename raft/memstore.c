@@ -84,7 +84,8 @@ static int st_term(void *data, raft_index i, raft_term *out)
         return RAFT_ECOMPACTED;
     if (i > ms_last(ms))
         return RAFT_EUNAVAILABLE;
-    *out = i == ms->offset ? ms->offset_term : ms->ents[i - ms->offset - 1].term;
+    *out =
+        i == ms->offset ? ms->offset_term : ms->ents[i - ms->offset - 1].term;
     return 0;
 }
 

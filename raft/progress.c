@@ -125,8 +125,8 @@ bool raft__progress_maybe_update(struct raft__progress *p, raft_index n)
     return updated;
 }
 
-bool raft__progress_maybe_decr_to(struct raft__progress *p,
-                                  raft_index rejected, raft_index match_hint)
+bool raft__progress_maybe_decr_to(struct raft__progress *p, raft_index rejected,
+                                  raft_index match_hint)
 {
     if (p->state == RAFT_PROGRESS_REPLICATE) {
         /* Stale rejection, or one already acted on. */

@@ -1,6 +1,7 @@
 /*
  * raft.c - the node: creation and restart, input validation and dispatch,
- * proposals, membership application, and the ready/advance/persisted cycle.
+ * proposals and the other inputs, and queries.  (Membership changes are in
+ * membership.c, the ready/advance/persisted cycle in ready.c.)
  *
  * Happy path: raft_create() loads whatever the storage holds; inputs
  * (raft_step, raft_tick, raft_propose, ...) change state and queue output;
@@ -84,123 +85,6 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
     return a > b ? a : b;
 }
 
-/* ---- membership ----------------------------------------------------- */
-
-/* Makes prs[] match conf: keeps existing progress, adds new members,
- * drops removed ones. */
-void raft__rebuild_progress(struct raft *r)
-{
-    struct raft__progress old[RAFT_MAX_MEMBERS];
-    uint32_t n_old = r->n_prs;
-    memcpy(old, r->prs, sizeof(old));
-    bool used[RAFT_MAX_MEMBERS] = {false};
-    r->n_prs = 0;
-    raft_index last = raft__log_last_index(&r->log);
-    for (uint32_t i = 0; i < r->conf.n; i++) {
-        const struct raft_member *mb = &r->conf.members[i];
-        struct raft__progress *p = &r->prs[r->n_prs];
-        bool found = false;
-        for (uint32_t k = 0; k < n_old; k++) {
-            if (!used[k] && old[k].id == mb->id) {
-                *p = old[k];
-                used[k] = true;
-                found = true;
-                break;
-            }
-        }
-        if (!found) {
-            if (raft__progress_init(p, mb->id, mb->learner, last + 1,
-                                    r->cfg.max_inflight) != 0) {
-                r->oom = true;
-                continue;
-            }
-            p->recent_active = true;
-            if (mb->id == r->id) {
-                p->match = raft__log_durable_index(&r->log);
-                p->state = RAFT_PROGRESS_REPLICATE;
-            }
-        }
-        p->learner = mb->learner;
-        r->n_prs++;
-    }
-    for (uint32_t k = 0; k < n_old; k++)
-        if (!used[k])
-            raft__progress_close(&old[k]);
-}
-
-struct conf_scan {
-    struct raft *r;
-    bool changed;
-};
-
-static bool conf_scan_cb(void *arg, const struct raft_entry *e)
-{
-    struct conf_scan *s = arg;
-    if (e->type != RAFT_ENTRY_CONF_CHANGE)
-        return true;
-    struct raft_conf_change cc;
-    int rc = raft_conf_change_decode(e->data, e->len, &cc);
-    if (rc == 0)
-        rc = raft_conf_apply(&s->r->conf, &cc);
-    if (rc != 0) {
-        raft__trace(s->r, "conf change at %llu ignored: %s",
-                    (unsigned long long)e->index, raft_err_name(rc));
-        return true;
-    }
-    raft__trace(s->r, "conf change at %llu applied: %s %llu",
-                (unsigned long long)e->index,
-                cc.type == RAFT_CC_ADD_VOTER     ? "add voter"
-                : cc.type == RAFT_CC_ADD_LEARNER ? "add learner"
-                                                 : "remove",
-                (unsigned long long)cc.id);
-    s->changed = true;
-    return true;
-}
-
-void raft__apply_conf_to_commit(struct raft *r)
-{
-    raft_index commit = r->log.commit;
-    if (r->conf_index >= commit)
-        return;
-    struct conf_scan s = {.r = r};
-    int rc = raft__log_visit(&r->log, r->conf_index + 1, commit + 1,
-                             conf_scan_cb, &s);
-    if (rc != 0) {
-        raft__trace(r, "conf scan %llu..%llu failed: %s",
-                    (unsigned long long)(r->conf_index + 1),
-                    (unsigned long long)commit, raft_err_name(rc));
-        if (rc == RAFT_ENOMEM)
-            r->oom = true;
-        return; /* retried on the next commit advance */
-    }
-    r->conf_index = commit;
-    if (!s.changed)
-        return;
-    r->conf_changed = true;
-    if (r->role != RAFT_LEADER)
-        return;
-    raft__rebuild_progress(r);
-    if (r->transferee != RAFT_NONE && !raft__is_voter(r, r->transferee))
-        raft__abort_transfer(r);
-    if (!raft__is_voter(r, r->id)) {
-        /* Tell the others the change committed, then leave (thesis 4.2.2). */
-        raft__bcast_append(r, true);
-        raft__trace(r, "removed from the configuration: stepping down");
-        raft__become_follower(r, r->term, RAFT_NONE);
-        return;
-    }
-    raft__maybe_commit(r); /* the quorum may be smaller now */
-    raft__process_reads(r);
-}
-
-/* Called whenever log.commit moved forward. */
-void raft__commit_advanced(struct raft *r)
-{
-    raft__apply_conf_to_commit(r);
-    if (r->role == RAFT_LEADER && raft_committed_in_term(r))
-        raft__release_held_reads(r);
-}
-
 /* ---- creation ------------------------------------------------------- */
 
 static uint64_t splitmix64(uint64_t *s)
@@ -252,8 +136,8 @@ static int bootstrap(struct raft *r, const struct raft_conf *b)
     memset(e, 0, sizeof(e));
     for (uint32_t i = 0; i < b->n && rc == 0; i++) {
         struct raft_conf_change cc = {
-            .type = b->members[i].learner ? RAFT_CC_ADD_LEARNER
-                                          : RAFT_CC_ADD_VOTER,
+            .type =
+                b->members[i].learner ? RAFT_CC_ADD_LEARNER : RAFT_CC_ADD_VOTER,
             .id = b->members[i].id,
         };
         size_t len = 0;
@@ -291,8 +175,8 @@ static int load(struct raft *r)
     raft__log_init(&r->log, &r->cfg.storage);
     raft_index first = raft__log_first_index(&r->log);
     raft_index last = raft__log_last_index(&r->log);
-    if (first > last + 1 || (snap.index > 0 && first != snap.index + 1 &&
-                             first > snap.index + 1))
+    if (first > last + 1 ||
+        (snap.index > 0 && first != snap.index + 1 && first > snap.index + 1))
         return RAFT_ECORRUPT;
     if (hs.commit > last)
         return RAFT_ECORRUPT;
@@ -441,8 +325,9 @@ static bool handle_term(struct raft *r, const struct raft_message *m)
         if (t == RAFT_MSG_VOTE || t == RAFT_MSG_PRE_VOTE) {
             bool force = (m->flags & RAFT_MSG_FLAG_TRANSFER) != 0;
             if (!force && sticky(r)) {
-                raft__trace(r, "ignored %s from %llu at term %llu: "
-                               "leader %llu is current",
+                raft__trace(r,
+                            "ignored %s from %llu at term %llu: "
+                            "leader %llu is current",
                             t == RAFT_MSG_VOTE ? "vote" : "pre-vote",
                             (unsigned long long)m->from,
                             (unsigned long long)m->term,
@@ -693,8 +578,8 @@ int raft_read_index(struct raft *r, uint64_t ctx, uint64_t now_ns)
         return raft__read_request(r, ctx, r->id);
     if (r->role != RAFT_FOLLOWER || r->lead == RAFT_NONE)
         return RAFT_ENOTLEADER;
-    struct raft_message *m = raft__msg_new(r, false, RAFT_MSG_READ_INDEX,
-                                           r->lead);
+    struct raft_message *m =
+        raft__msg_new(r, false, RAFT_MSG_READ_INDEX, r->lead);
     m->ctx = ctx;
     return 0;
 }
@@ -750,183 +635,6 @@ int raft_campaign(struct raft *r, uint64_t now_ns)
         return RAFT_EREMOVED;
     raft__campaign(r, r->cfg.pre_vote, false);
     return 0;
-}
-
-/* ---- ready / advance / persisted ----------------------------------- */
-
-static raft_index apply_limit(const struct raft *r)
-{
-    raft_index d = raft__log_durable_index(&r->log);
-    return r->log.commit < d ? r->log.commit : d;
-}
-
-static struct raft_soft_state soft_of(const struct raft *r)
-{
-    struct raft_soft_state s = {.role = r->role, .leader = r->lead,
-                                .term = r->term};
-    return s;
-}
-
-static struct raft_hard_state hard_of(const struct raft *r)
-{
-    struct raft_hard_state h = {.term = r->term, .vote = r->vote,
-                                .commit = r->log.commit};
-    return h;
-}
-
-bool raft_has_ready(const struct raft *r)
-{
-    struct raft_soft_state s = soft_of(r);
-    struct raft_hard_state h = hard_of(r);
-    const struct raft__log *l = &r->log;
-    if (s.role != r->prev_soft.role || s.leader != r->prev_soft.leader ||
-        s.term != r->prev_soft.term)
-        return true;
-    if (h.term != r->prev_hs.term || h.vote != r->prev_hs.vote ||
-        h.commit != r->prev_hs.commit)
-        return true;
-    if (r->chunk.valid || (l->u_has_snap && !l->u_snap_handed))
-        return true;
-    if (raft__log_last_index(l) > l->u_handed && l->u_n > 0)
-        return true;
-    if (r->msgs.n > 0 || r->msgs_after.n > 0 || r->n_read_states > 0)
-        return true;
-    if (apply_limit(r) > l->applied || r->conf_changed || r->oom)
-        return true;
-    if (r->role == RAFT_LEADER &&
-        (((r->broadcast_pending || r->commit_bcast_pending) && r->n_prs > 1) ||
-         r->read_round_pending))
-        return true;
-    return false;
-}
-
-static void take_msgs(struct raft__msgvec *v, struct raft_message **out,
-                      size_t *n)
-{
-    *out = v->n > 0 ? v->v : NULL;
-    *n = v->n;
-    if (v->n == 0)
-        free(v->v);
-    memset(v, 0, sizeof(*v));
-}
-
-static int ready_log(struct raft *r, struct raft_ready *rd)
-{
-    struct raft__log *l = &r->log;
-    if (l->u_has_snap && !l->u_snap_handed) {
-        rd->has_snapshot = true;
-        rd->snapshot = l->u_snap;
-        l->u_snap_handed = true;
-        if (l->applied < l->u_snap.index)
-            l->applied = l->u_snap.index;
-        rd->persist_index = l->u_snap.index;
-        rd->persist_term = l->u_snap.term;
-    }
-    raft_index lo = l->u_handed + 1 > l->u_offset ? l->u_handed + 1
-                                                  : l->u_offset;
-    raft_index last = raft__log_last_index(l);
-    if (l->u_n > 0 && lo <= last) {
-        int rc = raft__log_slice(l, lo, last + 1, UINT64_MAX, &rd->entries,
-                                 &rd->n_entries);
-        if (rc != 0)
-            return rc;
-        l->u_handed = last;
-        rd->persist_index = last;
-        rd->persist_term = rd->entries[rd->n_entries - 1].term;
-    }
-    raft_index hi = apply_limit(r);
-    if (hi > l->applied) {
-        int rc = raft__log_slice(l, l->applied + 1, hi + 1, UINT64_MAX,
-                                 &rd->committed, &rd->n_committed);
-        if (rc != 0)
-            return rc;
-        assert(rd->n_committed == hi - l->applied);
-        l->applied = hi;
-    }
-    return 0;
-}
-
-int raft_ready(struct raft *r, struct raft_ready *rd)
-{
-    if (r == NULL || rd == NULL)
-        return RAFT_EINVAL;
-    memset(rd, 0, sizeof(*rd));
-    if (r->role == RAFT_LEADER) {
-        if (r->broadcast_pending || r->commit_bcast_pending)
-            raft__bcast_append(r, r->commit_bcast_pending);
-        r->broadcast_pending = false;
-        r->commit_bcast_pending = false;
-        if (r->read_round_pending)
-            raft__start_read_round(r);
-        raft__process_reads(r);
-    }
-    rd->soft = soft_of(r);
-    rd->soft_changed = rd->soft.role != r->prev_soft.role ||
-                       rd->soft.leader != r->prev_soft.leader ||
-                       rd->soft.term != r->prev_soft.term;
-    r->prev_soft = rd->soft;
-    rd->hs = hard_of(r);
-    rd->has_hard_state = rd->hs.term != r->prev_hs.term ||
-                         rd->hs.vote != r->prev_hs.vote ||
-                         rd->hs.commit != r->prev_hs.commit;
-    r->prev_hs = rd->hs;
-    if (r->chunk.valid) {
-        rd->has_chunk = true;
-        rd->chunk = r->chunk.c;
-        memset(&r->chunk, 0, sizeof(r->chunk));
-    }
-    int rc = ready_log(r, rd);
-    take_msgs(&r->msgs, &rd->msgs, &rd->n_msgs);
-    take_msgs(&r->msgs_after, &rd->msgs_after_persist,
-              &rd->n_msgs_after_persist);
-    rd->reads = r->n_read_states > 0 ? r->read_states : NULL;
-    rd->n_reads = r->n_read_states;
-    if (r->n_read_states == 0)
-        free(r->read_states);
-    r->read_states = NULL;
-    r->n_read_states = r->cap_read_states = 0;
-    if (r->conf_changed) {
-        rd->conf_changed = true;
-        rd->conf = r->conf;
-        r->conf_changed = false;
-    }
-    if (rc == 0 && r->oom)
-        rc = RAFT_ENOMEM;
-    r->oom = false;
-    return rc;
-}
-
-void raft_advance(struct raft *r, const struct raft_ready *rd)
-{
-    /* raft_ready() already marked everything in the batch as handed out
-     * (etcd's acceptReady); nothing is left to do here. */
-    (void)r;
-    (void)rd;
-}
-
-void raft_persisted(struct raft *r, raft_index index, raft_term term,
-                    uint64_t now_ns)
-{
-    if (r == NULL)
-        return;
-    r->now_ns = max_u64(r->now_ns, now_ns);
-    if (index == 0)
-        return;
-    raft__log_stable_to(&r->log, index, term);
-    if (r->role != RAFT_LEADER)
-        return;
-    struct raft__progress *self = raft__progress_of(r, r->id);
-    if (self == NULL)
-        return;
-    raft_index d = raft__log_durable_index(&r->log);
-    if (d > self->match) {
-        self->match = d;
-        self->next = d + 1;
-        /* May rebuild prs[] or step down: self is stale after this. */
-        if (raft__maybe_commit(r) && r->role == RAFT_LEADER)
-            r->commit_bcast_pending = true;
-        raft__process_reads(r);
-    }
 }
 
 /* ---- queries -------------------------------------------------------- */

@@ -9,7 +9,10 @@
  *   replication.c  AppendEntries/heartbeats both ways, commit, membership
  *   snapshot.c     InstallSnapshot both ways (chunked, stop-and-wait)
  *   readindex.c    heartbeat rounds, quorum ack time, ReadIndex
- *   raft.c         creation, restart, step dispatch, proposals, ready batches
+ *   membership.c   conf changes taking effect as they commit
+ *   ready.c        ready batches, advance, persisted
+ *   raft.c         creation, restart, step dispatch, proposals, queries
+ *   message.c      freeing messages and batches
  */
 #ifndef METASTORE_RAFT_INTERNAL_H
 #define METASTORE_RAFT_INTERNAL_H
@@ -39,6 +42,10 @@ struct raft__log {
     struct raft_snapshot_meta u_snap;
     raft_index commit;
     raft_index applied; /* last committed index handed out */
+    /* No conf change entry lies above this index (conservative: entries
+     * loaded from storage count as possible conf changes), so committing
+     * beyond it needs no log scan. */
+    raft_index conf_hint;
 };
 
 int raft__log_init(struct raft__log *l, const struct raft_storage *st);
@@ -50,8 +57,7 @@ raft_term raft__log_last_term(const struct raft__log *l);
 int raft__log_term(const struct raft__log *l, raft_index i, raft_term *t);
 /* Term of i, or 0 when unknown. */
 raft_term raft__log_term_or_zero(const struct raft__log *l, raft_index i);
-bool raft__log_match_term(const struct raft__log *l, raft_index i,
-                          raft_term t);
+bool raft__log_match_term(const struct raft__log *l, raft_index i, raft_term t);
 /* Thesis 3.6.1: is (lasti, term) at least as up to date as our log? */
 bool raft__log_up_to_date(const struct raft__log *l, raft_index lasti,
                           raft_term term);
@@ -59,8 +65,7 @@ bool raft__log_up_to_date(const struct raft__log *l, raft_index lasti,
 raft_index raft__log_durable_index(const struct raft__log *l);
 /* Appends copies of e[0..n) at e[0].index, cutting a conflicting suffix.
  * Precondition: first_index - 1 <= e[0].index - 1 <= last_index. */
-int raft__log_append(struct raft__log *l, const struct raft_entry *e,
-                     size_t n);
+int raft__log_append(struct raft__log *l, const struct raft_entry *e, size_t n);
 /* Visits entries lo..hi-1 (borrowed); cb returns false to stop. */
 typedef bool (*raft__visit_cb)(void *arg, const struct raft_entry *e);
 int raft__log_visit(const struct raft__log *l, raft_index lo, raft_index hi,
@@ -106,8 +111,8 @@ struct raft__progress {
     uint64_t acked_seq; /* newest heartbeat round acked in this term */
     /* SNAPSHOT state: the snapshot being sent, stop-and-wait. */
     struct raft_snapshot_meta snap;
-    uint64_t snap_offset;  /* offset of the chunk in flight / next to send */
-    size_t snap_sent_len;  /* bytes of the chunk in flight */
+    uint64_t snap_offset; /* offset of the chunk in flight / next to send */
+    size_t snap_sent_len; /* bytes of the chunk in flight */
     bool snap_inflight;
 };
 
@@ -120,8 +125,8 @@ void raft__progress_become_replicate(struct raft__progress *p);
 void raft__progress_become_snapshot(struct raft__progress *p,
                                     const struct raft_snapshot_meta *snap);
 bool raft__progress_maybe_update(struct raft__progress *p, raft_index n);
-bool raft__progress_maybe_decr_to(struct raft__progress *p,
-                                  raft_index rejected, raft_index match_hint);
+bool raft__progress_maybe_decr_to(struct raft__progress *p, raft_index rejected,
+                                  raft_index match_hint);
 void raft__progress_sent_entries(struct raft__progress *p, raft_index last,
                                  size_t n_entries);
 void raft__inflights_free_le(struct raft__inflights *in, raft_index to);
@@ -177,6 +182,11 @@ struct raft {
     /* Heartbeat rounds (leader). */
     uint64_t seq;
     uint64_t lead_start_seq;
+    /* TIMEOUT_NOW went out in this term: it may still be on its way, and
+     * the election it starts ignores stickiness, so no round of this term
+     * can back a lease any more (TiKV's "suspect" lease), even after the
+     * transfer has been aborted. */
+    bool lease_suspect;
     uint64_t round_ns[RAFT__ROUNDS];
 
     /* ReadIndex. */
@@ -207,7 +217,7 @@ struct raft {
     struct raft_message scratch;
 };
 
-/* raft.c */
+/* raft.c, membership.c */
 void raft__trace(struct raft *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 struct raft_message *raft__msg_new(struct raft *r, bool after_persist,
@@ -261,8 +271,7 @@ void raft__process_reads(struct raft *r);
 void raft__start_read_round(struct raft *r);
 void raft__drop_reads(struct raft *r);
 void raft__handle_read_index(struct raft *r, const struct raft_message *m);
-void raft__handle_read_index_resp(struct raft *r,
-                                  const struct raft_message *m);
+void raft__handle_read_index_resp(struct raft *r, const struct raft_message *m);
 int raft__push_read_state(struct raft *r, uint64_t ctx, raft_index index);
 
 #endif /* METASTORE_RAFT_INTERNAL_H */

@@ -69,7 +69,7 @@ uint64_t raft__quorum_acked_seq(const struct raft *r)
 bool raft_quorum_ack_time(const struct raft *r, uint64_t *sent_ns)
 {
     if (r->role != RAFT_LEADER || r->transferee != RAFT_NONE ||
-        !raft_committed_in_term(r))
+        r->lease_suspect || !raft_committed_in_term(r))
         return false;
     uint64_t q = raft__quorum_acked_seq(r);
     if (q == 0 || r->seq - q >= RAFT__ROUNDS)
@@ -83,8 +83,7 @@ int raft__push_read_state(struct raft *r, uint64_t ctx, raft_index index)
 {
     if (r->n_read_states == r->cap_read_states) {
         size_t cap = r->cap_read_states ? r->cap_read_states * 2 : 8;
-        struct raft_read_state *v =
-            realloc(r->read_states, cap * sizeof(*v));
+        struct raft_read_state *v = realloc(r->read_states, cap * sizeof(*v));
         if (v == NULL) {
             r->oom = true;
             return RAFT_ENOMEM;
@@ -151,8 +150,7 @@ void raft__start_read_round(struct raft *r)
 
 void raft__process_reads(struct raft *r)
 {
-    if (r->role != RAFT_LEADER || r->n_reads == 0 ||
-        !raft_committed_in_term(r))
+    if (r->role != RAFT_LEADER || r->n_reads == 0 || !raft_committed_in_term(r))
         return;
     uint64_t q = raft__quorum_acked_seq(r);
     size_t done = 0;

@@ -47,8 +47,7 @@ bool raft__maybe_send_append(struct raft *r, struct raft__progress *p,
     }
     if (n == 0 && !send_if_empty)
         return false;
-    struct raft_message *m =
-        raft__msg_new(r, false, RAFT_MSG_APPEND, p->id);
+    struct raft_message *m = raft__msg_new(r, false, RAFT_MSG_APPEND, p->id);
     m->index = prev;
     m->log_term = prev_term;
     m->entries = ents;
@@ -141,8 +140,8 @@ void raft__handle_append(struct raft *r, const struct raft_message *m)
     raft_index lastnewi = 0;
     int err = 0;
     raft_index old_commit = l->commit;
-    if (raft__log_maybe_append(l, m->index, m->log_term, m->commit,
-                               m->entries, m->n_entries, &lastnewi, &err)) {
+    if (raft__log_maybe_append(l, m->index, m->log_term, m->commit, m->entries,
+                               m->n_entries, &lastnewi, &err)) {
         send_append_resp(r, m, lastnewi, false, 0, 0);
         if (l->commit > old_commit)
             raft__commit_advanced(r);
@@ -184,8 +183,7 @@ static void after_match_update(struct raft *r, struct raft__progress *p)
            p->next <= raft__log_last_index(&r->log) &&
            raft__maybe_send_append(r, p, false))
         ;
-    if (p->id == r->transferee &&
-        p->match == raft__log_last_index(&r->log))
+    if (p->id == r->transferee && p->match == raft__log_last_index(&r->log))
         raft__send_timeout_now(r, p->id);
 }
 

@@ -29,8 +29,8 @@ void raft__send_snapshot(struct raft *r, struct raft__progress *p)
     }
     raft__progress_become_snapshot(p, &meta);
     raft__trace(r, "sending snapshot %llu (%llu bytes) to %llu",
-                (unsigned long long)meta.index,
-                (unsigned long long)meta.size, (unsigned long long)p->id);
+                (unsigned long long)meta.index, (unsigned long long)meta.size,
+                (unsigned long long)p->id);
     raft__send_snapshot_chunk(r, p);
 }
 
@@ -76,8 +76,7 @@ void raft__send_snapshot_chunk(struct raft *r, struct raft__progress *p)
     /* The storage says where the data ends; keep meta.size consistent. */
     if (last)
         p->snap.size = p->snap_offset + n;
-    struct raft_message *m =
-        raft__msg_new(r, false, RAFT_MSG_SNAPSHOT, p->id);
+    struct raft_message *m = raft__msg_new(r, false, RAFT_MSG_SNAPSHOT, p->id);
     m->snap = p->snap;
     m->snap_offset = p->snap_offset;
     m->snap_len = n;
@@ -147,8 +146,7 @@ static void send_resp(struct raft *r, const struct raft_message *m,
 static int queue_chunk(struct raft *r, const struct raft_message *m)
 {
     struct raft__chunk *c = &r->chunk;
-    if (c->valid && m->snap_offset != 0 &&
-        c->c.meta.index == m->snap.index &&
+    if (c->valid && m->snap_offset != 0 && c->c.meta.index == m->snap.index &&
         c->c.offset + c->c.len == m->snap_offset) {
         if (m->snap_len > 0) {
             uint8_t *d = realloc(c->c.data, c->c.len + m->snap_len);
@@ -202,8 +200,7 @@ void raft__handle_snapshot(struct raft *r, const struct raft_message *m)
         r->recv_snap_index = s->index;
         r->recv_snap_term = s->term;
         r->recv_snap_next = 0;
-    } else if (r->recv_snap_index != s->index ||
-               r->recv_snap_term != s->term) {
+    } else if (r->recv_snap_index != s->index || r->recv_snap_term != s->term) {
         send_resp(r, m, 0, true, false, 0);
         return;
     }

@@ -216,8 +216,8 @@ static int run(struct srv *s)
     while (s->sync_inflight) {
         uv_run(s->loop, UV_RUN_ONCE);
     }
-    if (!s->failed && s->wal != NULL && wal_sync(s->wal) != 0) {
-        ms_error("final WAL sync failed");
+    if (!s->failed && s->log != NULL && srv_logstore_sync(s->log) != 0) {
+        ms_error("final log sync failed");
         s->exit_code = 1;
     }
     uv_walk(s->loop, close_walk, NULL);
@@ -247,21 +247,18 @@ int main(int argc, char **argv)
     }
     ms_log_configure(s.cfg.log.level, s.cfg.log.format);
     ms_log_set_node(s.cfg.node.id);
-    if (s.cfg.storage.engine != SRV_ENGINE_MEMORY) {
-        ms_error("storage.engine: rocksdb is not available in this release; "
-                 "use memory");
-        return 1;
-    }
     const char *warn = srv_config_fsync_warning(&s.cfg);
     if (warn != NULL) {
         ms_warn("%s", warn);
     }
     s.cluster_id = srv_config_cluster_id(&s.cfg);
     s.loop = uv_default_loop();
-    ms_info("metastored %s starting: node %llu (%s), engine memory, data dir "
+    ms_info("metastored %s starting: node %llu (%s), engine %s, data dir "
             "%s",
             METASTORE_VERSION, (unsigned long long)s.cfg.node.id,
-            s.cfg.node.name, s.cfg.node.data_dir);
+            s.cfg.node.name,
+            s.cfg.storage.engine == SRV_ENGINE_ROCKSDB ? "rocksdb" : "memory",
+            s.cfg.node.data_dir);
     rv = run(&s);
     srv_storage_close(&s);
     uv_loop_close(s.loop);

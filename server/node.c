@@ -335,7 +335,13 @@ static void apply_committed(struct srv *s, const struct raft_ready *rd)
     for (size_t i = 0; i < rd->n_committed; i++) {
         const struct raft_entry *e = &rd->committed[i];
         if (e->index <= engine_applied_index(s->eng)) {
-            continue; /* already in the engine (restart after a snapshot) */
+            /* Already in a persistent engine (restart): only the member
+             * table, rebuilt from the snapshot, needs the change again. */
+            if (e->type == RAFT_ENTRY_CONF_CHANGE) {
+                apply_conf_change(s, e);
+            }
+            s->applied_term = e->term;
+            continue;
         }
         struct srv_wait *w = NULL;
         while (s->proposals_head != NULL &&
@@ -439,21 +445,22 @@ static int take_ready(struct srv *s)
     if (rv != 0) {
         raft_ready_free(rd);
         free(p);
-        fatal(s, "installing a snapshot from the leader", wal_strerror(rv));
+        fatal(s, "installing a snapshot from the leader",
+              srv_logstore_strerror(rv));
         return 0;
     }
     if (rd->has_hard_state) {
-        rv = wal_set_hard_state(s->wal, &rd->hs);
+        rv = srv_logstore_set_hard_state(s->log, &rd->hs);
         writes = true;
     }
     if (rv == 0 && rd->n_entries > 0) {
-        rv = wal_append_entries(s->wal, rd->entries, rd->n_entries);
+        rv = srv_logstore_append(s->log, rd->entries, rd->n_entries);
         writes = true;
     }
     if (rv != 0) {
         raft_ready_free(rd);
         free(p);
-        fatal(s, "buffering WAL records", wal_strerror(rv));
+        fatal(s, "buffering log records", srv_logstore_strerror(rv));
         return 0;
     }
     p->gen = writes ? s->sync_gen_next : 0;
@@ -496,7 +503,7 @@ void srv_node_process(struct srv *s)
         !s->sync_inflight) {
         int rv = srv_snapshot_take(s);
         if (rv != 0) {
-            ms_warn("snapshot failed: %s (will retry)", wal_strerror(rv));
+            ms_warn("snapshot failed: %s (will retry)", srv_logstore_strerror(rv));
         }
     }
 }
@@ -506,7 +513,7 @@ void srv_node_process(struct srv *s)
 static void sync_work(uv_work_t *req)
 {
     struct srv *s = req->data;
-    s->sync_result = wal_sync_prepared(s->wal);
+    s->sync_result = srv_logstore_sync_prepared(s->log);
 }
 
 static void complete_batch(struct srv *s, struct srv_persist *p)
@@ -540,15 +547,15 @@ static void complete_batch(struct srv *s, struct srv_persist *p)
 static void sync_done(uv_work_t *req, int status)
 {
     struct srv *s = req->data;
-    int rv = wal_sync_done(s->wal);
+    int rv = srv_logstore_sync_done(s->log);
     s->sync_inflight = false;
     s->stats.fsyncs++;
     uint64_t took_ms = (srv_now_ns() - s->sync_start_ns) / 1000000u;
     if (took_ms > 1000) {
-        ms_warn("slow WAL sync: %llu ms", (unsigned long long)took_ms);
+        ms_warn("slow log sync: %llu ms", (unsigned long long)took_ms);
     }
     if (status != 0 || rv != 0) {
-        fatal(s, "syncing the WAL", wal_strerror(rv != 0 ? rv : status));
+        fatal(s, "syncing the log", srv_logstore_strerror(rv != 0 ? rv : status));
         return;
     }
     s->sync_gen_done = s->sync_gen_next - 1;
@@ -568,12 +575,12 @@ static void persist_pump(struct srv *s)
         }
         complete_batch(s, p);
     }
-    if (s->failed || s->sync_inflight || !wal_has_pending(s->wal)) {
+    if (s->failed || s->sync_inflight || !srv_logstore_has_pending(s->log)) {
         return;
     }
-    int rv = wal_prepare_sync(s->wal);
+    int rv = srv_logstore_prepare_sync(s->log);
     if (rv < 0) {
-        fatal(s, "starting a WAL sync", wal_strerror(rv));
+        fatal(s, "starting a log sync", srv_logstore_strerror(rv));
         return;
     }
     if (rv == 0) {
@@ -586,7 +593,7 @@ static void persist_pump(struct srv *s)
     rv = uv_queue_work(s->loop, &s->sync_work, sync_work, sync_done);
     if (rv != 0) {
         s->sync_inflight = false;
-        fatal(s, "queueing a WAL sync", uv_strerror(rv));
+        fatal(s, "queueing a log sync", uv_strerror(rv));
     }
 }
 
@@ -668,7 +675,6 @@ static int start_peers(struct srv *s)
         ms_error("cannot listen for peers on %s", s->cfg.server.peer_listen);
         return rv;
     }
-    ms_info("listening for peers on %s", s->cfg.server.peer_listen);
     /* Before the log says who is in the cluster, the configured members
      * are the peers to talk to (a joining node finds the leader this way). */
     for (uint32_t i = 0; i < s->cfg.cluster.n_members; i++) {

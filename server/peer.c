@@ -63,9 +63,10 @@ struct peer_conn {
     struct peer *peer; /* outgoing: owner (NULL once detached) */
     bool outgoing;
     bool closing;
-    bool hello_done;  /* accepted: Hello accepted */
-    raft_id remote;   /* accepted: the id the dialer said hello with */
-    bool warned_msg;  /* accepted: logged a misaddressed message */
+    bool hello_done;      /* accepted: Hello accepted */
+    raft_id remote;       /* accepted: the id the dialer said hello with */
+    bool warned_msg;      /* accepted: logged a misaddressed message */
+    uint64_t accepted_ms; /* accepted: uv_now() when accepted */
     struct frame_decoder dec;
     uv_connect_t connect_req;
     struct peer_buf out; /* accepted: answers waiting for the next flush */
@@ -133,6 +134,7 @@ struct peer_transport {
     char version[64];
     char listen_addr[ADDR_MAX];
     uv_tcp_t listener;
+    uv_timer_t sweep; /* closes accepted connections silent past Hello */
     struct peer *peers;
     struct peer_conn *conns;
     struct peer_forward_token *tokens;
@@ -153,7 +155,7 @@ struct peer_transport {
 static void link_failed(struct peer *p, const char *why);
 static void peer_flush(struct peer *p);
 
-/* ---- small helpers --------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 void peer_transport_options_default(struct peer_transport_options *o)
 {
@@ -229,7 +231,7 @@ static void sockaddr_name(const struct sockaddr_storage *ss, char *out,
     snprintf(out, cap, "%s:%d", host, port);
 }
 
-/* ---- connections ------------------------------------------------------------ */
+/* ---- connections --------------------------------------------------------- */
 
 static void on_conn_closed(uv_handle_t *h)
 {
@@ -374,7 +376,7 @@ static void conn_send_now(struct peer_conn *c, uint16_t method, uint8_t flags,
     conn_write(c, b.data, b.len, close_after);
 }
 
-/* ---- the outgoing link ---------------------------------------------------- */
+/* ---- the outgoing link --------------------------------------------------- */
 
 static void fwd_timer_closed(uv_handle_t *h)
 {
@@ -449,8 +451,8 @@ static void arm_backoff(struct peer *p)
     struct peer_transport *t = p->t;
     uint64_t b = p->backoff_ms;
     uint64_t delay = b / 2 + rng_next(t) % (b / 2 + 1);
-    p->backoff_ms = b * 2 > t->opts.backoff_max_ms ? t->opts.backoff_max_ms
-                                                  : b * 2;
+    p->backoff_ms =
+        b * 2 > t->opts.backoff_max_ms ? t->opts.backoff_max_ms : b * 2;
     uv_timer_start(&p->timer, on_peer_timer, delay, 0);
 }
 
@@ -581,8 +583,8 @@ static void dial(struct peer *p)
     r->req.data = r;
     p->resolve = r;
     p->state = LINK_RESOLVING;
-    int rv = uv_getaddrinfo(t->loop, &r->req, on_resolved, host, service,
-                            &hints);
+    int rv =
+        uv_getaddrinfo(t->loop, &r->req, on_resolved, host, service, &hints);
     if (rv != 0) {
         p->resolve = NULL;
         free(r);
@@ -610,11 +612,14 @@ static void handle_hello_response(struct peer *p, const struct frame *f)
     char why[300];
     why[0] = '\0';
     if (r->code != SRV_STATUS_OK)
-        snprintf(why, sizeof(why), "%s: %.200s",
-                 srv_status_name((int)r->code), r->message);
+        snprintf(why, sizeof(why), "%s: %.200s", srv_status_name((int)r->code),
+                 r->message);
     else if (r->from != p->id)
         snprintf(why, sizeof(why), "answered as member %llu",
                  (unsigned long long)r->from);
+    else if (r->cluster_id != p->t->cluster_id)
+        snprintf(why, sizeof(why), "answered from cluster %llu",
+                 (unsigned long long)r->cluster_id);
     metastore__raft__hello_response__free_unpacked(r, NULL);
     if (why[0] != '\0') {
         if (!p->refused_logged)
@@ -632,8 +637,7 @@ static void handle_hello_response(struct peer *p, const struct frame *f)
     p->st.connects++;
     p->outage_logged = false;
     p->refused_logged = false;
-    ms_info("connected to peer %llu at %s", (unsigned long long)p->id,
-            p->addr);
+    ms_info("connected to peer %llu at %s", (unsigned long long)p->id, p->addr);
     peer_flush(p); /* what waited for the Hello */
 }
 
@@ -646,8 +650,8 @@ static void handle_forward_response(struct peer *p, const struct frame *f)
         return; /* timed out meanwhile */
     Metastore__Raft__ForwardResponse *r =
         metastore__raft__forward_response__unpack(NULL, f->hdr.length, f->body);
-    if (r == NULL || (r->flags & ~(uint32_t)(FRAME_FLAG_RESPONSE |
-                                             FRAME_FLAG_ERROR)) != 0) {
+    if (r == NULL ||
+        (r->flags & ~(uint32_t)(FRAME_FLAG_RESPONSE | FRAME_FLAG_ERROR)) != 0) {
         if (r != NULL)
             metastore__raft__forward_response__free_unpacked(r, NULL);
         link_failed(p, "malformed ForwardResponse");
@@ -685,7 +689,7 @@ static bool handle_out_frame(struct peer *p, const struct frame *f)
     return false;
 }
 
-/* ---- accepted connections ------------------------------------------------- */
+/* ---- accepted connections ------------------------------------------------ */
 
 static void refuse_hello(struct peer_conn *c, const Metastore__Raft__Hello *h,
                          uint32_t code, const char *msg)
@@ -722,8 +726,10 @@ static bool handle_hello(struct peer_conn *c, const struct frame *f)
     uint32_t code = SRV_STATUS_OK;
     if (h->cluster_id != t->cluster_id) {
         code = SRV_STATUS_FAILED_PRECONDITION;
-        snprintf(msg, sizeof(msg), "cluster id %llu, this member is in "
-                 "cluster %llu", (unsigned long long)h->cluster_id,
+        snprintf(msg, sizeof(msg),
+                 "cluster id %llu, this member is in "
+                 "cluster %llu",
+                 (unsigned long long)h->cluster_id,
                  (unsigned long long)t->cluster_id);
     } else if (h->to != RAFT_NONE && h->to != t->self) {
         code = SRV_STATUS_NOT_FOUND;
@@ -738,6 +744,13 @@ static bool handle_hello(struct peer_conn *c, const struct frame *f)
         refuse_hello(c, h, code, msg);
         metastore__raft__hello__free_unpacked(h, NULL);
         return false;
+    }
+    /* The member redialed: its older connection is dead or dying. */
+    struct peer_conn *next;
+    for (struct peer_conn *o = t->conns; o != NULL; o = next) {
+        next = o->next;
+        if (o != c && !o->outgoing && o->hello_done && o->remote == h->from)
+            conn_close(o);
     }
     c->remote = h->from;
     c->hello_done = true;
@@ -844,13 +857,11 @@ static bool handle_forward(struct peer_conn *c, const struct frame *f)
 static bool handle_in_frame(struct peer_conn *c, const struct frame *f)
 {
     uint16_t method = f->hdr.method;
-    if (f->hdr.flags == 0 && !c->hello_done &&
-        method == SRV_METHOD_PEER_HELLO)
+    if (f->hdr.flags == 0 && !c->hello_done && method == SRV_METHOD_PEER_HELLO)
         return handle_hello(c, f);
     if (f->hdr.flags == 0 && c->hello_done && method == SRV_METHOD_PEER_RAFT)
         return handle_batch(c, f);
-    if (f->hdr.flags == 0 && c->hello_done &&
-        method == SRV_METHOD_PEER_FORWARD)
+    if (f->hdr.flags == 0 && c->hello_done && method == SRV_METHOD_PEER_FORWARD)
         return handle_forward(c, f);
     char why[96];
     snprintf(why, sizeof(why), "unexpected frame (method %u, flags 0x%x)%s",
@@ -861,7 +872,7 @@ static bool handle_in_frame(struct peer_conn *c, const struct frame *f)
     return false;
 }
 
-/* ---- reading ---------------------------------------------------------------- */
+/* ---- reading ------------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -936,6 +947,7 @@ static void on_connection(uv_stream_t *server, int status)
     struct peer_conn *c = conn_new(t, false);
     if (c == NULL)
         return;
+    c->accepted_ms = uv_now(t->loop);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
@@ -950,7 +962,30 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
 }
 
-/* ---- creating and closing ------------------------------------------------- */
+/* ---- creating and closing ------------------------------------------------ */
+
+/* An accepted connection must say Hello within hello_timeout_ms. */
+static void on_sweep(uv_timer_t *timer)
+{
+    struct peer_transport *t = timer->data;
+    uint64_t now = uv_now(t->loop);
+    struct peer_conn *next;
+    for (struct peer_conn *c = t->conns; c != NULL; c = next) {
+        next = c->next;
+        if (!c->outgoing && !c->hello_done &&
+            now - c->accepted_ms >= t->opts.hello_timeout_ms) {
+            ms_warn("peer connection from %s sent no Hello within %llu ms; "
+                    "closing",
+                    c->name, (unsigned long long)t->opts.hello_timeout_ms);
+            conn_close(c);
+        }
+    }
+}
+
+static void on_sweep_closed(uv_handle_t *h)
+{
+    handle_released(h->data);
+}
 
 static void fill_options(struct peer_transport_options *o,
                          const struct peer_transport_options *in)
@@ -1016,6 +1051,9 @@ int peer_transport_create(uv_loop_t *loop, raft_id self, uint64_t cluster_id,
     }
     t->handles = 1;
     t->listener.data = t;
+    uv_timer_init(loop, &t->sweep);
+    t->handles++;
+    t->sweep.data = t;
     rv = uv_tcp_bind(&t->listener, (const struct sockaddr *)&sa, 0);
     if (rv == 0)
         rv = uv_listen((uv_stream_t *)&t->listener, 128, on_connection);
@@ -1023,9 +1061,12 @@ int peer_transport_create(uv_loop_t *loop, raft_id self, uint64_t cluster_id,
         ms_error("cannot listen for peers on %s: %s", listen_addr,
                  uv_strerror(rv));
         t->closing = true;
+        uv_close((uv_handle_t *)&t->sweep, on_sweep_closed);
         uv_close((uv_handle_t *)&t->listener, on_listener_closed);
         return rv;
     }
+    uint64_t every = t->opts.hello_timeout_ms / 4 + 1;
+    uv_timer_start(&t->sweep, on_sweep, every, every);
     ms_info("listening for peers on %s", listen_addr);
     *out = t;
     return 0;
@@ -1069,6 +1110,7 @@ void peer_transport_close(struct peer_transport *t, void (*done)(void *),
     t->closing = true;
     t->done = done;
     t->done_arg = arg;
+    uv_close((uv_handle_t *)&t->sweep, on_sweep_closed);
     uv_close((uv_handle_t *)&t->listener, on_listener_closed);
     while (t->peers != NULL) {
         struct peer *p = t->peers;
@@ -1084,7 +1126,7 @@ void peer_transport_close(struct peer_transport *t, void (*done)(void *),
     }
 }
 
-/* ---- peers ---------------------------------------------------------------- */
+/* ---- peers --------------------------------------------------------------- */
 
 int peer_transport_set_peer(struct peer_transport *t, raft_id id,
                             const char *addr)
@@ -1165,14 +1207,14 @@ int peer_transport_set_drop(struct peer_transport *t, raft_id id, bool drop)
     return 0;
 }
 
-/* ---- sending ---------------------------------------------------------------- */
+/* ---- sending ------------------------------------------------------------- */
 
 static void drop_msg(struct peer *p, const char *why)
 {
     p->st.msgs_dropped++;
     if (!p->drop_logged)
-        ms_warn("dropping messages to peer %llu: %s",
-                (unsigned long long)p->id, why);
+        ms_warn("dropping messages to peer %llu: %s", (unsigned long long)p->id,
+                why);
     p->drop_logged = true;
 }
 
@@ -1290,7 +1332,7 @@ void peer_transport_flush(struct peer_transport *t)
     }
 }
 
-/* ---- forwarding ------------------------------------------------------------ */
+/* ---- forwarding ---------------------------------------------------------- */
 
 static void on_fwd_timeout(uv_timer_t *timer)
 {
@@ -1378,9 +1420,9 @@ void peer_forward_reply(struct peer_transport *t,
     r.body.data = (uint8_t *)body;
     r.body.len = body != NULL ? len : 0;
     size_t keep = c->out.len;
-    int rc = buf_put_frame(&c->out, SRV_METHOD_PEER_FORWARD,
-                           FRAME_FLAG_RESPONSE, req_id, &r.base,
-                           t->opts.max_frame_bytes);
+    int rc =
+        buf_put_frame(&c->out, SRV_METHOD_PEER_FORWARD, FRAME_FLAG_RESPONSE,
+                      req_id, &r.base, t->opts.max_frame_bytes);
     if (rc == PEER_ETOOBIG || rc == FRAME_ETOOBIG) {
         /* Too large for the requester's frame limit: say so instead. */
         c->out.len = keep;
@@ -1391,9 +1433,9 @@ void peer_forward_reply(struct peer_transport *t,
         r.flags = FRAME_FLAG_RESPONSE | FRAME_FLAG_ERROR;
         r.body.data = eb;
         r.body.len = protobuf_c_message_pack(&e.base, eb);
-        rc = buf_put_frame(&c->out, SRV_METHOD_PEER_FORWARD,
-                           FRAME_FLAG_RESPONSE, req_id, &r.base,
-                           t->opts.max_frame_bytes);
+        rc =
+            buf_put_frame(&c->out, SRV_METHOD_PEER_FORWARD, FRAME_FLAG_RESPONSE,
+                          req_id, &r.base, t->opts.max_frame_bytes);
     }
     if (rc != 0) {
         c->out.len = keep;
@@ -1401,7 +1443,7 @@ void peer_forward_reply(struct peer_transport *t,
     }
 }
 
-/* ---- statistics ------------------------------------------------------------ */
+/* ---- statistics ---------------------------------------------------------- */
 
 static void fill_stats(const struct peer *p, struct peer_stats *out)
 {

@@ -140,7 +140,8 @@ void peer_transport_remove_peer(struct peer_transport *t, raft_id id);
  * pass max_queue_bytes, when the message alone exceeds max_frame_bytes, or
  * when the fault hook drops it.  Written by the next peer_transport_flush().
  */
-void peer_transport_send(struct peer_transport *t, const struct raft_message *m);
+void peer_transport_send(struct peer_transport *t,
+                         const struct raft_message *m);
 
 /*
  * Writes what every peer has queued, one uv_write per connection: the
@@ -197,18 +198,18 @@ int peer_transport_set_drop(struct peer_transport *t, raft_id id, bool drop);
 
 struct peer_stats {
     raft_id id;
-    bool connected;         /* outgoing connection up (Hello answered OK) */
-    bool dropping;          /* fault hook set for this id */
-    uint64_t msgs_sent;     /* Raft messages written to the connection */
-    uint64_t msgs_dropped;  /* Raft messages dropped (down, full, hook) */
-    uint64_t msgs_received; /* Raft messages received and delivered */
-    uint64_t frames_sent;   /* Batch frames written */
-    uint64_t bytes_sent;    /* all bytes written on the outgoing link */
+    bool connected;          /* outgoing connection up (Hello answered OK) */
+    bool dropping;           /* fault hook set for this id */
+    uint64_t msgs_sent;      /* Raft messages written to the connection */
+    uint64_t msgs_dropped;   /* Raft messages dropped (down, full, hook) */
+    uint64_t msgs_received;  /* Raft messages received and delivered */
+    uint64_t frames_sent;    /* Batch frames written */
+    uint64_t bytes_sent;     /* all bytes written on the outgoing link */
     uint64_t bytes_received; /* Batch bytes received from this peer */
-    uint64_t queued_bytes;  /* now: queued + not yet taken by the kernel */
-    uint64_t dials;         /* connection attempts */
-    uint64_t connects;      /* attempts that completed Hello */
-    uint64_t refused;       /* attempts whose Hello the peer refused */
+    uint64_t queued_bytes;   /* now: queued + not yet taken by the kernel */
+    uint64_t dials;          /* connection attempts */
+    uint64_t connects;       /* attempts that completed Hello */
+    uint64_t refused;        /* attempts whose Hello the peer refused */
     uint64_t forwards_sent;
     uint64_t forwards_failed; /* failed with UNAVAILABLE (link, timeout) */
 };

@@ -22,7 +22,7 @@
 #include "proto/raft.pb-c.h"
 #include "server/peer_codec.h"
 
-#define BATCH_MSGS_TAG 0x0au /* field 1, wire type 2 (length-delimited) */
+#define BATCH_MSGS_TAG   0x0au /* field 1, wire type 2 (length-delimited) */
 #define VARINT_MAX_BYTES 10u
 
 const char *peer_strerror(int err)
@@ -354,8 +354,7 @@ int peer_codec_decode_batch(const uint8_t *body, size_t len,
 {
     *msgs = NULL;
     *n = 0;
-    Metastore__Raft__Batch *b =
-        metastore__raft__batch__unpack(NULL, len, body);
+    Metastore__Raft__Batch *b = metastore__raft__batch__unpack(NULL, len, body);
     if (b == NULL)
         return PEER_EMALFORMED;
     int rc = 0;

@@ -29,6 +29,7 @@
 
 #include "server/log.h"
 #include "server/server.h"
+#include "storage/rocksdb.h"
 
 /* ---- the core's storage: memstore + snapshot file ------------------------ */
 
@@ -161,6 +162,9 @@ static int restore_from_reader(struct srv *s, struct snapfile_reader *r)
                  (unsigned long long)index, rv);
         return WAL_ECORRUPT;
     }
+    if (engine_applied_index(s->eng) >= index) {
+        return 0; /* a persistent engine that is already past the snapshot */
+    }
     rv = engine_snapshot_restore(s->eng, snap_read_cb, &rc);
     if (rv != 0) {
         ms_error("cannot restore the engine from snapshot %llu: %s",
@@ -250,6 +254,66 @@ static int check_engine_marker(struct srv *s, const char *engine)
     return 0;
 }
 
+/* Opens the engine and the log store the configuration names. */
+static int open_storage(struct srv *s, struct wal_recovery *rec)
+{
+    const bool rocks = s->cfg.storage.engine == SRV_ENGINE_ROCKSDB;
+    int rv = check_engine_marker(s, rocks ? "rocksdb" : "memory");
+    if (rv != 0) {
+        return rv;
+    }
+    memset(rec, 0, sizeof *rec);
+    if (!rocks) {
+        snprintf(s->wal_dir, sizeof s->wal_dir, "%s/wal", s->cfg.node.data_dir);
+        struct wal_options wo = {
+            .segment_bytes = s->cfg.storage.wal_segment_bytes,
+            .log = wal_log,
+            .log_data = s,
+            .no_sync = !s->cfg.storage.fsync};
+        rv = srv_logstore_open_wal(s->wal_dir, &wo, &s->log, rec);
+        if (rv != 0) {
+            ms_error("cannot open the WAL in %s: %s (%s); refusing to start "
+                     "rather than serve wrong data",
+                     s->wal_dir, wal_strerror(rv), rec->msg);
+            return rv;
+        }
+        return engine_memory_open(
+            &(struct engine_options){.max_txn_ops =
+                                         (int)s->cfg.server.max_txn_ops},
+            &s->eng);
+    }
+    char db_dir[SRV_CONFIG_PATH_MAX + 8], err[256] = "";
+    snprintf(db_dir, sizeof db_dir, "%s/db", s->cfg.node.data_dir);
+    static const enum engine_rocksdb_compression comp[] = {
+        [SRV_COMPRESSION_NONE] = ENGINE_ROCKSDB_COMPRESSION_NONE,
+        [SRV_COMPRESSION_SNAPPY] = ENGINE_ROCKSDB_COMPRESSION_SNAPPY,
+        [SRV_COMPRESSION_LZ4] = ENGINE_ROCKSDB_COMPRESSION_LZ4,
+        [SRV_COMPRESSION_ZSTD] = ENGINE_ROCKSDB_COMPRESSION_ZSTD,
+    };
+    struct engine_rocksdb_options ro = {
+        .block_cache_bytes = s->cfg.storage.rocksdb.block_cache_bytes,
+        .write_buffer_bytes = s->cfg.storage.rocksdb.write_buffer_bytes,
+        .compression = comp[s->cfg.storage.rocksdb.compression],
+        .max_background_jobs = (int)s->cfg.storage.rocksdb.max_background_jobs,
+        .err_buf = err,
+        .err_buf_len = sizeof err};
+    rv = engine_rocksdb_open_ex(
+        &(struct engine_options){.max_txn_ops = (int)s->cfg.server.max_txn_ops,
+                                 .path = db_dir},
+        &ro, &s->eng);
+    if (rv != 0) {
+        ms_error("cannot open the RocksDB engine in %s: %s %s", db_dir,
+                 engine_strerror(rv), err);
+        return rv;
+    }
+    rv = srv_logstore_open_rocksdb(s->eng, &s->log, rec);
+    if (rv != 0) {
+        ms_error("cannot read the Raft log from %s: %s (%s)", db_dir,
+                 srv_logstore_strerror(rv), rec->msg);
+    }
+    return rv;
+}
+
 int srv_recover(struct srv *s)
 {
     int rv = mkdir_p(s->cfg.node.data_dir);
@@ -258,30 +322,12 @@ int srv_recover(struct srv *s)
                  strerror(-rv));
         return rv;
     }
-    rv = check_engine_marker(s, "memory");
-    if (rv != 0) {
-        return rv;
-    }
-    snprintf(s->wal_dir, sizeof s->wal_dir, "%s/wal", s->cfg.node.data_dir);
     snprintf(s->snap_dir, sizeof s->snap_dir, "%s/snap", s->cfg.node.data_dir);
     (void)mkdir_p(s->snap_dir);
     (void)snapfile_remove_temp(s->snap_dir, NULL);
 
-    struct wal_options wo = {.segment_bytes = s->cfg.storage.wal_segment_bytes,
-                             .log = wal_log,
-                             .log_data = s,
-                             .no_sync = !s->cfg.storage.fsync};
     struct wal_recovery rec;
-    rv = wal_open(s->wal_dir, &wo, &s->wal, &rec);
-    if (rv != 0) {
-        ms_error("cannot open the WAL in %s: %s (%s); refusing to start rather "
-                 "than serve wrong data",
-                 s->wal_dir, wal_strerror(rv), rec.msg);
-        return rv;
-    }
-    rv = engine_memory_open(
-        &(struct engine_options){.max_txn_ops = (int)s->cfg.server.max_txn_ops},
-        &s->eng);
+    rv = open_storage(s, &rec);
     if (rv == 0) {
         s->ms = raft_memstore_create();
         rv = s->ms != NULL ? 0 : RAFT_ENOMEM;
@@ -290,8 +336,8 @@ int srv_recover(struct srv *s)
         rv = load_snapshot(s, rec.snap_index);
     }
     /* Entries the snapshot already covers are skipped.  A snapshot file
-     * newer than the WAL's marker (a crash between the two) whose entry
-     * conflicts with the WAL's replaces the whole log, as the marker
+     * newer than the log's marker (a crash between the two) whose entry
+     * conflicts with the log's replaces the whole log, as the marker
      * would have. */
     size_t skip = 0;
     while (skip < rec.n_entries &&
@@ -311,16 +357,30 @@ int srv_recover(struct srv *s)
         rv = raft_memstore_set_hard_state(s->ms, &rec.hs);
     }
     if (rv == 0) {
-        ms_info("recovered %zu WAL entries after snapshot %llu from %llu "
-                "segment(s)%s",
+        ms_info("recovered %zu log entries after snapshot %llu%s; engine "
+                "applied index %llu",
                 rec.n_entries - skip, (unsigned long long)s->last_snapshot_index,
-                (unsigned long long)rec.n_segments,
-                rec.tail_cut ? " (a torn tail was cut)" : "");
+                rec.tail_cut ? " (a torn WAL tail was cut)" : "",
+                (unsigned long long)engine_applied_index(s->eng));
     }
     wal_recovery_free(&rec);
     if (rv != 0) {
         ms_error("cannot recover storage: error %d", rv);
         return rv;
+    }
+    /* A persistent engine may be ahead of the snapshot: the term of its
+     * applied entry is in the log. */
+    raft_index applied = engine_applied_index(s->eng);
+    if (applied > s->last_snapshot_index) {
+        struct raft_storage ms = raft_memstore_storage(s->ms);
+        raft_term t = 0;
+        if (ms.term(ms.data, applied, &t) != 0) {
+            ms_error("the engine has applied entry %llu, which the log does "
+                     "not hold",
+                     (unsigned long long)applied);
+            return WAL_ECORRUPT;
+        }
+        s->applied_term = t;
     }
     engine_arena_init(&s->arena);
     s->storage = (struct raft_storage){
@@ -401,7 +461,7 @@ int srv_snapshot_install(struct srv *s, const struct raft_snapshot_meta *meta)
     (void)snapfile_remove_older(s->snap_dir, 2, NULL);
     ms_info("installed snapshot %llu (term %llu) from the leader",
             (unsigned long long)meta->index, (unsigned long long)meta->term);
-    return wal_mark_snapshot(s->wal, meta->index, meta->term);
+    return srv_logstore_mark_snapshot(s->log, meta->index, meta->term);
 }
 
 static int snap_write_cb(void *ctx, const void *buf, size_t len)
@@ -437,9 +497,9 @@ int srv_snapshot_take(struct srv *s)
     }
     /* Make the marker durable now, together with anything buffered; the
      * batches waiting on those records complete on the next pump. */
-    rv = wal_mark_snapshot(s->wal, index, term);
+    rv = srv_logstore_mark_snapshot(s->log, index, term);
     if (rv == 0) {
-        rv = wal_sync(s->wal);
+        rv = srv_logstore_sync(s->log);
     }
     if (rv != 0) {
         return rv;
@@ -464,13 +524,13 @@ int srv_snapshot_take(struct srv *s)
     raft_index keep = s->cfg.raft.snapshot_keep_entries;
     size_t deleted = 0;
     if (index > keep) {
-        (void)wal_release_before(s->wal, index - keep, &deleted);
+        (void)srv_logstore_release_before(s->log, index - keep, &deleted);
     }
     (void)snapfile_remove_older(s->snap_dir, 2, NULL);
     s->last_snapshot_index = index;
     s->stats.snapshots++;
     ms_info("snapshot at index %llu (term %llu, %llu bytes) in %llu ms; "
-            "%zu WAL segment(s) released",
+            "%zu log segment(s) or entries released",
             (unsigned long long)index, (unsigned long long)term,
             (unsigned long long)meta.raft.size,
             (unsigned long long)((srv_now_ns() - start) / 1000000u), deleted);
@@ -491,10 +551,8 @@ void srv_storage_close(struct srv *s)
         raft_destroy(s->raft);
         s->raft = NULL;
     }
-    if (s->wal != NULL) {
-        wal_close(s->wal);
-        s->wal = NULL;
-    }
+    srv_logstore_close(s->log); /* before the engine it may use */
+    s->log = NULL;
     if (s->eng != NULL) {
         engine_close(s->eng);
         s->eng = NULL;

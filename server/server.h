@@ -26,6 +26,7 @@
 #include "raft/raft.h"
 #include "server/config.h"
 #include "server/frame.h"
+#include "server/logstore.h"
 #include "server/members.h"
 #include "storage/engine.h"
 #include "storage/snapfile.h"
@@ -99,7 +100,7 @@ struct srv {
     struct raft *raft;
     struct raft_memstore *ms;
     struct raft_storage storage; /* memstore + snapshot data from files */
-    struct wal *wal;
+    struct srv_logstore *log; /* WAL or RocksDB raft column families */
     struct engine *eng;
     struct engine_arena arena; /* results of the request being served */
     struct raft_conf applied_conf; /* configuration as of the applied index */

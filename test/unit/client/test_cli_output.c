@@ -1,6 +1,7 @@
 /*
  * test_cli_output.c - metastore-cli's printers: etcdctl's simple lines, its
- * JSON shape (header, base64 kvs, zero fields omitted) and tables.
+ * JSON shape (header, base64 kvs, zero fields omitted) and tables, for the
+ * key-value commands, endpoint status/health and the member commands.
  */
 #include "client/cli_util.h"
 
@@ -198,29 +199,58 @@ static struct ms_result status_result(void)
     return r;
 }
 
-START_TEST(endpoint_status_simple_and_table_use_etcd_columns)
+START_TEST(endpoint_status_simple_and_table_use_etcd_columns_and_revision)
 {
     struct ms_result r = status_result();
     struct mscli_status_row row = {.endpoint = "127.0.0.1:2379", .status = &r};
     FILE *f = out_open();
     mscli_print_status(f, MSCLI_SIMPLE, &row, 1);
     ck_assert_str_eq(out_close(f), "127.0.0.1:2379, 8e9e05c52164694d, 0.1.0, "
-                                   "20 kB, true, false, 2, 4, 4, \n");
+                                   "20 kB, true, false, 2, 4, 4, 4, \n");
     f = out_open();
     mscli_print_status(f, MSCLI_TABLE, &row, 1);
     ck_assert_str_eq(
         out_close(f),
         "+----------------+------------------+---------+---------+-----------+"
-        "------------+-----------+------------+--------------------+--------+\n"
+        "------------+-----------+------------+--------------------+----------+"
+        "--------+\n"
         "|    ENDPOINT    |        ID        | VERSION | DB SIZE | IS LEADER |"
-        " IS LEARNER | RAFT TERM | RAFT INDEX | RAFT APPLIED INDEX | ERRORS |\n"
+        " IS LEARNER | RAFT TERM | RAFT INDEX | RAFT APPLIED INDEX | REVISION |"
+        " ERRORS |\n"
         "+----------------+------------------+---------+---------+-----------+"
-        "------------+-----------+------------+--------------------+--------+\n"
+        "------------+-----------+------------+--------------------+----------+"
+        "--------+\n"
         "| 127.0.0.1:2379 | 8e9e05c52164694d |   0.1.0 |   20 kB |      true |"
-        "      false |         2 |          4 |                  4 |        |\n"
+        "      false |         2 |          4 |                  4 |        4 |"
+        "        |\n"
         "+----------------+------------------+---------+---------+-----------+"
-        "------------+-----------+------------+--------------------+--------+"
-        "\n");
+        "------------+-----------+------------+--------------------+----------+"
+        "--------+\n");
+}
+END_TEST
+
+START_TEST(endpoint_status_cluster_keeps_a_row_for_a_silent_member)
+{
+    struct ms_result r = status_result();
+    r.status_info.revision = 9; /* the status' own revision wins */
+    struct mscli_status_row rows[2] = {
+        {.endpoint = "127.0.0.1:2379", .status = &r},
+        {.endpoint = "127.0.0.1:22379",
+         .member_id = 0x2a,
+         .error = "context deadline exceeded"},
+    };
+    FILE *f = out_open();
+    mscli_print_status(f, MSCLI_SIMPLE, rows, 2);
+    ck_assert_str_eq(out_close(f),
+                     "127.0.0.1:2379, 8e9e05c52164694d, 0.1.0, 20 kB, true, "
+                     "false, 2, 4, 4, 9, \n"
+                     "127.0.0.1:22379, 2a, , , , , , , , , context deadline "
+                     "exceeded\n");
+    f = out_open();
+    mscli_print_status(f, MSCLI_JSON, rows + 1, 1);
+    ck_assert_str_eq(out_close(f), "[{\"Endpoint\":\"127.0.0.1:22379\","
+                                   "\"ID\":42,\"Error\":\"context deadline "
+                                   "exceeded\"}]\n");
 }
 END_TEST
 
@@ -322,6 +352,171 @@ START_TEST(format_names_parse)
 }
 END_TEST
 
+static struct ms_member members[3] = {
+    {.id = 1,
+     .name = "node1",
+     .peer_addr = "10.0.0.1:2380",
+     .client_addr = "10.0.0.1:2379"},
+    {.id = 0x8e9e05c52164694dull,
+     .name = "node2",
+     .peer_addr = "10.0.0.2:2380",
+     .client_addr = "10.0.0.2:2379",
+     .is_learner = true},
+    {.id = 3, .name = "", .peer_addr = "10.0.0.3:2380", .client_addr = ""},
+};
+
+static struct ms_result member_result(enum ms_result_type type, size_t n)
+{
+    struct ms_result r = {.type = type, .message = ""};
+    r.header = (struct ms_header){.cluster_id = 0x8c4281cc65c7b112ull,
+                                  .member_id = 1,
+                                  .revision = 5,
+                                  .raft_term = 2};
+    r.members.members = members;
+    r.members.n_members = n;
+    r.members.added =
+        (struct ms_member){.name = "", .peer_addr = "", .client_addr = ""};
+    return r;
+}
+
+START_TEST(member_list_simple_prints_etcdctl_lines)
+{
+    struct ms_result r = member_result(MS_RESULT_MEMBER_LIST, 3);
+    FILE *f = out_open();
+    mscli_print_member_list(f, MSCLI_SIMPLE, &r);
+    ck_assert_str_eq(out_close(f),
+                     "1, started, node1, 10.0.0.1:2380, 10.0.0.1:2379, false\n"
+                     "8e9e05c52164694d, started, node2, 10.0.0.2:2380, "
+                     "10.0.0.2:2379, true\n"
+                     "3, unstarted, , 10.0.0.3:2380, , false\n");
+}
+END_TEST
+
+START_TEST(member_list_table_has_etcdctl_columns)
+{
+    struct ms_result r = member_result(MS_RESULT_MEMBER_LIST, 2);
+    FILE *f = out_open();
+    mscli_print_member_list(f, MSCLI_TABLE, &r);
+    ck_assert_str_eq(out_close(f),
+                     "+------------------+---------+-------+---------------+"
+                     "---------------+------------+\n"
+                     "|        ID        | STATUS  | NAME  |  PEER ADDRS   |"
+                     " CLIENT ADDRS  | IS LEARNER |\n"
+                     "+------------------+---------+-------+---------------+"
+                     "---------------+------------+\n"
+                     "|                1 | started | node1 | 10.0.0.1:2380 |"
+                     " 10.0.0.1:2379 |      false |\n"
+                     "| 8e9e05c52164694d | started | node2 | 10.0.0.2:2380 |"
+                     " 10.0.0.2:2379 |       true |\n"
+                     "+------------------+---------+-------+---------------+"
+                     "---------------+------------+\n");
+}
+END_TEST
+
+START_TEST(member_list_json_mirrors_etcd_shape)
+{
+    struct ms_result r = member_result(MS_RESULT_MEMBER_LIST, 3);
+    FILE *f = out_open();
+    mscli_print_member_list(f, MSCLI_JSON, &r);
+    ck_assert_str_eq(
+        out_close(f),
+        "{\"header\":{\"cluster_id\":10106783228653711634,\"member_id\":1,"
+        "\"revision\":5,\"raft_term\":2},\"members\":["
+        "{\"ID\":1,\"name\":\"node1\",\"peerURLs\":[\"10.0.0.1:2380\"],"
+        "\"clientURLs\":[\"10.0.0.1:2379\"]},"
+        "{\"ID\":10276657743932975437,\"name\":\"node2\",\"peerURLs\":"
+        "[\"10.0.0.2:2380\"],\"clientURLs\":[\"10.0.0.2:2379\"],"
+        "\"isLearner\":true},"
+        "{\"ID\":3,\"peerURLs\":[\"10.0.0.3:2380\"]}]}\n");
+}
+END_TEST
+
+START_TEST(member_add_prints_id_cluster_and_how_to_start_it)
+{
+    struct ms_result r = member_result(MS_RESULT_MEMBER_ADD, 2);
+    r.members.added = members[1];
+    FILE *f = out_open();
+    mscli_print_member_add(f, MSCLI_SIMPLE, &r);
+    ck_assert_str_eq(
+        out_close(f),
+        "Member 8e9e05c52164694d added to cluster 8c4281cc65c7b112\n"
+        "\n"
+        "Start the new member with an empty --data-dir and:\n"
+        "metastored --node-id 10276657743932975437 --name node2 "
+        "--listen-peer 10.0.0.2:2380 --listen-client 10.0.0.2:2379 --join "
+        "--initial-cluster 1:node1=10.0.0.1:2380@10.0.0.1:2379,"
+        "10276657743932975437:node2=10.0.0.2:2380@10.0.0.2:2379\n");
+    f = out_open();
+    mscli_print_member_add(f, MSCLI_JSON, &r);
+    ck_assert_str_eq(
+        out_close(f),
+        "{\"header\":{\"cluster_id\":10106783228653711634,\"member_id\":1,"
+        "\"revision\":5,\"raft_term\":2},\"member\":{\"ID\":"
+        "10276657743932975437,\"name\":\"node2\",\"peerURLs\":"
+        "[\"10.0.0.2:2380\"],\"clientURLs\":[\"10.0.0.2:2379\"],"
+        "\"isLearner\":true},\"members\":[{\"ID\":1,\"name\":\"node1\","
+        "\"peerURLs\":[\"10.0.0.1:2380\"],\"clientURLs\":[\"10.0.0.1:2379\"]},"
+        "{\"ID\":10276657743932975437,\"name\":\"node2\",\"peerURLs\":"
+        "[\"10.0.0.2:2380\"],\"clientURLs\":[\"10.0.0.2:2379\"],"
+        "\"isLearner\":true}]}\n");
+}
+END_TEST
+
+START_TEST(member_add_without_client_address_says_what_is_missing)
+{
+    static struct ms_member v6[2] = {
+        {.id = 1,
+         .name = "a",
+         .peer_addr = "[::1]:2380",
+         .client_addr = "[::1]:2379"},
+        {.id = 7, .name = "b", .peer_addr = "[::1]:3380", .client_addr = ""},
+    };
+    struct ms_result r = member_result(MS_RESULT_MEMBER_ADD, 2);
+    r.members.members = v6;
+    r.members.added = v6[1];
+    r.header.cluster_id = 0xab;
+    FILE *f = out_open();
+    mscli_print_member_add(f, MSCLI_SIMPLE, &r);
+    const char *s = out_close(f);
+    /* etcdctl's %16x pads ids with blanks. */
+    ck_assert_ptr_nonnull(strstr(s, "Member                7 added to "
+                                    "cluster               ab\n"));
+    /* Brackets would glob in a shell: the words are quoted. */
+    ck_assert_ptr_nonnull(
+        strstr(s, "metastored --node-id 7 --name b --listen-peer "
+                  "'[::1]:3380' --join --initial-cluster "
+                  "'1:a=[::1]:2380@[::1]:2379,7:b=[::1]:3380@'\n"));
+    ck_assert_ptr_nonnull(strstr(s, "added without --client-urls"));
+}
+END_TEST
+
+START_TEST(member_remove_promote_and_move_leader_print_etcdctl_lines)
+{
+    struct ms_result r = member_result(MS_RESULT_MEMBER_REMOVE, 1);
+    FILE *f = out_open();
+    mscli_print_member_change(f, MSCLI_SIMPLE, &r, "removed from",
+                              0x8e9e05c52164694dull);
+    ck_assert_str_eq(out_close(f), "Member 8e9e05c52164694d removed from "
+                                   "cluster 8c4281cc65c7b112\n");
+    f = out_open();
+    mscli_print_member_change(f, MSCLI_TABLE, &r, "promoted in", 0x3);
+    ck_assert_str_eq(out_close(f), "Member                3 promoted in "
+                                   "cluster 8c4281cc65c7b112\n");
+    f = out_open();
+    mscli_print_member_change(f, MSCLI_JSON, &r, "removed from", 3);
+    ck_assert_str_eq(out_close(f),
+                     "{\"header\":{\"cluster_id\":10106783228653711634,"
+                     "\"member_id\":1,\"revision\":5,\"raft_term\":2},"
+                     "\"members\":[{\"ID\":1,\"name\":\"node1\",\"peerURLs\":"
+                     "[\"10.0.0.1:2380\"],\"clientURLs\":[\"10.0.0.1:2379\"]}"
+                     "]}\n");
+    f = out_open();
+    mscli_print_move_leader(f, MSCLI_SIMPLE, &r, 1, 0x8e9e05c52164694dull);
+    ck_assert_str_eq(out_close(f), "Leadership transferred from 1 to "
+                                   "8e9e05c52164694d\n");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli_output");
@@ -332,7 +527,16 @@ static Suite *suite(void)
     tcase_add_test(t, del_prints_count_then_prev_kvs);
     tcase_add_test(t, txn_prints_outcome_then_each_response);
     tcase_add_test(t, compaction_prints_the_revision);
-    tcase_add_test(t, endpoint_status_simple_and_table_use_etcd_columns);
+    tcase_add_test(
+        t, endpoint_status_simple_and_table_use_etcd_columns_and_revision);
+    tcase_add_test(t, endpoint_status_cluster_keeps_a_row_for_a_silent_member);
+    tcase_add_test(t, member_list_simple_prints_etcdctl_lines);
+    tcase_add_test(t, member_list_table_has_etcdctl_columns);
+    tcase_add_test(t, member_list_json_mirrors_etcd_shape);
+    tcase_add_test(t, member_add_prints_id_cluster_and_how_to_start_it);
+    tcase_add_test(t, member_add_without_client_address_says_what_is_missing);
+    tcase_add_test(t,
+                   member_remove_promote_and_move_leader_print_etcdctl_lines);
     tcase_add_test(t, endpoint_status_json_mirrors_etcd_shape);
     tcase_add_test(t, endpoint_health_lines_go_to_out_or_err);
     tcase_add_test(t, human_sizes_and_durations_follow_go);

@@ -1,6 +1,7 @@
 /*
  * test_cli_parse.c - metastore-cli's parsers: durations, endpoint lists,
- * quoted words and etcdctl's txn syntax (valid and invalid lines).
+ * quoted words, etcdctl's txn syntax (valid and invalid lines), member ids
+ * in hex or decimal and the --initial-cluster line of `member add`.
  */
 #include "client/cli_util.h"
 
@@ -381,7 +382,105 @@ START_TEST(errors_have_names_and_texts)
     ck_assert_int_eq(ms_status_to_error(MS_STATUS_UNAVAILABLE),
                      MS_EUNAVAILABLE);
     ck_assert_int_eq(ms_status_to_error(77), MS_ESERVER);
+    ck_assert_int_eq(ms_status_to_error(MS_STATUS_PERMISSION_DENIED),
+                     MS_EDENIED);
+    ck_assert_str_eq(ms_err_name(MS_EDENIED), "MS_EDENIED");
     ck_assert_str_eq(ms_status_name(MS_STATUS_NOT_LEADER), "NOT_LEADER");
+}
+END_TEST
+
+START_TEST(member_ids_parse_as_hex_or_decimal)
+{
+    uint64_t c[2];
+    size_t n = 0;
+    ck_assert_int_eq(mscli_id_parse("8e9e05c52164694d", c, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(c[0], 0x8e9e05c52164694dull);
+    ck_assert_int_eq(mscli_id_parse("0x10", c, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(c[0], 16);
+    ck_assert_int_eq(mscli_id_parse("0XAB", c, &n), 0);
+    ck_assert_uint_eq(c[0], 0xab);
+    /* Digits only: decimal first, hex second. */
+    ck_assert_int_eq(mscli_id_parse("12", c, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(c[0], 12);
+    ck_assert_uint_eq(c[1], 0x12);
+    /* One digit reads the same both ways. */
+    ck_assert_int_eq(mscli_id_parse("3", c, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(c[0], 3);
+    /* A 63-bit decimal id (what metastored's random ids print as with
+     * --node-id) is too long for hex: one candidate. */
+    ck_assert_int_eq(mscli_id_parse("8578722608925012471", c, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(c[0], 8578722608925012471ull);
+    ck_assert_int_eq(mscli_id_parse("18446744073709551615", c, &n), 0);
+    ck_assert_uint_eq(c[0], UINT64_MAX);
+}
+END_TEST
+
+START_TEST(malformed_member_ids_are_rejected)
+{
+    uint64_t c[2];
+    size_t n = 9;
+    ck_assert_int_eq(mscli_id_parse("", c, &n), MS_EINVAL);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(mscli_id_parse("0x", c, &n), MS_EINVAL);
+    ck_assert_int_eq(mscli_id_parse("0", c, &n), MS_EINVAL);
+    ck_assert_int_eq(mscli_id_parse("0x0", c, &n), MS_EINVAL);
+    ck_assert_int_eq(mscli_id_parse("12g", c, &n), MS_EINVAL);
+    ck_assert_int_eq(mscli_id_parse("-1", c, &n), MS_EINVAL);
+    ck_assert_int_eq(mscli_id_parse(" 1", c, &n), MS_EINVAL);
+    ck_assert_int_eq(mscli_id_parse("1ffffffffffffffff", c, &n), MS_EINVAL);
+    ck_assert_int_eq(mscli_id_parse("99999999999999999999", c, &n), MS_EINVAL);
+    ck_assert_int_eq(mscli_id_parse(NULL, c, &n), MS_EINVAL);
+}
+END_TEST
+
+START_TEST(ambiguous_member_id_is_settled_by_the_member_list)
+{
+    struct ms_member m[2] = {
+        {.id = 0x12, .name = "a", .peer_addr = "", .client_addr = ""},
+        {.id = 3, .name = "b", .peer_addr = "", .client_addr = ""},
+    };
+    uint64_t c[2];
+    size_t n = 0;
+    uint64_t id = 0;
+    ck_assert_int_eq(mscli_id_parse("12", c, &n), 0);
+    /* Only the hex reading is a member: it wins. */
+    ck_assert_int_eq(mscli_id_pick(c, n, m, 2, &id), 0);
+    ck_assert_uint_eq(id, 0x12);
+    /* Neither is: the decimal reading (the server says NOT_FOUND). */
+    ck_assert_int_eq(mscli_id_pick(c, n, m + 1, 1, &id), 0);
+    ck_assert_uint_eq(id, 12);
+    /* Both are: refused. */
+    m[1].id = 12;
+    ck_assert_int_eq(mscli_id_pick(c, n, m, 2, &id), MS_EINVAL);
+    ck_assert_int_eq(mscli_id_pick(c, 0, m, 2, &id), MS_EINVAL);
+}
+END_TEST
+
+START_TEST(initial_cluster_lists_every_member_with_decimal_ids)
+{
+    struct ms_member m[2] = {
+        {.id = 1,
+         .name = "n1",
+         .peer_addr = "h1:2380",
+         .client_addr = "h1:2379"},
+        {.id = 0x8e9e05c52164694dull,
+         .name = "n2",
+         .peer_addr = "h2:2380",
+         .client_addr = "h2:2379"},
+    };
+    char *s = NULL;
+    ck_assert_int_eq(mscli_initial_cluster(m, 2, &s), 0);
+    ck_assert_str_eq(s, "1:n1=h1:2380@h1:2379,10276657743932975437:n2="
+                        "h2:2380@h2:2379");
+    free(s);
+    ck_assert_int_eq(mscli_initial_cluster(m, 0, &s), 0);
+    ck_assert_str_eq(s, "");
+    free(s);
 }
 END_TEST
 
@@ -403,6 +502,10 @@ static Suite *suite(void)
     tcase_add_test(t, interactive_txn_prints_section_prompts);
     tcase_add_test(t, prefix_range_end_increments_last_byte);
     tcase_add_test(t, errors_have_names_and_texts);
+    tcase_add_test(t, member_ids_parse_as_hex_or_decimal);
+    tcase_add_test(t, malformed_member_ids_are_rejected);
+    tcase_add_test(t, ambiguous_member_id_is_settled_by_the_member_list);
+    tcase_add_test(t, initial_cluster_lists_every_member_with_decimal_ids);
     suite_add_tcase(s, t);
     return s;
 }

@@ -1,7 +1,9 @@
 /*
  * test_client.c - the client library against a fake server on loopback:
  * request encoding, response decoding, request-id matching, NOT_LEADER
- * redirects, timeouts, failover between endpoints, error statuses.
+ * redirects, timeouts, failover between endpoints, error statuses, and the
+ * membership and operator calls (member list/add/remove/promote,
+ * move-leader, fault).
  */
 #include "client/internal.h"
 #include "client/metastore.h"
@@ -475,6 +477,239 @@ START_TEST(invalid_arguments_are_rejected_locally)
 }
 END_TEST
 
+START_TEST(member_list_decodes_every_member_field)
+{
+    ck_assert_int_eq(fake_server_start(&srv, FAKE_OK), 0);
+    struct ms_client *c = open_one(srv.addr, 2000);
+    struct ms_result *r = NULL;
+    ck_assert_int_eq(ms_member_list(c, &r), 0);
+    ck_assert_int_eq(r->type, MS_RESULT_MEMBER_LIST);
+    ck_assert_uint_eq(r->header.cluster_id, 7);
+    ck_assert_uint_eq(r->members.n_members, 2);
+    const struct ms_member *m = r->members.members;
+    ck_assert_uint_eq(m[0].id, 1);
+    ck_assert_str_eq(m[0].name, "node1");
+    ck_assert_str_eq(m[0].peer_addr, "10.0.0.1:2380");
+    ck_assert_str_eq(m[0].client_addr, "10.0.0.1:2379");
+    ck_assert(!m[0].is_learner);
+    ck_assert_uint_eq(m[1].id, 0x8e9e05c52164694dull);
+    ck_assert_str_eq(m[1].client_addr, "");
+    ck_assert(m[1].is_learner);
+    ck_assert_uint_eq(r->members.added.id, 0);
+    ck_assert_str_eq(r->members.added.name, "");
+    ms_result_free(r);
+    ck_assert_uint_eq(srv.reqs[0].method, MS__METHOD_MEMBER_LIST);
+    ms_client_close(c);
+    fake_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(member_add_encodes_member_and_returns_new_id_and_list)
+{
+    ck_assert_int_eq(fake_server_start(&srv, FAKE_OK), 0);
+    struct ms_client *c = open_one(srv.addr, 2000);
+    struct ms_result *r = NULL;
+    ck_assert_int_eq(ms_member_add(c, "node3", "http://10.0.0.3:2380",
+                                   "10.0.0.3:2379", true, &r),
+                     0);
+    ck_assert_int_eq(r->type, MS_RESULT_MEMBER_ADD);
+    ck_assert_uint_eq(r->members.added.id, 0x42);
+    ck_assert_str_eq(r->members.added.name, "node3");
+    ck_assert_str_eq(r->members.added.peer_addr, "10.0.0.3:2380");
+    ck_assert(r->members.added.is_learner);
+    ck_assert_uint_eq(r->members.n_members, 3);
+    ck_assert_uint_eq(r->members.members[2].id, 0x42);
+    ms_result_free(r);
+
+    ck_assert_uint_eq(srv.reqs[0].method, MS__METHOD_MEMBER_ADD);
+    Metastore__MemberAddRequest *q = (Metastore__MemberAddRequest *)recorded(
+        &srv, 0, &metastore__member_add_request__descriptor);
+    ck_assert_ptr_nonnull(q->member);
+    ck_assert_uint_eq(q->member->id, 0); /* the server chooses */
+    ck_assert_str_eq(q->member->name, "node3");
+    ck_assert_str_eq(q->member->peer_addr, "10.0.0.3:2380"); /* no http:// */
+    ck_assert_str_eq(q->member->client_addr, "10.0.0.3:2379");
+    ck_assert(q->is_learner);
+    protobuf_c_message_free_unpacked(&q->base, NULL);
+
+    /* Without a client address the field is sent empty. */
+    ck_assert_int_eq(ms_member_add(c, "n4", "10.0.0.4:2380", NULL, false, &r),
+                     0);
+    ck_assert(!r->members.added.is_learner);
+    ms_result_free(r);
+    q = (Metastore__MemberAddRequest *)recorded(
+        &srv, 1, &metastore__member_add_request__descriptor);
+    ck_assert_str_eq(q->member->client_addr, "");
+    ck_assert(!q->is_learner);
+    protobuf_c_message_free_unpacked(&q->base, NULL);
+    ms_client_close(c);
+    fake_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(member_add_follows_not_leader_to_the_leader)
+{
+    ck_assert_int_eq(fake_server_start(&srv2, FAKE_OK), 0);
+    ck_assert_int_eq(fake_server_start(&srv, FAKE_NOT_LEADER), 0);
+    fake_server_set_leader(&srv, srv2.addr);
+    struct ms_client *c = open_one(srv.addr, 2000);
+    struct ms_result *r = NULL;
+    ck_assert_int_eq(ms_member_add(c, "node3", "10.0.0.3:2380", "", false, &r),
+                     0);
+    ck_assert_uint_eq(r->members.added.id, 0x42);
+    ms_result_free(r);
+    ck_assert_str_eq(ms_client_endpoint(c), srv2.addr);
+    ck_assert_uint_eq(fake_server_requests(&srv), 1);
+    ck_assert_uint_eq(fake_server_requests(&srv2), 1);
+    ck_assert_uint_eq(srv.reqs[0].method, MS__METHOD_MEMBER_ADD);
+    ck_assert_uint_eq(srv2.reqs[0].method, MS__METHOD_MEMBER_ADD);
+    /* The leader got the same request body. */
+    ck_assert_uint_eq(srv.reqs[0].len, srv2.reqs[0].len);
+    ck_assert_mem_eq(srv.reqs[0].body, srv2.reqs[0].body, srv.reqs[0].len);
+    ms_client_close(c);
+    fake_server_stop(&srv);
+    fake_server_stop(&srv2);
+}
+END_TEST
+
+START_TEST(member_remove_promote_and_move_leader_send_the_id)
+{
+    ck_assert_int_eq(fake_server_start(&srv, FAKE_OK), 0);
+    struct ms_client *c = open_one(srv.addr, 2000);
+    struct ms_result *r = NULL;
+    ck_assert_int_eq(ms_member_remove(c, 0x8e9e05c52164694dull, &r), 0);
+    ck_assert_int_eq(r->type, MS_RESULT_MEMBER_REMOVE);
+    ck_assert_uint_eq(r->members.n_members, 2);
+    ms_result_free(r);
+    ck_assert_int_eq(ms_member_promote(c, 5, &r), 0);
+    ck_assert_int_eq(r->type, MS_RESULT_MEMBER_PROMOTE);
+    ck_assert_str_eq(r->members.members[1].name, "node2");
+    ms_result_free(r);
+    ck_assert_int_eq(ms_move_leader(c, 9, &r), 0);
+    ck_assert_int_eq(r->type, MS_RESULT_MOVE_LEADER);
+    ck_assert_uint_eq(r->header.member_id, 0x11);
+    ms_result_free(r);
+
+    ck_assert_uint_eq(srv.reqs[0].method, MS__METHOD_MEMBER_REMOVE);
+    Metastore__MemberRemoveRequest *rm =
+        (Metastore__MemberRemoveRequest *)recorded(
+            &srv, 0, &metastore__member_remove_request__descriptor);
+    ck_assert_uint_eq(rm->id, 0x8e9e05c52164694dull);
+    protobuf_c_message_free_unpacked(&rm->base, NULL);
+    ck_assert_uint_eq(srv.reqs[1].method, MS__METHOD_MEMBER_PROMOTE);
+    Metastore__MemberPromoteRequest *pr =
+        (Metastore__MemberPromoteRequest *)recorded(
+            &srv, 1, &metastore__member_promote_request__descriptor);
+    ck_assert_uint_eq(pr->id, 5);
+    protobuf_c_message_free_unpacked(&pr->base, NULL);
+    ck_assert_uint_eq(srv.reqs[2].method, MS__METHOD_MOVE_LEADER);
+    Metastore__MoveLeaderRequest *ml = (Metastore__MoveLeaderRequest *)recorded(
+        &srv, 2, &metastore__move_leader_request__descriptor);
+    ck_assert_uint_eq(ml->target_id, 9);
+    protobuf_c_message_free_unpacked(&ml->base, NULL);
+    ms_client_close(c);
+    fake_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(fault_sends_action_and_peer)
+{
+    ck_assert_int_eq(MS_FAULT_DROP_PEER,
+                     METASTORE__FAULT_REQUEST__ACTION__DROP_PEER);
+    ck_assert_int_eq(MS_FAULT_HEAL_ALL,
+                     METASTORE__FAULT_REQUEST__ACTION__HEAL_ALL);
+    ck_assert_int_eq(MS_FAULT_RESUME_APPLY,
+                     METASTORE__FAULT_REQUEST__ACTION__RESUME_APPLY);
+    ck_assert_int_eq(fake_server_start(&srv, FAKE_OK), 0);
+    struct ms_client *c = open_one(srv.addr, 2000);
+    struct ms_result *r = NULL;
+    ck_assert_int_eq(ms_fault(c, MS_FAULT_DROP_PEER, 3, &r), 0);
+    ck_assert_int_eq(r->type, MS_RESULT_FAULT);
+    ms_result_free(r);
+    ck_assert_int_eq(ms_fault(c, MS_FAULT_HEAL_ALL, 0, &r), 0);
+    ms_result_free(r);
+    Metastore__FaultRequest *f = (Metastore__FaultRequest *)recorded(
+        &srv, 0, &metastore__fault_request__descriptor);
+    ck_assert_int_eq(f->action, METASTORE__FAULT_REQUEST__ACTION__DROP_PEER);
+    ck_assert_uint_eq(f->peer_id, 3);
+    protobuf_c_message_free_unpacked(&f->base, NULL);
+    f = (Metastore__FaultRequest *)recorded(
+        &srv, 1, &metastore__fault_request__descriptor);
+    ck_assert_int_eq(f->action, METASTORE__FAULT_REQUEST__ACTION__HEAL_ALL);
+    protobuf_c_message_free_unpacked(&f->base, NULL);
+    ms_client_close(c);
+    fake_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(fault_refused_by_server_is_permission_denied)
+{
+    ck_assert_int_eq(fake_server_start(&srv, FAKE_ERROR), 0);
+    fake_server_set_error(&srv, MS_STATUS_PERMISSION_DENIED);
+    struct ms_client *c = open_one(srv.addr, 2000);
+    struct ms_result *r = NULL;
+    ck_assert_int_eq(ms_fault(c, MS_FAULT_DROP_PEER, 3, &r), MS_EDENIED);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->status, MS_STATUS_PERMISSION_DENIED);
+    ck_assert_str_eq(r->message, "fake error");
+    ms_result_free(r);
+    ms_client_close(c);
+    fake_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(membership_change_is_not_resent_after_it_was_sent)
+{
+    ck_assert_int_eq(fake_server_start(&srv, FAKE_CLOSE), 0);
+    ck_assert_int_eq(fake_server_start(&srv2, FAKE_OK), 0);
+    const char *eps[] = {srv.addr, srv2.addr};
+    struct ms_client *c = NULL;
+    ck_assert_int_eq(ms_client_open(eps, 2, NULL, &c), 0);
+    struct ms_result *r = NULL;
+    ck_assert_int_eq(ms_member_remove(c, 2, &r), MS_ECLOSED);
+    ck_assert_ptr_null(r);
+    ck_assert_uint_eq(fake_server_requests(&srv2), 0);
+    ms_client_close(c);
+    /* A member list is safe to resend. */
+    ck_assert_int_eq(ms_client_open(eps, 2, NULL, &c), 0);
+    ck_assert_int_eq(ms_member_list(c, &r), 0);
+    ms_result_free(r);
+    ck_assert_uint_eq(fake_server_requests(&srv2), 1);
+    ms_client_close(c);
+    fake_server_stop(&srv);
+    fake_server_stop(&srv2);
+}
+END_TEST
+
+START_TEST(membership_arguments_are_checked_locally)
+{
+    ck_assert_int_eq(fake_server_start(&srv, FAKE_OK), 0);
+    struct ms_client *c = open_one(srv.addr, 2000);
+    struct ms_result *r = NULL;
+    ck_assert_int_eq(ms_member_add(c, "", "10.0.0.3:2380", NULL, false, &r),
+                     MS_EINVAL);
+    ck_assert_int_eq(ms_member_add(c, "n", "10.0.0.3", NULL, false, &r),
+                     MS_EINVAL); /* no port */
+    ck_assert_int_eq(ms_member_add(c, "n", NULL, NULL, false, &r), MS_EINVAL);
+    ck_assert_int_eq(
+        ms_member_add(c, "n", "https://10.0.0.3:2380", NULL, false, &r),
+        MS_EINVAL);
+    ck_assert_int_eq(
+        ms_member_add(c, "n", "10.0.0.3:2380", "bad:port:x", false, &r),
+        MS_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ms_client_errmsg(c), "client address"));
+    ck_assert_int_eq(ms_member_remove(c, 0, &r), MS_EINVAL);
+    ck_assert_int_eq(ms_member_promote(c, 0, &r), MS_EINVAL);
+    ck_assert_int_eq(ms_move_leader(c, 0, &r), MS_EINVAL);
+    ck_assert_int_eq(ms_fault(c, MS_FAULT_DROP_PEER, 0, &r), MS_EINVAL);
+    ck_assert_int_eq(ms_fault(c, (enum ms_fault_action)9, 1, &r), MS_EINVAL);
+    ck_assert_ptr_null(r);
+    ck_assert_uint_eq(fake_server_requests(&srv), 0);
+    ms_client_close(c);
+    fake_server_stop(&srv);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("client");
@@ -497,6 +732,14 @@ static Suite *suite(void)
     tcase_add_test(t, write_is_not_resent_after_it_was_sent);
     tcase_add_test(t, undecodable_response_is_a_protocol_error);
     tcase_add_test(t, invalid_arguments_are_rejected_locally);
+    tcase_add_test(t, member_list_decodes_every_member_field);
+    tcase_add_test(t, member_add_encodes_member_and_returns_new_id_and_list);
+    tcase_add_test(t, member_add_follows_not_leader_to_the_leader);
+    tcase_add_test(t, member_remove_promote_and_move_leader_send_the_id);
+    tcase_add_test(t, fault_sends_action_and_peer);
+    tcase_add_test(t, fault_refused_by_server_is_permission_denied);
+    tcase_add_test(t, membership_change_is_not_resent_after_it_was_sent);
+    tcase_add_test(t, membership_arguments_are_checked_locally);
     suite_add_tcase(s, t);
     return s;
 }

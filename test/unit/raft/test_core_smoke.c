@@ -13,7 +13,7 @@
 
 #include "raft/raft.h"
 
-#define N_MAX 5
+#define N_MAX   5
 #define TICK_NS 1000000ull
 
 struct node {
@@ -32,6 +32,7 @@ struct cluster {
     struct raft_message q[1024];
     size_t q_len;
     uint64_t now;
+    raft_id isolated; /* messages from and to it are lost */
 };
 
 static void copy_msg(struct cluster *c, const struct raft_message *m)
@@ -105,8 +106,9 @@ static void settle(struct cluster *c)
         c->q_len = 0;
         for (size_t i = 0; i < n; i++) {
             ck_assert(q[i].to >= 1 && q[i].to <= c->n);
-            ck_assert_int_eq(raft_step(c->nodes[q[i].to].r, &q[i], c->now),
-                             0);
+            if (q[i].to != c->isolated && q[i].from != c->isolated)
+                ck_assert_int_eq(raft_step(c->nodes[q[i].to].r, &q[i], c->now),
+                                 0);
             raft_message_free_parts(&q[i]);
         }
     }
@@ -214,9 +216,8 @@ START_TEST(proposal_commits_and_applies_on_all_nodes)
     raft_id lead = elect(c);
     raft_index idx = 0;
     raft_term term = 0;
-    ck_assert_int_eq(raft_propose(c->nodes[lead].r, "hello", 5, c->now, &idx,
-                                  &term),
-                     0);
+    ck_assert_int_eq(
+        raft_propose(c->nodes[lead].r, "hello", 5, c->now, &idx, &term), 0);
     settle(c);
     tick_all(c, 2); /* a heartbeat carries the commit index */
     for (size_t i = 1; i <= 3; i++) {
@@ -227,9 +228,9 @@ START_TEST(proposal_commits_and_applies_on_all_nodes)
         ck_assert_uint_ge(raft_commit_index(nd->r), idx);
     }
     raft_id other = lead == 1 ? 2 : 1;
-    ck_assert_int_eq(raft_propose(c->nodes[other].r, "x", 1, c->now, NULL,
-                                  NULL),
-                     RAFT_ENOTLEADER);
+    ck_assert_int_eq(
+        raft_propose(c->nodes[other].r, "x", 1, c->now, NULL, NULL),
+        RAFT_ENOTLEADER);
     cluster_free(c);
 }
 END_TEST
@@ -240,8 +241,8 @@ START_TEST(read_index_answers_on_leader_and_follower)
     raft_id lead = elect(c);
     raft_id fol = lead == 1 ? 2 : 1;
     raft_index idx = 0;
-    ck_assert_int_eq(
-        raft_propose(c->nodes[lead].r, "v", 1, c->now, &idx, NULL), 0);
+    ck_assert_int_eq(raft_propose(c->nodes[lead].r, "v", 1, c->now, &idx, NULL),
+                     0);
     settle(c);
     ck_assert_int_eq(raft_read_index(c->nodes[lead].r, 7, c->now), 0);
     ck_assert_int_eq(raft_read_index(c->nodes[fol].r, 8, c->now), 0);
@@ -297,9 +298,20 @@ START_TEST(quorum_ack_time_follows_heartbeat_rounds)
     uint64_t sent = 0;
     ck_assert(raft_quorum_ack_time(r, &sent));
     ck_assert_uint_eq(sent, round_start);
-    /* A transfer withdraws the lease input at once. */
+    /* A transfer withdraws the lease input at once... */
+    c->isolated = fol;
     ck_assert_int_eq(raft_transfer_leadership(r, fol, c->now), 0);
     ck_assert(!raft_quorum_ack_time(r, &sent));
+    /* ...and for the rest of the term, even once the transfer has been
+     * aborted: a late TIMEOUT_NOW could still start a forced election. */
+    tick_all(c, 12);
+    ck_assert_int_eq(raft_role_of(r), RAFT_LEADER);
+    ck_assert_uint_eq(raft_transferee(r), RAFT_NONE);
+    ck_assert(!raft_quorum_ack_time(r, &sent));
+    ck_assert_int_eq(raft_read_index(r, 5, c->now), 0); /* reads still work */
+    size_t before = c->nodes[lead].n_reads;
+    settle(c);
+    ck_assert_uint_eq(c->nodes[lead].n_reads, before + 1);
     cluster_free(c);
 }
 END_TEST
@@ -384,8 +396,12 @@ START_TEST(node_without_configuration_never_grants_votes)
     nd->applied = 0;
     ck_assert_uint_eq(raft_conf_of(nd->r)->n, 0);
     struct raft_message m = {
-        .type = RAFT_MSG_PRE_VOTE, .from = 1, .to = 3, .term = 2,
-        .index = 3, .log_term = 1,
+        .type = RAFT_MSG_PRE_VOTE,
+        .from = 1,
+        .to = 3,
+        .term = 2,
+        .index = 3,
+        .log_term = 1,
     };
     ck_assert_int_eq(raft_step(nd->r, &m, c->now), 0);
     m.type = RAFT_MSG_VOTE;

@@ -526,6 +526,36 @@ START_TEST(learner_never_campaigns)
 }
 END_TEST
 
+START_TEST(learner_vote_does_not_count)
+{
+    /* Voters 1 and 2, learner 3.  Node 1 reaches only the learner: even if
+     * the learner grants its vote, 1 of 2 voters is no majority. */
+    struct net_opts o;
+    net_default_opts(&o, 2);
+    o.n_learners = 1;
+    o.pre_vote = false;
+    struct net *net = net_create(&o);
+    net_isolate(net, 2);
+    struct raft *r = net_raft(net, 1);
+    raft_campaign(r, net->now_ns);
+    net_stabilize(net);
+    ck_assert_uint_ge(net_count(net, RAFT_MSG_VOTE, 1, 2), 1);
+    ck_assert_int_eq(raft_role_of(r), RAFT_CANDIDATE);
+    /* Whether or not the core asks learners, a learner's grant is no vote. */
+    struct raft_message m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_VOTE_RESP;
+    m.from = 3;
+    m.to = 1;
+    m.term = raft_term_of(r);
+    raft_step(r, &m, net->now_ns);
+    net_stabilize(net);
+    ck_assert_int_eq(raft_role_of(r), RAFT_CANDIDATE);
+    net_assert_ok(net);
+    net_destroy(net);
+}
+END_TEST
+
 START_TEST(stale_term_leader_steps_down_on_higher_term)
 {
     struct net_opts o;
@@ -582,6 +612,7 @@ static Suite *election_suite(void)
     tcase_add_test(tc, votes_leave_only_after_persist);
     tcase_add_test(tc, candidate_with_held_persist_sends_no_votes);
     tcase_add_test(tc, learner_never_campaigns);
+    tcase_add_test(tc, learner_vote_does_not_count);
     tcase_add_test(tc, stale_term_leader_steps_down_on_higher_term);
     suite_add_tcase(s, tc);
     return s;

@@ -501,6 +501,116 @@ START_TEST(follower_ack_waits_for_its_persist)
 }
 END_TEST
 
+/*
+ * Node 2 receives entry a at i (term T) from leader 1 but its write is
+ * slow.  Meanwhile {3, 4, 5} elect a leader in a later term whose entry at
+ * i replaces a on node 2 (a second write, also slow).  When the first
+ * write completes, raft_persisted(i, T) names an entry that no longer
+ * exists: it must be ignored - node 2 must neither acknowledge the new
+ * entry i before the second write is durable nor take a for it.
+ */
+START_TEST(stale_persisted_call_for_replaced_entries_is_ignored)
+{
+    struct net_opts o;
+    net_default_opts(&o, 5);
+    struct net *net = net_start(&o, 1);
+    raft_term t = raft_term_of(net_raft(net, 1));
+    for (raft_id b = 3; b <= 5; b++) {
+        net_cut(net, 1, b);
+    }
+    net_hold_persist(net, 2, true);
+    raft_index i = 0;
+    ck_assert_int_eq(net_propose(net, 1, "a", &i), 0);
+    net_stabilize(net);
+    ck_assert_uint_eq(raft_last_index(net_raft(net, 2)), i);
+    ck_assert_uint_lt(net_store_last(net, 2), i); /* not durable */
+
+    /* Node 1 goes away; {3, 4, 5} elect a leader, which reaches node 2. */
+    net_isolate(net, 1);
+    raft_id l = RAFT_NONE;
+    for (unsigned k = 0; k < 10 * o.election_tick && l == RAFT_NONE; k++) {
+        net_tick_all(net, 1);
+        for (raft_id id = 3; id <= 5; id++) {
+            if (raft_role_of(net_raft(net, id)) == RAFT_LEADER) {
+                l = id;
+            }
+        }
+    }
+    ck_assert_uint_ne(l, RAFT_NONE);
+    raft_term lt = raft_term_of(net_raft(net, l));
+    ck_assert_uint_gt(lt, t);
+    ck_assert_uint_eq(net_store_term(net, l, i), lt);
+
+    /* Find node 2's held write of the new leader's entry i. */
+    struct net_node *n2 = net_node(net, 2);
+    size_t b2 = n2->n_pending;
+    for (size_t k = 0; k < n2->n_pending && b2 == n2->n_pending; k++) {
+        const struct raft_ready *rd = &n2->pending[k].rd;
+        for (size_t e = 0; e < rd->n_entries; e++) {
+            if (rd->entries[e].index == i && rd->entries[e].term == lt) {
+                b2 = k;
+            }
+        }
+    }
+    ck_assert_msg(b2 < n2->n_pending, "node 2 never got the new entry %llu",
+                  (unsigned long long)i);
+    ck_assert_uint_ge(b2, 1); /* the write of a comes first */
+
+    /* Complete every write before it, the stale one of a included. */
+    net_log_clear(net);
+    for (size_t k = 0; k < b2; k++) {
+        ck_assert(net_release_one(net, 2));
+        net_stabilize(net);
+        for (size_t q = 0; q < net->n_log; q++) {
+            const struct raft_message *m = &net->log[q].m;
+            ck_assert_msg(!(m->type == RAFT_MSG_APPEND_RESP && m->from == 2 &&
+                            m->to == l && !m->reject && m->index >= i),
+                          "node 2 acked index %llu before writing it",
+                          (unsigned long long)m->index);
+        }
+    }
+    net_hold_persist(net, 2, false);
+    net_release_persist(net, 2);
+    net_tick_all(net, 2 * o.heartbeat_tick);
+    ck_assert_uint_eq(net_store_term(net, 2, i), lt);
+    ck_assert_int_eq(net_propose(net, l, "c", NULL), 0);
+    net_tick_all(net, 2 * o.heartbeat_tick);
+    ck_assert(net_applied_has(net, 2, "c"));
+    ck_assert(!net_applied_has(net, 2, "a"));
+    ck_assert(net_check_applied(net));
+    net_assert_ok(net);
+    net_destroy(net);
+}
+END_TEST
+
+START_TEST(leader_with_several_batches_in_flight_commits_when_durable)
+{
+    struct net_opts o;
+    net_default_opts(&o, 3);
+    struct net *net = net_start(&o, 1);
+    raft_index c0 = raft_commit_index(net_raft(net, 1));
+    net_isolate(net, 3);
+    net_hold_persist(net, 1, true);
+    raft_index last = 0;
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(net_propose(net, 1, "g", &last), 0);
+        net_stabilize(net); /* one batch each, all held */
+    }
+    ck_assert_uint_ge(net_node(net, 1)->n_pending, 3);
+    ck_assert_uint_eq(raft_commit_index(net_raft(net, 1)), c0);
+    /* The first write completes: the first entry commits, not the rest. */
+    ck_assert(net_release_one(net, 1));
+    net_stabilize(net);
+    ck_assert_uint_eq(raft_commit_index(net_raft(net, 1)), c0 + 1);
+    net_hold_persist(net, 1, false);
+    net_release_persist(net, 1);
+    net_stabilize(net);
+    ck_assert_uint_eq(raft_commit_index(net_raft(net, 1)), last);
+    net_assert_ok(net);
+    net_destroy(net);
+}
+END_TEST
+
 START_TEST(propose_on_follower_is_refused_with_leader_hint)
 {
     struct net_opts o;
@@ -575,6 +685,8 @@ static Suite *replication_suite(void)
     tcase_add_test(tc, single_voter_commits_only_after_persist);
     tcase_add_test(tc, follower_responses_leave_only_after_persist);
     tcase_add_test(tc, follower_ack_waits_for_its_persist);
+    tcase_add_test(tc, stale_persisted_call_for_replaced_entries_is_ignored);
+    tcase_add_test(tc, leader_with_several_batches_in_flight_commits_when_durable);
     tcase_add_test(tc, propose_on_follower_is_refused_with_leader_hint);
     tcase_add_test(tc, propose_without_leader_is_refused);
     tcase_add_test(tc, leader_progress_tracks_followers);

@@ -162,8 +162,51 @@ START_TEST(transfer_aborted_after_election_tick)
     ck_assert_int_eq(net_propose(net, 1, "after-abort", NULL), 0);
     settle(net);
     ck_assert(net_applied_has(net, 3, "after-abort"));
+    net_assert_ok(net);
+    net_destroy(net);
+}
+END_TEST
+
+START_TEST(aborted_transfer_without_timeout_now_restores_quorum_ack_time)
+{
+    struct net *net = start3();
+    struct raft *r = net_raft(net, 1);
+    net_isolate(net, 2);
+    ck_assert_int_eq(net_propose(net, 1, "2-lacks-this", NULL), 0);
+    settle(net);
+    /* Node 2 lags and is unreachable: it can never be sent TIMEOUT_NOW. */
+    ck_assert_int_eq(raft_transfer_leadership(r, 2, net->now_ns), 0);
     uint64_t sent;
+    ck_assert(!raft_quorum_ack_time(r, &sent));
+    net_tick_all(net, net->opts.election_tick + 1);
+    ck_assert_uint_eq(net_count(net, RAFT_MSG_TIMEOUT_NOW, 0, 0), 0);
+    ck_assert_uint_eq(raft_transferee(r), RAFT_NONE);
+    net_tick_all(net, net->opts.heartbeat_tick);
     ck_assert(raft_quorum_ack_time(r, &sent));
+    ck_assert_uint_le(sent, net->now_ns);
+    net_assert_ok(net);
+    net_destroy(net);
+}
+END_TEST
+
+/* ARCHITECTURE.md (after TiKV): a leader that sent TIMEOUT_NOW stops using
+ * its lease at once; the message may still arrive and start an election
+ * that ignores leader stickiness, so an aborted transfer does not bring
+ * the lease back within the term. */
+START_TEST(quorum_ack_time_withheld_after_timeout_now_was_sent)
+{
+    struct net *net = start3();
+    struct raft *r = net_raft(net, 1);
+    net_isolate(net, 2);
+    ck_assert_int_eq(raft_transfer_leadership(r, 2, net->now_ns), 0);
+    net_stabilize(net);
+    ck_assert_uint_eq(net_count(net, RAFT_MSG_TIMEOUT_NOW, 1, 2), 1);
+    net_tick_all(net, net->opts.election_tick + 1);
+    ck_assert_uint_eq(raft_transferee(r), RAFT_NONE);
+    ck_assert_int_eq(raft_role_of(r), RAFT_LEADER);
+    net_tick_all(net, 2 * net->opts.heartbeat_tick);
+    uint64_t sent;
+    ck_assert(!raft_quorum_ack_time(r, &sent));
     net_assert_ok(net);
     net_destroy(net);
 }
@@ -218,6 +261,8 @@ static Suite *transfer_suite(void)
     tcase_add_test(tc, quorum_ack_time_withdrawn_at_transfer_start);
     tcase_add_test(tc, transfer_to_lagging_follower_catches_it_up_first);
     tcase_add_test(tc, transfer_aborted_after_election_tick);
+    tcase_add_test(tc, aborted_transfer_without_timeout_now_restores_quorum_ack_time);
+    tcase_add_test(tc, quorum_ack_time_withheld_after_timeout_now_was_sent);
     tcase_add_test(tc, transfer_to_bad_target_is_refused);
     tcase_add_test(tc, timeout_now_makes_follower_campaign_at_once);
     suite_add_tcase(s, tc);

@@ -14,6 +14,12 @@
  *   Txn   -> succeeded = first compare is a VALUE compare; one response per
  *            op of the chosen branch, as above
  *   Compaction, Ping -> the header; Status -> fixed numbers (see below)
+ *   MemberList, MemberRemove, MemberPromote -> the two canned members
+ *            {1, "node1", "10.0.0.1:2380", "10.0.0.1:2379", voter} and
+ *            {0x8e9e05c52164694d, "node2", "10.0.0.2:2380", "", learner}
+ *   MemberAdd -> the requested member with id 0x42, then the canned members
+ *            plus it
+ *   MoveLeader, Fault -> the header
  */
 #include "test/unit/client/helpers/fake_server.h"
 
@@ -240,6 +246,74 @@ static int answer_status(int fd, uint64_t id)
     return send_frame(fd, MS__METHOD_STATUS, MS__FLAG_RESPONSE, id, &resp.base);
 }
 
+static Metastore__Member canned_members[2] = {
+    {PROTOBUF_C_MESSAGE_INIT(&metastore__member__descriptor), 1, "node1",
+     "10.0.0.1:2380", "10.0.0.1:2379", false},
+    {PROTOBUF_C_MESSAGE_INIT(&metastore__member__descriptor),
+     0x8e9e05c52164694dull, "node2", "10.0.0.2:2380", "", true},
+};
+
+/* The membership methods: every response has header + repeated members. */
+static int answer_members(int fd, const struct fake_request *r)
+{
+    Metastore__Member *all[3] = {&canned_members[0], &canned_members[1], NULL};
+    Metastore__MemberAddRequest *add = NULL;
+    Metastore__Member added = METASTORE__MEMBER__INIT;
+    int rc = -1;
+    switch (r->method) {
+    case MS__METHOD_MEMBER_LIST: {
+        Metastore__MemberListResponse resp =
+            METASTORE__MEMBER_LIST_RESPONSE__INIT;
+        resp.header = &canned_header;
+        resp.members = all;
+        resp.n_members = 2;
+        rc = send_frame(fd, r->method, MS__FLAG_RESPONSE, r->request_id,
+                        &resp.base);
+        break;
+    }
+    case MS__METHOD_MEMBER_ADD: {
+        add = metastore__member_add_request__unpack(NULL, r->len, r->body);
+        if (add == NULL || add->member == NULL) {
+            break;
+        }
+        added = *add->member;
+        added.id = 0x42;
+        added.is_learner = add->is_learner;
+        all[2] = &added;
+        Metastore__MemberAddResponse resp =
+            METASTORE__MEMBER_ADD_RESPONSE__INIT;
+        resp.header = &canned_header;
+        resp.member = &added;
+        resp.members = all;
+        resp.n_members = 3;
+        rc = send_frame(fd, r->method, MS__FLAG_RESPONSE, r->request_id,
+                        &resp.base);
+        break;
+    }
+    case MS__METHOD_MEMBER_REMOVE:
+    case MS__METHOD_MEMBER_PROMOTE: {
+        /* Both responses have the same fields; send the one asked for. */
+        Metastore__MemberRemoveResponse rm =
+            METASTORE__MEMBER_REMOVE_RESPONSE__INIT;
+        Metastore__MemberPromoteResponse pr =
+            METASTORE__MEMBER_PROMOTE_RESPONSE__INIT;
+        rm.header = pr.header = &canned_header;
+        rm.members = pr.members = all;
+        rm.n_members = pr.n_members = 2;
+        rc = send_frame(fd, r->method, MS__FLAG_RESPONSE, r->request_id,
+                        r->method == MS__METHOD_MEMBER_REMOVE ? &rm.base
+                                                              : &pr.base);
+        break;
+    }
+    default:
+        break;
+    }
+    if (add != NULL) {
+        metastore__member_add_request__free_unpacked(add, NULL);
+    }
+    return rc;
+}
+
 /* FAKE_OK: unpack the request and send the canned answer. */
 static int answer_ok(int fd, const struct fake_request *r)
 {
@@ -307,6 +381,24 @@ static int answer_ok(int fd, const struct fake_request *r)
         resp.header = &canned_header;
         rc = send_frame(fd, r->method, MS__FLAG_RESPONSE, r->request_id,
                         &resp.base);
+        break;
+    }
+    case MS__METHOD_MEMBER_LIST:
+    case MS__METHOD_MEMBER_ADD:
+    case MS__METHOD_MEMBER_REMOVE:
+    case MS__METHOD_MEMBER_PROMOTE:
+        rc = answer_members(fd, r);
+        break;
+    case MS__METHOD_MOVE_LEADER:
+    case MS__METHOD_FAULT: {
+        /* MoveLeaderResponse and FaultResponse: just the header. */
+        Metastore__MoveLeaderResponse ml =
+            METASTORE__MOVE_LEADER_RESPONSE__INIT;
+        Metastore__FaultResponse fr = METASTORE__FAULT_RESPONSE__INIT;
+        ml.header = fr.header = &canned_header;
+        rc = send_frame(fd, r->method, MS__FLAG_RESPONSE, r->request_id,
+                        r->method == MS__METHOD_MOVE_LEADER ? &ml.base
+                                                            : &fr.base);
         break;
     }
     default:

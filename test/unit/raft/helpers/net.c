@@ -493,6 +493,19 @@ void net_release_persist(struct net *net, raft_id id)
     nd->n_pending = 0;
 }
 
+bool net_release_one(struct net *net, raft_id id)
+{
+    struct net_node *nd = net_node(net, id);
+    if (nd == NULL || !nd->up || nd->n_pending == 0) {
+        return false;
+    }
+    struct raft_ready rd = nd->pending[0].rd;
+    nd->n_pending--;
+    memmove(nd->pending, nd->pending + 1, nd->n_pending * sizeof(*nd->pending));
+    make_durable(net, nd, &rd);
+    return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* Delivery and time                                                   */
 /* ------------------------------------------------------------------ */

@@ -195,6 +195,8 @@ int net_restart(struct net *net, raft_id id);
 void net_hold_persist(struct net *net, raft_id id, bool hold);
 /* Makes held batches durable, in order, and keeps holding if set. */
 void net_release_persist(struct net *net, raft_id id);
+/* Makes only the oldest held batch durable; false when none is held. */
+bool net_release_one(struct net *net, raft_id id);
 
 /* Proposes the NUL-terminated string `s` on `id`; returns raft_propose's
  * code.  *index may be NULL. */
