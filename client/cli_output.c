@@ -494,6 +494,50 @@ static void status_cells(const struct mscli_status_row *row, char **cell)
     }
 }
 
+/* MetaStore's own addition to etcd's status JSON: the read paths and
+ * the leader lease. */
+static void json_read_stats(FILE *out, const struct ms_read_stats *r)
+{
+    fputs(",\"readStats\":{\"leaseValid\":", out);
+    fputs(r->lease_valid ? "true" : "false", out);
+    fprintf(out,
+            ",\"leaseRemainingUs\":%llu,\"leaseRenewals\":%llu,"
+            "\"leaseExpirations\":%llu,\"leaseRevocations\":%llu,"
+            "\"leaseLastRenewAgoUs\":%llu,\"leaseReads\":%llu,"
+            "\"readIndexReads\":%llu,\"followerReads\":%llu,"
+            "\"forwarded\":%llu,\"serializableReads\":%llu,"
+            "\"logReads\":%llu,\"readIndexRounds\":%llu,"
+            "\"applyWaits\":%llu,\"readTimeouts\":%llu,"
+            "\"leaseAnsweredFollower\":%llu,\"latency\":[",
+            (unsigned long long)r->lease_remaining_us,
+            (unsigned long long)r->lease_renewals,
+            (unsigned long long)r->lease_expirations,
+            (unsigned long long)r->lease_revocations,
+            (unsigned long long)r->lease_last_renew_ago_us,
+            (unsigned long long)r->lease_reads,
+            (unsigned long long)r->read_index_reads,
+            (unsigned long long)r->follower_reads,
+            (unsigned long long)r->forwarded,
+            (unsigned long long)r->serializable_reads,
+            (unsigned long long)r->log_reads,
+            (unsigned long long)r->read_index_rounds,
+            (unsigned long long)r->apply_waits,
+            (unsigned long long)r->read_timeouts,
+            (unsigned long long)r->lease_answered_follower);
+    for (size_t i = 0; i < r->n_latency; i++) {
+        const struct ms_path_latency *l = &r->latency[i];
+        fprintf(out,
+                "%s{\"path\":\"%s\",\"count\":%llu,\"p50Us\":%llu,"
+                "\"p90Us\":%llu,\"p99Us\":%llu,\"p999Us\":%llu,"
+                "\"maxUs\":%llu}",
+                i > 0 ? "," : "", l->path, (unsigned long long)l->count,
+                (unsigned long long)l->p50_us, (unsigned long long)l->p90_us,
+                (unsigned long long)l->p99_us, (unsigned long long)l->p999_us,
+                (unsigned long long)l->max_us);
+    }
+    fputs("]}", out);
+}
+
 static void json_status(FILE *out, const struct mscli_status_row *rows,
                         size_t n)
 {
@@ -521,6 +565,7 @@ static void json_status(FILE *out, const struct mscli_status_row *rows,
         if (s->is_learner) {
             fputs(",\"isLearner\":true", out);
         }
+        json_read_stats(out, &s->read_stats);
         if (s->n_errors > 0) {
             fputs(",\"errors\":[", out);
             for (size_t e = 0; e < s->n_errors; e++) {

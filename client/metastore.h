@@ -303,7 +303,16 @@ struct ms_compact_result {
     int64_t revision; /* the revision compacted to (the request's) */
 };
 
-/* Read-path counters of a server since it started. */
+/* Latency of one read path on a server, in microseconds. */
+struct ms_path_latency {
+    char path[16]; /* "fast", "readindex", "follower", "serializable", "log" */
+    uint64_t count;
+    uint64_t p50_us, p90_us, p99_us, p999_us, max_us;
+};
+
+#define MS_MAX_READ_PATHS 8
+
+/* Read-path counters of a server since it started, and its leader lease. */
 struct ms_read_stats {
     uint64_t lease_reads;
     uint64_t read_index_reads;
@@ -313,6 +322,16 @@ struct ms_read_stats {
     uint64_t log_reads;
     uint64_t lease_renewals;
     uint64_t lease_expirations;
+    bool lease_valid;
+    uint64_t lease_remaining_us;
+    uint64_t lease_revocations;
+    uint64_t lease_last_renew_ago_us; /* 0: never renewed */
+    uint64_t read_index_rounds;
+    uint64_t apply_waits;
+    uint64_t read_timeouts;
+    uint64_t lease_answered_follower;
+    size_t n_latency;
+    struct ms_path_latency latency[MS_MAX_READ_PATHS];
 };
 
 struct ms_status_result {

@@ -10,6 +10,7 @@
  */
 #include "client/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,7 +198,27 @@ static void fill_status(struct ms_status_result *out,
             .log_reads = s->log_reads,
             .lease_renewals = s->lease_renewals,
             .lease_expirations = s->lease_expirations,
+            .lease_valid = s->lease_valid,
+            .lease_remaining_us = s->lease_remaining_us,
+            .lease_revocations = s->lease_revocations,
+            .lease_last_renew_ago_us = s->lease_last_renew_ago_us,
+            .read_index_rounds = s->read_index_rounds,
+            .apply_waits = s->apply_waits,
+            .read_timeouts = s->read_timeouts,
+            .lease_answered_follower = s->lease_answered_follower,
         };
+        for (size_t i = 0; i < s->n_latency && i < MS_MAX_READ_PATHS; i++) {
+            const Metastore__PathLatency *l = s->latency[i];
+            struct ms_path_latency *d = &out->read_stats.latency[i];
+            snprintf(d->path, sizeof d->path, "%s", l->path);
+            d->count = l->count;
+            d->p50_us = l->p50_us;
+            d->p90_us = l->p90_us;
+            d->p99_us = l->p99_us;
+            d->p999_us = l->p999_us;
+            d->max_us = l->max_us;
+            out->read_stats.n_latency = i + 1;
+        }
     }
 }
 

@@ -501,6 +501,9 @@ static int run_txn(struct srv *s, uint64_t index, const Metastore__TxnRequest *t
 
 /* ---- apply ----------------------------------------------------------------- */
 
+static void run_range(struct srv *s, struct srv_conn *c, uint16_t method,
+                      uint64_t request_id, const Metastore__RangeRequest *r);
+
 /* Is this engine error the entry's outcome (same on every replica), or a
  * failure of this node? */
 static bool engine_outcome(int rv)
@@ -562,6 +565,18 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
             Metastore__TxnResponse *tr = NULL;
             rv = run_txn(s, e->index, r, w != NULL ? &tr : NULL);
             resp = tr != NULL ? &tr->base : NULL;
+        }
+        break;
+    }
+    case SRV_METHOD_RANGE: {
+        /* read_mode: log: the read is answered where it applies. */
+        Metastore__RangeRequest *r = metastore__range_request__unpack(NULL, len, body);
+        req = (ProtobufCMessage *)r;
+        rv = engine_mark_applied(s->eng, e->index);
+        if (r != NULL && rv == 0 && w != NULL) {
+            run_range(s, w->conn, w->method, w->request_id, r);
+            srv_read_done(s, SRV_PATH_LOG, w->start_ns);
+            w = NULL; /* answered */
         }
         break;
     }
@@ -637,6 +652,18 @@ static void run_range(struct srv *s, struct srv_conn *c, uint16_t method,
 
 void srv_kv_run_read(struct srv *s, struct srv_wait *w)
 {
+    if ((w->path == SRV_PATH_FAST || w->path == SRV_PATH_READINDEX) &&
+        (raft_role_of(s->raft) != RAFT_LEADER ||
+         raft_term_of(s->raft) != w->read_term)) {
+        /* The index came from a leadership this node no longer holds
+         * (etcd issue 20418): answering now could be stale. */
+        s->stats.read_retries++;
+        srv_conn_reply_error(s, w->conn, w->method, w->request_id,
+                             SRV_STATUS_UNAVAILABLE,
+                             "leadership changed while the read waited; "
+                             "retry");
+        return;
+    }
     Metastore__RangeRequest *r =
         metastore__range_request__unpack(NULL, w->body_len, w->body);
     if (r == NULL) {
@@ -646,6 +673,20 @@ void srv_kv_run_read(struct srv *s, struct srv_wait *w)
     }
     run_range(s, w->conn, w->method, w->request_id, r);
     metastore__range_request__free_unpacked(r, NULL);
+    srv_read_done(s, w->path, w->start_ns);
+}
+
+const char *srv_read_path_name(enum srv_read_path p)
+{
+    static const char *const names[SRV_PATH_COUNT] = {
+        "fast", "readindex", "follower", "serializable", "log"};
+    return (unsigned)p < SRV_PATH_COUNT ? names[p] : "?";
+}
+
+void srv_read_done(struct srv *s, enum srv_read_path path, uint64_t start_ns)
+{
+    s->stats.reads[path]++;
+    lease_hist_record(&s->stats.read_latency[path], srv_now_ns() - start_ns);
 }
 
 /* ---- dispatch --------------------------------------------------------------- */
@@ -834,37 +875,72 @@ static bool forward_to_leader(struct srv *s, struct srv_conn *c,
     return true; /* forward_done finishes the request */
 }
 
+/*
+ * The read path of a Range (docs/reads.md):
+ *   serializable            local state at once (after min_applied_index)
+ *   read_mode: log          proposed through Raft, answered when applied
+ *   leader, valid lease     fast path: read index = commit index, no round
+ *   leader, no lease        ReadIndex round (batched by the core)
+ *   follower                read index from the leader, then a local read
+ * A read that has to wait keeps a copy of its body.
+ */
 static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
                            uint64_t request_id, const uint8_t *body,
                            size_t len)
 {
+    uint64_t start = srv_now_ns();
     Metastore__RangeRequest *r = metastore__range_request__unpack(NULL, len, body);
     struct kv_error err;
     if (r == NULL) {
         srv_conn_reply_error(s, c, method, request_id,
                              SRV_STATUS_INVALID_ARGUMENT,
                              "body is not a valid RangeRequest");
+        srv_conn_request_done(c);
         return;
     }
     if (!check_range(s, r, &err)) {
         srv_conn_reply_error(s, c, method, request_id, err.status, err.msg);
         metastore__range_request__free_unpacked(r, NULL);
+        srv_conn_request_done(c);
         return;
     }
     bool serializable = r->consistency == METASTORE__CONSISTENCY__SERIALIZABLE;
     raft_index min_applied = r->min_applied_index;
-    if (serializable && engine_applied_index(s->eng) >= min_applied) {
-        s->stats.serializable_reads++;
+    raft_index applied = engine_applied_index(s->eng);
+    bool leader = raft_role_of(s->raft) == RAFT_LEADER;
+    const struct srv_config *cfg = &s->cfg;
+    bool lease_mode = cfg->lease_read.enable &&
+                      cfg->lease_read.read_mode == SRV_READ_MODE_LEASE;
+    bool fast = !serializable && leader && lease_mode &&
+                cfg->lease_read.read_mode != SRV_READ_MODE_LOG &&
+                lease_valid(&s->lease, start);
+    raft_index index = fast ? raft_commit_index(s->raft) : 0;
+    if (index < min_applied) {
+        index = min_applied;
+    }
+    if ((serializable && applied >= min_applied) || (fast && applied >= index)) {
+        /* Served at once: the common case of the lease fast path. */
+        enum srv_read_path path = fast ? SRV_PATH_FAST : SRV_PATH_SERIALIZABLE;
         run_range(s, c, method, request_id, r);
         metastore__range_request__free_unpacked(r, NULL);
+        srv_read_done(s, path, start);
         srv_conn_request_done(c);
+        if (fast && lease_should_renew_early(&s->lease, start)) {
+            srv_node_renew_lease(s, start);
+        }
         return;
     }
     metastore__range_request__free_unpacked(r, NULL);
 
-    struct srv_wait *w = new_wait(
-        s, c, serializable ? SRV_WAIT_APPLY : SRV_WAIT_READ_INDEX, method,
-        request_id);
+    if (!serializable && cfg->lease_read.read_mode == SRV_READ_MODE_LOG) {
+        s->stats.reads[SRV_PATH_LOG]++;
+        if (!propose(s, c, method, request_id, body, len)) {
+            srv_conn_request_done(c);
+        }
+        return;
+    }
+    struct srv_wait *w = new_wait(s, c, SRV_WAIT_READ_INDEX, method,
+                                  request_id);
     if (w != NULL && len > 0 && (w->body = malloc(len)) == NULL) {
         srv_conn_unref(c);
         free(w);
@@ -880,24 +956,24 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
         memcpy(w->body, body, len);
     }
     w->body_len = len;
-    if (serializable) {
-        s->stats.serializable_reads++;
-        w->index = min_applied;
+    w->start_ns = start;
+    w->read_term = raft_term_of(s->raft);
+    if (serializable || fast) {
+        w->kind = SRV_WAIT_APPLY;
+        w->path = fast ? SRV_PATH_FAST : SRV_PATH_SERIALIZABLE;
+        w->index = index;
+        s->stats.apply_waits++;
         srv_node_park(s, w);
         return;
     }
+    w->path = leader ? SRV_PATH_READINDEX : SRV_PATH_FOLLOWER;
     w->ctx = s->next_read_ctx++;
-    int rv = raft_read_index(s->raft, w->ctx, srv_now_ns());
+    int rv = raft_read_index(s->raft, w->ctx, start);
     if (rv != 0) {
         /* No leader known: wait for one, up to the request timeout. */
         w->kind = SRV_WAIT_LEADER;
         srv_node_park(s, w);
         return;
-    }
-    if (raft_role_of(s->raft) == RAFT_LEADER) {
-        s->stats.read_index_reads++;
-    } else {
-        s->stats.follower_reads++;
     }
     srv_node_park(s, w);
 }
@@ -916,10 +992,51 @@ static void dispatch_status(struct srv *s, struct srv_conn *c, uint16_t method,
     engine_stats(s->eng, &st);
     metastore__status_response__init(p);
     metastore__read_stats__init(rs);
-    rs->read_index_reads = s->stats.read_index_reads;
-    rs->serializable_reads = s->stats.serializable_reads;
-    rs->follower_reads = s->stats.follower_reads;
+    uint64_t now = srv_now_ns();
+    struct lease_stats ls;
+    lease_stats(&s->lease, now, &ls);
+    rs->lease_reads = s->stats.reads[SRV_PATH_FAST];
+    rs->read_index_reads = s->stats.reads[SRV_PATH_READINDEX];
+    rs->follower_reads = s->stats.reads[SRV_PATH_FOLLOWER];
+    rs->serializable_reads = s->stats.reads[SRV_PATH_SERIALIZABLE];
+    rs->log_reads = s->stats.reads[SRV_PATH_LOG];
     rs->forwarded = s->stats.forwarded;
+    rs->lease_renewals = ls.renewals;
+    rs->lease_expirations = ls.expirations;
+    rs->lease_revocations = ls.revocations;
+    rs->lease_valid = ls.valid;
+    rs->lease_remaining_us = lease_remaining(&s->lease, now) / 1000u;
+    rs->lease_last_renew_ago_us =
+        ls.last_renew_ns != 0 && now > ls.last_renew_ns
+            ? (now - ls.last_renew_ns) / 1000u
+            : 0;
+    rs->read_index_rounds = s->stats.reads[SRV_PATH_READINDEX] +
+                            s->stats.reads[SRV_PATH_FOLLOWER];
+    rs->apply_waits = s->stats.apply_waits;
+    rs->read_timeouts = s->stats.read_timeouts;
+    rs->lease_answered_follower = s->stats.lease_answered_follower;
+    Metastore__PathLatency **lat = arena(s, SRV_PATH_COUNT * sizeof *lat);
+    for (int i = 0; lat != NULL && i < SRV_PATH_COUNT; i++) {
+        const struct lease_hist *h = &s->stats.read_latency[i];
+        Metastore__PathLatency *pl = arena(s, sizeof *pl);
+        if (pl == NULL) {
+            lat = NULL;
+            break;
+        }
+        metastore__path_latency__init(pl);
+        pl->path = (char *)srv_read_path_name((enum srv_read_path)i);
+        pl->count = s->stats.reads[i];
+        pl->p50_us = lease_hist_quantile(h, 0.50) / 1000u;
+        pl->p90_us = lease_hist_quantile(h, 0.90) / 1000u;
+        pl->p99_us = lease_hist_quantile(h, 0.99) / 1000u;
+        pl->p999_us = lease_hist_quantile(h, 0.999) / 1000u;
+        pl->max_us = lease_hist_quantile(h, 1.0) / 1000u;
+        lat[i] = pl;
+    }
+    if (lat != NULL) {
+        rs->latency = lat;
+        rs->n_latency = SRV_PATH_COUNT;
+    }
     p->header = new_header(s);
     p->version = METASTORE_VERSION;
     p->member_id = s->cfg.node.id;
@@ -1267,6 +1384,8 @@ static bool dispatch_move_leader(struct srv *s, struct srv_conn *c,
         reply_ok(s, c, method, request_id, &p.base);
         return false;
     }
+    /* The lease ends before the transfer starts (TiKV's "suspect"). */
+    lease_transfer_started(&s->lease, srv_now_ns());
     int rv = raft_transfer_leadership(s->raft, target, srv_now_ns());
     if (rv != 0) {
         srv_conn_reply_error(

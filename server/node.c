@@ -151,6 +151,9 @@ static void expire_list(struct srv *s, struct srv_wait **head,
             if (tail != NULL && *tail == w) {
                 *tail = prev;
             }
+            if (w->kind == SRV_WAIT_READ_INDEX || w->kind == SRV_WAIT_APPLY) {
+                s->stats.read_timeouts++;
+            }
             if (w->kind == SRV_WAIT_LEADER) {
                 wait_fail(s, w, SRV_STATUS_UNAVAILABLE,
                           "no leader within the request timeout");
@@ -471,6 +474,7 @@ static int take_ready(struct srv *s)
     }
     wake_reads(s);
     raft_advance(s->raft, rd);
+    (void)lease_update_from_raft(&s->lease, s->raft, srv_now_ns());
 
     if (!writes && rd->n_msgs_after_persist == 0 && s->persist_head == NULL) {
         raft_ready_free(rd);
@@ -609,6 +613,8 @@ static void on_tick(uv_timer_t *t)
     struct srv *s = t->data;
     uint64_t now = srv_now_ns();
     raft_tick(s->raft, now);
+    (void)lease_update_from_raft(&s->lease, s->raft, now);
+    lease_tick(&s->lease, now);
     expire_waits(s, now);
     srv_node_process(s);
     srv_node_flush(s);
@@ -629,13 +635,56 @@ void srv_node_flush(struct srv *s)
     srv_conn_flush_all(s);
 }
 
+void srv_node_renew_lease(struct srv *s, uint64_t now_ns)
+{
+    if (raft_heartbeat(s->raft, now_ns) == 0) {
+        s->stats.early_renewals++;
+    }
+}
+
+/*
+ * A follower asks for a read index.  While this leader holds a valid lease
+ * no other leader can exist, so its commit index is the answer and the
+ * heartbeat round the core would run is saved.
+ */
+static bool answer_read_index_from_lease(struct srv *s,
+                                         const struct raft_message *m,
+                                         uint64_t now)
+{
+    if (m->type != RAFT_MSG_READ_INDEX || s->peers == NULL ||
+        raft_role_of(s->raft) != RAFT_LEADER ||
+        m->term != raft_term_of(s->raft) || !s->cfg.lease_read.enable ||
+        s->cfg.lease_read.read_mode != SRV_READ_MODE_LEASE ||
+        !lease_valid(&s->lease, now)) {
+        return false;
+    }
+    struct raft_message resp;
+    memset(&resp, 0, sizeof resp);
+    resp.type = RAFT_MSG_READ_INDEX_RESP;
+    resp.from = s->cfg.node.id;
+    resp.to = m->from;
+    resp.term = raft_term_of(s->raft);
+    resp.ctx = m->ctx;
+    resp.index = raft_commit_index(s->raft);
+    peer_transport_send(s->peers, &resp);
+    s->stats.lease_answered_follower++;
+    if (lease_should_renew_early(&s->lease, now)) {
+        srv_node_renew_lease(s, now);
+    }
+    return true;
+}
+
 static void on_peer_message(void *data, const struct raft_message *m)
 {
     struct srv *s = data;
     if (s->raft == NULL || s->failed) {
         return;
     }
-    int rv = raft_step(s->raft, m, srv_now_ns());
+    uint64_t now = srv_now_ns();
+    if (answer_read_index_from_lease(s, m, now)) {
+        return;
+    }
+    int rv = raft_step(s->raft, m, now);
     if (rv != 0) {
         ms_debug("dropped a message from node %llu: %s",
                  (unsigned long long)m->from, raft_strerror(rv));
@@ -733,6 +782,23 @@ int srv_node_start(struct srv *s)
     rv = start_peers(s);
     if (rv != 0) {
         return rv;
+    }
+    struct lease_config lc = {
+        .duration_ns = s->cfg.lease_read.enable
+                           ? srv_config_lease_duration_ms(&s->cfg) * 1000000u
+                           : 0,
+        .clock_drift_ns = s->cfg.lease_read.clock_drift_ms * 1000000u};
+    (void)lease_init(&s->lease, &lc);
+    for (int i = 0; i < SRV_PATH_COUNT; i++) {
+        lease_hist_init(&s->stats.read_latency[i]);
+    }
+    if (lc.duration_ns > 0) {
+        ms_info("lease reads on: lease %llu ms, clock drift bound %llu ms",
+                (unsigned long long)(lc.duration_ns / 1000000u),
+                (unsigned long long)s->cfg.lease_read.clock_drift_ms);
+    } else {
+        ms_info("lease reads off: every linearizable read takes a ReadIndex "
+                "round");
     }
     s->last_role = RAFT_FOLLOWER;
     s->sync_gen_next = 1;

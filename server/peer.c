@@ -546,7 +546,15 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
         return;
     }
     p->resolve = NULL;
-    connect_to(p, ai->ai_addr);
+    /* Successive dials walk the addresses the name has (IPv6 and IPv4,
+     * several containers...), so one dead address does not block the rest. */
+    size_t n = 0;
+    for (struct addrinfo *a = ai; a != NULL; a = a->ai_next)
+        n++;
+    struct addrinfo *pick = ai;
+    for (size_t i = (size_t)((p->st.dials - 1) % n); i > 0; i--)
+        pick = pick->ai_next;
+    connect_to(p, pick->ai_addr);
     uv_freeaddrinfo(ai);
     free(r);
 }

@@ -23,6 +23,8 @@
 
 #include <uv.h>
 
+#include "lease/histogram.h"
+#include "lease/lease.h"
 #include "raft/raft.h"
 #include "server/config.h"
 #include "server/frame.h"
@@ -54,9 +56,23 @@ enum srv_wait_kind {
     SRV_WAIT_TRANSFER,     /* until `index` (the target id) leads */
 };
 
+/* How a read was (or is being) served, for statistics. */
+enum srv_read_path {
+    SRV_PATH_FAST = 0,     /* leader lease */
+    SRV_PATH_READINDEX,    /* ReadIndex round on the leader */
+    SRV_PATH_FOLLOWER,     /* read index from the leader, local read */
+    SRV_PATH_SERIALIZABLE, /* local state */
+    SRV_PATH_LOG,          /* through the Raft log (read_mode: log) */
+    SRV_PATH_COUNT,
+};
+
+const char *srv_read_path_name(enum srv_read_path p);
+
 struct srv_wait {
     struct srv_wait *next; /* in the list it is parked on */
     enum srv_wait_kind kind;
+    enum srv_read_path path; /* reads */
+    raft_term read_term;     /* leader reads: the term the index is from */
     struct srv_conn *conn; /* referenced */
     uint16_t method;
     uint64_t request_id;
@@ -71,19 +87,62 @@ struct srv_wait {
 
 /* ---- the server ------------------------------------------------------- */
 
+/*
+ * A fixed-bucket histogram the admin endpoint exports (admin_glue.c owns
+ * the bucket bounds and the recording functions below).  counts[i] counts
+ * values <= bound i and above bound i - 1; the slot after the last bound
+ * is +Inf.
+ */
+#define SRV_HIST_MAX_BUCKETS 16
+struct srv_hist {
+    uint64_t counts[SRV_HIST_MAX_BUCKETS + 1];
+    uint64_t sum; /* nanoseconds, or entries for a size histogram */
+};
+
+/* Per-method slots: client and admin method numbers are below this. */
+#define SRV_STATS_METHODS 64
+/* One slot per SRV_STATUS_CODES entry, plus one for unknown codes. */
+#define SRV_STATS_STATUSES 14
+
 struct srv_stats {
     uint64_t requests;
     uint64_t proposals;
-    uint64_t read_index_reads;
-    uint64_t serializable_reads;
     uint64_t fsyncs;
     uint64_t fsync_batches_entries;
     uint64_t snapshots;
     uint64_t refused;
     uint64_t forwarded;
-    uint64_t follower_reads;
     uint64_t snapshots_installed;
+    uint64_t reads[SRV_PATH_COUNT];
+    uint64_t apply_waits;
+    uint64_t read_timeouts;
+    uint64_t read_retries; /* leadership changed before a read was served */
+    uint64_t lease_answered_follower;
+    uint64_t early_renewals;
+    struct lease_hist read_latency[SRV_PATH_COUNT]; /* nanoseconds */
+
+    /* Exported on /metrics (admin_glue.c); docs/observability.md says
+     * where each is updated. */
+    uint64_t responses[SRV_STATS_METHODS][SRV_STATS_STATUSES];
+    struct srv_hist request_ns[SRV_STATS_METHODS]; /* latency per method */
+    uint64_t readindex_rounds; /* raft_read_index() calls made */
+    uint64_t leader_changes;   /* times the known leader changed */
+    struct srv_hist sync_ns;      /* WAL / log sync duration */
+    struct srv_hist sync_entries; /* entries made durable per sync */
+    struct srv_hist snapshot_ns;  /* snapshot duration */
+    uint64_t bytes_received; /* client connections, bytes read */
+    uint64_t bytes_sent;     /* client connections, bytes written */
 };
+
+/* Counts one answered client request (requests_total{method,status} and
+ * the per-method latency histogram); unknown methods and statuses go to a
+ * catch-all slot.  (admin_glue.c) */
+void srv_stats_request_done(struct srv_stats *st, unsigned method,
+                            int status, uint64_t duration_ns);
+/* Records a duration in the latency buckets (100us .. 10s). */
+void srv_hist_record_ns(struct srv_hist *h, uint64_t ns);
+/* Records a count in the size buckets (1, 2, 4 .. 1024). */
+void srv_hist_record_count(struct srv_hist *h, uint64_t n);
 
 struct srv_persist; /* a ready batch waiting to become durable (node.c) */
 struct peer_transport;
@@ -105,6 +164,7 @@ struct srv {
     struct engine_arena arena; /* results of the request being served */
     struct raft_conf applied_conf; /* configuration as of the applied index */
     struct srv_members members;    /* names and addresses, as applied */
+    struct lease_manager lease;    /* the leader lease (lease/lease.h) */
     struct peer_transport *peers;
     struct snapfile_writer *snap_in; /* snapshot being received */
     raft_term applied_term;
@@ -174,6 +234,8 @@ void srv_node_fail_all(struct srv *s, int status, const char *msg);
 const char *srv_node_leader_addr(const struct srv *s, raft_id leader);
 /* Writes what connections and peers have queued (once per loop turn). */
 void srv_node_flush(struct srv *s);
+/* Starts a heartbeat round now: the lease runs low while reads arrive. */
+void srv_node_renew_lease(struct srv *s, uint64_t now_ns);
 /* Test-only fault hook: drop (or heal) all traffic with a peer. */
 int srv_node_fault_drop(struct srv *s, raft_id peer, bool drop);
 /* Closes the peer transport (shutdown). */
@@ -218,6 +280,8 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e,
 void srv_kv_conf_applied(struct srv *s, struct srv_wait *w);
 /* Dispatches a parked request again (a leader became known). */
 void srv_kv_redispatch(struct srv *s, struct srv_wait *w);
+/* Counts a read served on `path` and records its latency. */
+void srv_read_done(struct srv *s, enum srv_read_path path, uint64_t start_ns);
 /* Runs a parked read now that its index has applied, and answers it. */
 void srv_kv_run_read(struct srv *s, struct srv_wait *w);
 
