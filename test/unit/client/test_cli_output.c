@@ -258,6 +258,14 @@ START_TEST(endpoint_status_json_mirrors_etcd_shape)
 {
     struct ms_result r = status_result();
     r.status_info.n_errors = 1;
+    /* MetaStore's read statistics follow etcd's fields. */
+    struct ms_read_stats *rs = &r.status_info.read_stats;
+    rs->lease_valid = true;
+    rs->lease_remaining_us = 1500;
+    rs->lease_renewals = 7;
+    rs->lease_reads = 10;
+    rs->n_latency = 1;
+    rs->latency[0] = (struct ms_path_latency){"fast", 10, 20, 30, 40, 50, 60};
     struct mscli_status_row row = {.endpoint = "127.0.0.1:2379", .status = &r};
     FILE *f = out_open();
     mscli_print_status(f, MSCLI_JSON, &row, 1);
@@ -267,6 +275,17 @@ START_TEST(endpoint_status_json_mirrors_etcd_shape)
                      "\"revision\":4,\"raft_term\":2},\"version\":\"0.1.0\","
                      "\"dbSize\":20480,\"leader\":10276657743932975437,"
                      "\"raftIndex\":4,\"raftTerm\":2,\"raftAppliedIndex\":4,"
+                     "\"readStats\":{\"leaseValid\":true,"
+                     "\"leaseRemainingUs\":1500,\"leaseRenewals\":7,"
+                     "\"leaseExpirations\":0,\"leaseRevocations\":0,"
+                     "\"leaseLastRenewAgoUs\":0,\"leaseReads\":10,"
+                     "\"readIndexReads\":0,\"followerReads\":0,"
+                     "\"forwarded\":0,\"serializableReads\":0,"
+                     "\"logReads\":0,\"readIndexRounds\":0,"
+                     "\"applyWaits\":0,\"readTimeouts\":0,"
+                     "\"leaseAnsweredFollower\":0,\"latency\":[{\"path\":"
+                     "\"fast\",\"count\":10,\"p50Us\":20,\"p90Us\":30,"
+                     "\"p99Us\":40,\"p999Us\":50,\"maxUs\":60}]},"
                      "\"errors\":[\"alarm: NOSPACE\"]}}]\n");
 }
 END_TEST
