@@ -251,8 +251,8 @@ struct raft_storage {
      * RAFT_ECOMPACTED below that range, RAFT_EUNAVAILABLE above it. */
     int (*term)(void *data, raft_index i, raft_term *out);
     /*
-     * Fills out[0..*n) with entries lo..hi-1, stopping once their data
-     * exceeds max_bytes (but always at least one).  `out` has room for
+     * Fills out[0..*n) with entries lo..hi-1, as many as fit in max_bytes
+     * of data (but always at least one, however large).  `out` has room for
      * hi - lo entries.  The data pointers are borrowed: valid until the next
      * call that changes the storage.
      */
@@ -490,7 +490,11 @@ int raft_read_index(struct raft *r, uint64_t ctx, uint64_t now_ns);
  * Starts leadership transfer to `to` (thesis 3.10): the leader stops taking
  * proposals, brings `to` up to date, then sends it TIMEOUT_NOW.  The quorum
  * ack time is withdrawn at once (raft_quorum_ack_time() returns false) so no
- * lease is used across the transfer.  Aborted after election_tick ticks.
+ * lease is used across the transfer.  Aborted after election_tick ticks; an
+ * aborted transfer gives the quorum ack time back only if TIMEOUT_NOW was
+ * never sent: once it was, a late TIMEOUT_NOW could still start an election
+ * that ignores leader stickiness, so the leader stays "suspect" (no lease)
+ * for the rest of its term.
  * RAFT_ENOTLEADER, RAFT_EINVAL (to is self or not a voter).
  */
 int raft_transfer_leadership(struct raft *r, raft_id to, uint64_t now_ns);
@@ -558,7 +562,8 @@ raft_id raft_transferee(const struct raft *r);
  * Acknowledgement means a follower answered a message of that round in this
  * term; it says the follower heard from this leader no earlier than *sent_ns
  * and (by leader stickiness) will not vote for anyone else for election_tick
- * ticks after that.
+ * ticks after that.  Also false for the rest of the term once TIMEOUT_NOW
+ * was sent (see raft_transfer_leadership()).
  */
 bool raft_quorum_ack_time(const struct raft *r, uint64_t *sent_ns);
 
