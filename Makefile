@@ -98,7 +98,8 @@ DOCKER_BINS  := $(patsubst test/docker/%.c,$(BUILD)/test/docker/%,$(DOCKER_SRC))
 E2E_HELPERS  := $(call obj,$(wildcard test/e2e/helpers/*.c))
 
 .PHONY: all deps test test-asan test-run sim help format lint clean install run \
-        docker-image-local docker-configs test-docker
+        docker-image-local docker-configs test-docker cluster cluster-stop \
+        fuzz valgrind bench-engines bench-reads
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(TEST_BINS) $(E2E_BINS) $(CLUSTER_BINS) $(DOCKER_BINS)
@@ -112,6 +113,11 @@ help:
 	@echo "  make docker-image-local   build metastore-c:latest FROM scratch out of this build"
 	@echo "  make docker-configs N=5   (re)generate docker/compose-N.yaml and its node configs"
 	@echo "  make test-docker   fault tests on 3/5/7-node compose clusters (needs Docker)"
+	@echo "  make cluster N=3   start N local nodes on 127.0.0.1 (build/cluster/); make cluster-stop stops them"
+	@echo "  make fuzz FUZZ_SECONDS=10   run every libFuzzer target (needs clang)"
+	@echo "  make valgrind      a single-node session under valgrind memcheck"
+	@echo "  make bench-engines in-process engine benchmark, memory vs RocksDB"
+	@echo "  make bench-reads   read paths side by side on a 3-node cluster"
 	@echo "  make format        clang-format every C file in place"
 	@echo "  make lint          cppcheck over the sources"
 	@echo "  make run           install missing packages, build, start one node with configs/config.yaml"
@@ -199,6 +205,28 @@ docker-configs:
 
 test-docker: $(BUILD)/metastore-cli $(BUILD)/test/docker/workload
 	BUILD=$(BUILD) test/docker/run.sh
+
+cluster: $(BUILD)/metastored $(BUILD)/metastore-cli
+	BUILD=$(BUILD) scripts/cluster.sh start $(N)
+
+cluster-stop:
+	BUILD=$(BUILD) scripts/cluster.sh stop
+
+FUZZ_SECONDS ?= 10
+fuzz: all
+	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+valgrind: $(BUILD)/metastored $(BUILD)/metastore-cli
+	BUILD=$(BUILD) scripts/valgrind-e2e.sh
+
+$(BUILD)/bench-engines: $(call obj,bench/bench_engines.c) $(call LIBDEPS,storage)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_storage) $(SYS_LIBS)
+
+bench-engines: $(BUILD)/bench-engines
+	$(BUILD)/bench-engines
+
+bench-reads: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
+	BUILD=$(BUILD) scripts/bench-reads.sh
 
 sim: $(BUILD)/metastore-sim
 	$(BUILD)/metastore-sim --seeds $(SEEDS) --nodes $(NODES) --faults $(FAULTS)

@@ -40,15 +40,15 @@
 #include "client/metastore.h"
 #include "proto/metastore.pb-c.h"
 
-#define MAX_BODY        (16u * 1024u * 1024u)
-#define READ_CHUNK      (64u * 1024u)
-#define DRAIN_MS        5000u
-#define LEADER_WAIT_MS  5000u
-#define N_STATUS        128 /* server codes 0..126; 127 = anything larger */
-#define ST_CONN_LOST    (N_STATUS + 0)
-#define ST_PROTO        (N_STATUS + 1)
-#define ST_ABANDONED    (N_STATUS + 2)
-#define N_ERR_SLOTS     (N_STATUS + 3)
+#define MAX_BODY       MS__MAX_BODY_BYTES
+#define READ_CHUNK     (64u * 1024u)
+#define DRAIN_MS       5000u
+#define LEADER_WAIT_MS 5000u
+#define N_STATUS       128 /* server codes 0..126; 127 = anything larger */
+#define ST_CONN_LOST   (N_STATUS + 0)
+#define ST_PROTO       (N_STATUS + 1)
+#define ST_ABANDONED   (N_STATUS + 2)
+#define N_ERR_SLOTS    (N_STATUS + 3)
 
 enum kind { K_PING = 0, K_RANGE, K_PUT, K_COUNT };
 static const char *const kind_names[K_COUNT] = {"ping", "range", "put"};
@@ -90,7 +90,7 @@ struct conn {
     struct buf wout; /* the frames of the write in flight */
     struct buf in;   /* bytes read, not yet a whole frame */
     bool writing;
-    bool tcp_open;  /* uv_tcp_init done: the handle must be closed */
+    bool tcp_open; /* uv_tcp_init done: the handle must be closed */
     bool connected;
     bool dead;
 };
@@ -222,8 +222,10 @@ static int encode_request(struct conn *c, enum kind k, uint64_t key_idx,
     if (msg != NULL) {
         protobuf_c_message_pack(msg, p + MS__FRAME_HEADER_BYTES);
     }
-    struct ms__frame_header h = {
-        .length = (uint32_t)body, .method = method, .flags = 0, .request_id = id};
+    struct ms__frame_header h = {.length = (uint32_t)body,
+                                 .method = method,
+                                 .flags = 0,
+                                 .request_id = id};
     ms__frame_header_encode(&h, p);
     c->out.len += MS__FRAME_HEADER_BYTES + body;
     return 0;
@@ -240,8 +242,8 @@ static int conn_issue(struct conn *c, enum kind k, uint64_t key_idx,
         return MS_ENOMEM;
     }
     c->n_free--;
-    c->slots[s] = (struct slot){.id = id, .start_ns = now, .kind = (uint8_t)k,
-                                .busy = 1};
+    c->slots[s] =
+        (struct slot){.id = id, .start_ns = now, .kind = (uint8_t)k, .busy = 1};
     r->inflight++;
     return 0;
 }
@@ -317,7 +319,8 @@ static void conn_fill(struct conn *c, uint64_t now)
     conn_flush(c);
 }
 
-/* ---- answers -------------------------------------------------------------- */
+/* ---- answers --------------------------------------------------------------
+ */
 
 static void count_error(struct run *r, int slot_status)
 {
@@ -362,7 +365,8 @@ static void slot_done(struct conn *c, uint32_t s, int status, uint64_t now)
 /* The status code of an ERROR answer's body. */
 static int error_status(const uint8_t *body, size_t len)
 {
-    Metastore__ErrorDetail *e = metastore__error_detail__unpack(NULL, len, body);
+    Metastore__ErrorDetail *e =
+        metastore__error_detail__unpack(NULL, len, body);
     if (e == NULL) {
         return ST_PROTO;
     }
@@ -430,7 +434,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
         if (c->in.len - off < need) {
             break;
         }
-        if (conn_frame(c, &h, c->in.p + off + MS__FRAME_HEADER_BYTES, now) != 0) {
+        if (conn_frame(c, &h, c->in.p + off + MS__FRAME_HEADER_BYTES, now) !=
+            0) {
             conn_fail(c, ST_PROTO, "answer with an unknown request id");
             run_check_done(c->run);
             return;
@@ -586,7 +591,8 @@ static void on_progress(uv_timer_t *t)
     double rate = dt > 0 ? (double)(r->completed - r->prog_completed) / dt : 0;
     char p99[24];
     bench_fmt_ns(bench_hist_percentile(&r->st.all, 99.0), p99, sizeof(p99));
-    printf("\r\033[K%6.1fs %10.0f ops/s  p99 %s  ok %" PRIu64 "  errors %" PRIu64,
+    printf("\r\033[K%6.1fs %10.0f ops/s  p99 %s  ok %" PRIu64
+           "  errors %" PRIu64,
            el, rate, p99, r->completed - r->st.n_errs, r->st.n_errs);
     fflush(stdout);
     r->prog_ns = now;
@@ -662,8 +668,8 @@ static void run_start_main(struct run *r)
     r->prog_ns = r->start_ns;
     bench_rate_init(&r->rate, r->o->rate, r->start_ns);
     if (r->o->duration_ns != 0) {
-        uv_timer_start(&r->t_stop, on_stop, (r->o->duration_ns + 999999) / 1000000,
-                       0);
+        uv_timer_start(&r->t_stop, on_stop,
+                       (r->o->duration_ns + 999999) / 1000000, 0);
     }
     if (r->o->rate != 0) {
         uv_timer_start(&r->t_pace, on_pace, 1, 1);
@@ -795,7 +801,8 @@ static bool target_wanted(const struct bench_opts *o, const struct target *t)
 
 static void sleep_ms(unsigned ms)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
@@ -817,7 +824,7 @@ static int pick_targets(struct run *r)
             memset(t, 0, sizeof(*t));
             t->endpoint = o->endpoints[i];
             probe(t);
-            if (t->role[0] == '\0') {
+            if (t->role[0] == '\0' && waited == 0) {
                 fprintf(stderr, "metastore-bench: no Status from %s\n",
                         t->endpoint);
             }
@@ -896,8 +903,9 @@ static void print_histogram(const struct bench_hist *h)
     printf("histogram:\n");
     for (size_t g = lo; g <= hi; g++) {
         char upto[24];
-        bench_fmt_ns(bench_hist_bucket_high(g * BENCH_HIST_SUB + BENCH_HIST_SUB - 1),
-                     upto, sizeof(upto));
+        bench_fmt_ns(
+            bench_hist_bucket_high(g * BENCH_HIST_SUB + BENCH_HIST_SUB - 1),
+            upto, sizeof(upto));
         int bar = (int)(rows[g] * 40 / peak);
         printf("  <= %-8s %10" PRIu64 " %6.2f%% %.*s\n", upto, rows[g],
                100.0 * (double)rows[g] / (double)h->n, bar,
@@ -907,7 +915,8 @@ static void print_histogram(const struct bench_hist *h)
 
 static double run_seconds(const struct run *r)
 {
-    uint64_t end = r->last_done_ns > r->start_ns ? r->last_done_ns : r->start_ns;
+    uint64_t end =
+        r->last_done_ns > r->start_ns ? r->last_done_ns : r->start_ns;
     return (double)(end - r->start_ns) / 1e9;
 }
 
@@ -1030,7 +1039,8 @@ static int run_setup(struct run *r)
 {
     const struct bench_opts *o = r->o;
     bench_rng_seed(&r->rng, o->seed);
-    uv_timer_t *timers[] = {&r->t_stop, &r->t_pace, &r->t_progress, &r->t_drain};
+    uv_timer_t *timers[] = {&r->t_stop, &r->t_pace, &r->t_progress,
+                            &r->t_drain};
     for (size_t i = 0; i < 4; i++) {
         uv_timer_init(r->loop, timers[i]);
         timers[i]->data = r;

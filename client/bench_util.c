@@ -75,8 +75,8 @@ const char *bench_target_name(enum bench_target t)
 
 size_t bench_key_format(uint64_t idx, char *buf)
 {
-    int n = snprintf(buf, BENCH_KEY_MAX, "bench-%010llu",
-                     (unsigned long long)idx);
+    int n =
+        snprintf(buf, BENCH_KEY_MAX, "bench-%010llu", (unsigned long long)idx);
     return n < 0 ? 0 : (size_t)n;
 }
 
@@ -216,7 +216,8 @@ static int opt_value(struct bench_opts *o, struct opt_seen *seen,
         o->depth = (uint32_t)u;
     } else if (strcmp(name, "keys") == 0) {
         if (parse_u64(v, 1, 10000000000ull, &u) != 0) {
-            return opt_fail(err, err_size, "--keys wants 1..1e10, not \"%s\"", v);
+            return opt_fail(err, err_size, "--keys wants 1..1e10, not \"%s\"",
+                            v);
         }
         o->keys = u;
     } else if (strcmp(name, "value-size") == 0) {
@@ -238,21 +239,23 @@ static int opt_value(struct bench_opts *o, struct opt_seen *seen,
     } else if (strcmp(name, "zipf-s") == 0) {
         double s = 0;
         if (parse_double(v, &s) != 0 || !(s > 0.0 && s < 1.0)) {
-            return opt_fail(err, err_size,
-                            "--zipf-s wants a number with 0 < s < 1, not \"%s\"",
-                            v);
+            return opt_fail(
+                err, err_size,
+                "--zipf-s wants a number with 0 < s < 1, not \"%s\"", v);
         }
         o->zipf_s = s;
     } else if (strcmp(name, "mix") == 0) {
         if (parse_mix(v, &o->read_ratio) != 0) {
             return opt_fail(err, err_size,
-                            "--mix wants reads:writes like 90:10, not \"%s\"", v);
+                            "--mix wants reads:writes like 90:10, not \"%s\"",
+                            v);
         }
     } else if (strcmp(name, "read-ratio") == 0) {
         double f = 0;
         if (parse_double(v, &f) != 0 || f < 0.0 || f > 1.0) {
             return opt_fail(err, err_size,
-                            "--read-ratio wants a fraction 0..1, not \"%s\"", v);
+                            "--read-ratio wants a fraction 0..1, not \"%s\"",
+                            v);
         }
         o->read_ratio = f;
     } else if (strcmp(name, "consistency") == 0) {
@@ -286,9 +289,9 @@ static int opt_value(struct bench_opts *o, struct opt_seen *seen,
         } else if (strcmp(v, "all") == 0) {
             o->target = BENCH_TARGET_ALL;
         } else {
-            return opt_fail(err, err_size,
-                            "--target wants leader, followers or all, not \"%s\"",
-                            v);
+            return opt_fail(
+                err, err_size,
+                "--target wants leader, followers or all, not \"%s\"", v);
         }
     } else if (strcmp(name, "duration") == 0) {
         if (mscli_duration_parse(v, &u) != 0 || u == 0) {
@@ -464,9 +467,9 @@ int bench_zipf_init(struct bench_zipf *z, uint64_t n, double s)
     z->alpha = 1.0 / (1.0 - s);
     z->zetan = zetan;
     z->half_pow_s = pow(0.5, s);
-    z->eta = n >= 2 ? (1.0 - pow(2.0 / (double)n, 1.0 - s)) /
-                          (1.0 - zeta2 / zetan)
-                    : 0.0;
+    z->eta = n >= 2
+                 ? (1.0 - pow(2.0 / (double)n, 1.0 - s)) / (1.0 - zeta2 / zetan)
+                 : 0.0;
     return 0;
 }
 
@@ -545,8 +548,8 @@ void bench_hist_merge(struct bench_hist *dst, const struct bench_hist *src)
         dst->counts[i] += src->counts[i];
     }
     dst->n += src->n;
-    dst->sum = src->sum > UINT64_MAX - dst->sum ? UINT64_MAX
-                                                : dst->sum + src->sum;
+    dst->sum =
+        src->sum > UINT64_MAX - dst->sum ? UINT64_MAX : dst->sum + src->sum;
     if (src->min < dst->min) {
         dst->min = src->min;
     }
@@ -609,8 +612,8 @@ uint64_t bench_rate_due(const struct bench_rate *r, uint64_t now_ns)
     uint64_t el = now_ns - r->start_ns;
     /* floor(el * rate / 1e9) without overflowing: whole seconds, then the
      * rest ((el % 1e9) * rate < 1e9 * 2^32 fits in 64 bits). */
-    uint64_t allowed = (el / NS_PER_S) * r->rate +
-                       (el % NS_PER_S) * r->rate / NS_PER_S + 1;
+    uint64_t allowed =
+        (el / NS_PER_S) * r->rate + (el % NS_PER_S) * r->rate / NS_PER_S + 1;
     return allowed > r->issued ? allowed - r->issued : 0;
 }
 
@@ -626,7 +629,8 @@ uint64_t bench_rate_next_ns(const struct bench_rate *r)
     }
     uint64_t k = r->issued;
     uint64_t rest = (k % r->rate) * NS_PER_S;
-    return r->start_ns + (k / r->rate) * NS_PER_S + (rest + r->rate - 1) / r->rate;
+    return r->start_ns + (k / r->rate) * NS_PER_S +
+           (rest + r->rate - 1) / r->rate;
 }
 
 /* ---- formatting ------------------------------------------------------- */

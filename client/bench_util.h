@@ -17,9 +17,18 @@
 
 /* ---- options ---------------------------------------------------------- */
 
-enum bench_op { BENCH_OP_RANGE = 0, BENCH_OP_PUT, BENCH_OP_PING, BENCH_OP_MIXED };
+enum bench_op {
+    BENCH_OP_RANGE = 0,
+    BENCH_OP_PUT,
+    BENCH_OP_PING,
+    BENCH_OP_MIXED
+};
 enum bench_dist { BENCH_DIST_UNIFORM = 0, BENCH_DIST_ZIPFIAN };
-enum bench_target { BENCH_TARGET_LEADER = 0, BENCH_TARGET_FOLLOWERS, BENCH_TARGET_ALL };
+enum bench_target {
+    BENCH_TARGET_LEADER = 0,
+    BENCH_TARGET_FOLLOWERS,
+    BENCH_TARGET_ALL
+};
 
 #define BENCH_MAX_CONNS      10000u
 #define BENCH_MAX_DEPTH      65536u

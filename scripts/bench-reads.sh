@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# make bench-reads: the read paths of MetaStore-C side by side, in one run,
+# with the same clients, keys and concurrency, on a 3-node cluster on
+# 127.0.0.1.  Not a test: it prints throughput and p50/p99 latency per mode
+# and the ratios the lease read design is judged by:
+#   lease      linearizable reads on the leader, lease fast path
+#   readindex  linearizable reads on the leader, lease disabled
+#   log        every read through the Raft log (read_mode: log)
+#   follower   linearizable reads on the followers (read index from leader)
+#   serial     serializable reads on the leader (local state, no guarantee)
+#   ping       the protocol alone
+# plus, when redis-benchmark is installed (apt-get install redis-server), a
+# Redis GET anchor: the ceiling of one event loop on this machine.
+# Environment: BUILD, DURATION (10s), CONNS (64), DEPTH (16), KEYS (10000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+DEPTH=${DEPTH:-16}
+KEYS=${KEYS:-10000}
+BASE=${BASE_PORT:-27100}
+DIR=$(mktemp -d /tmp/metastore-bench-XXXXXX)
+pids=()
+
+stop_cluster() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    pids=()
+}
+trap 'stop_cluster; rm -rf "$DIR"' EXIT
+
+endpoints() { echo "127.0.0.1:$((BASE + 10)),127.0.0.1:$((BASE + 20)),127.0.0.1:$((BASE + 30))"; }
+
+start_cluster() { # extra metastored flags...
+    stop_cluster
+    rm -rf "$DIR"/n*
+    local ic="" i
+    for i in 1 2 3; do
+        ic+="${ic:+,}$i=127.0.0.1:$((BASE + 10 * i + 1))@127.0.0.1:$((BASE + 10 * i))"
+    done
+    for i in 1 2 3; do
+        "$BUILD/metastored" --node-id $i --name node$i --data-dir "$DIR/n$i" \
+            --listen-client 127.0.0.1:$((BASE + 10 * i)) \
+            --listen-peer 127.0.0.1:$((BASE + 10 * i + 1)) \
+            --listen-admin 127.0.0.1:$((BASE + 10 * i + 2)) \
+            --initial-cluster "$ic" --log-level warn "$@" 2>>"$DIR/log" &
+        pids+=($!)
+    done
+    local deadline=$((SECONDS + 30))
+    until "$BUILD/metastore-cli" --endpoints="$(endpoints)" endpoint status -w table 2>/dev/null | grep -q true; do
+        [ $SECONDS -lt $deadline ] || { echo "bench-reads: no leader" >&2; cat "$DIR/log" >&2; exit 1; }
+        sleep 0.2
+    done
+}
+
+# Prints "ops_per_sec p50_us p99_us" for one bench run.
+run_bench() { # metastore-bench flags...
+    "$BUILD/metastore-bench" --endpoints "$(endpoints)" --conns "$CONNS" \
+        --depth "$DEPTH" --keys "$KEYS" --value-size 256 --duration "$DURATION" \
+        --json "$@" | awk '
+        { line = line $0 }
+        END {
+            n = split(line, f, /[,{}]/)
+            for (i = 1; i <= n; i++) {
+                split(f[i], kv, ":"); gsub(/[" ]/, "", kv[1])
+                v[kv[1]] = kv[2]
+            }
+            printf "%s %s %s\n", v["ops_per_s"], v["p50"], v["p99"]
+        }'
+}
+
+declare -A ops p50 p99
+measure() { # name, bench flags...
+    local name=$1
+    shift
+    read -r ops[$name] p50[$name] p99[$name] < <(run_bench "$@")
+    printf '%-10s %12.0f ops/s   p50 %8s us   p99 %8s us\n' "$name" "${ops[$name]}" "${p50[$name]}" "${p99[$name]}"
+}
+
+echo "MetaStore-C read paths, 3 nodes on 127.0.0.1, $(nproc) cores, $(date -u +%F)"
+echo "clients: $CONNS connections x depth $DEPTH, $KEYS keys of 256 bytes, $DURATION per mode"
+echo
+
+start_cluster
+"$BUILD/metastore-bench" --endpoints "$(endpoints)" --keys "$KEYS" --value-size 256 --op put --preload --requests 1 --json >/dev/null
+measure lease --op range --consistency l --target leader
+measure follower --op range --consistency l --target followers
+measure serial --op range --consistency s --target leader
+measure ping --op ping --target leader
+
+start_cluster --set lease_read.enable=false --set lease_read.read_mode=readindex
+"$BUILD/metastore-bench" --endpoints "$(endpoints)" --keys "$KEYS" --value-size 256 --op put --preload --requests 1 --json >/dev/null
+measure readindex --op range --consistency l --target leader
+
+start_cluster --set lease_read.read_mode=log
+"$BUILD/metastore-bench" --endpoints "$(endpoints)" --keys "$KEYS" --value-size 256 --op put --preload --requests 1 --json >/dev/null
+measure log --op range --consistency l --target leader
+stop_cluster
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
+echo
+echo "lease / readindex : $(ratio "${ops[lease]}" "${ops[readindex]}")   (target >= 2x)"
+echo "lease / log       : $(ratio "${ops[lease]}" "${ops[log]}")   (target >= 10x)"
+echo "lease / ping      : $(ratio "${ops[lease]}" "${ops[ping]}")   (target >= 0.8x)"
+
+if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
+    redis-server --port $((BASE + 90)) --save '' --appendonly no --daemonize no >/dev/null 2>&1 &
+    rpid=$!
+    sleep 0.5
+    for pipe in 1 "$DEPTH"; do
+        r=$(redis-benchmark -p $((BASE + 90)) -t get -c "$CONNS" -d 256 -P "$pipe" -n 1000000 -q | awk '/GET/ {print $2}')
+        echo "redis GET (-c $CONNS -P $pipe): $r ops/s; lease reads / redis: $(ratio "${ops[lease]}" "$r")   (target >= 0.5x)"
+    done
+    kill "$rpid"
+else
+    echo "redis-benchmark not installed: no Redis anchor (apt-get install redis-server)"
+fi
