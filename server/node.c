@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proto/metastore.pb-c.h"
 #include "server/log.h"
 #include "server/peer.h"
 #include "server/server.h"
@@ -700,7 +701,13 @@ static void on_peer_forward(void *data, raft_id from, uint16_t method,
     (void)timeout_ms;
     struct srv_conn *c = srv_conn_forwarded(s, token);
     if (c == NULL) {
-        peer_forward_reply(s->peers, token, true, NULL, 0);
+        /* Out of memory: answer with a real ErrorDetail. */
+        Metastore__ErrorDetail e = METASTORE__ERROR_DETAIL__INIT;
+        e.code = METASTORE__STATUS_CODE__UNAVAILABLE;
+        e.message = "the leader is out of memory; retry";
+        uint8_t buf[128];
+        size_t n = metastore__error_detail__pack(&e, buf);
+        peer_forward_reply(s->peers, token, true, buf, n);
         return;
     }
     ms_debug("request %s forwarded by node %llu", srv_method_name(method),
@@ -721,8 +728,7 @@ static int start_peers(struct srv *s)
                                    s->cfg.server.peer_listen, &cb, &o,
                                    &s->peers);
     if (rv != 0) {
-        ms_error("cannot listen for peers on %s", s->cfg.server.peer_listen);
-        return rv;
+        return rv; /* peer_transport_create() logged why */
     }
     /* Before the log says who is in the cluster, the configured members
      * are the peers to talk to (a joining node finds the leader this way). */

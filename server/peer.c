@@ -24,7 +24,8 @@
  * after a jittered exponential backoff; logged once per outage.  Hello
  * refused (other cluster, wrong member) -> logged once on each side, the
  * dialer backs off.  A frame that breaks the protocol or does not decode
- * -> logged, connection closed.  A queue over max_queue_bytes -> sends
+ * -> logged, connection closed; so is an accepted connection that sends
+ * no Hello within hello_timeout_ms.  A queue over max_queue_bytes -> sends
  * dropped and counted, logged once per burst.
  *
  * Memory: every uv handle (listener, per-peer timer, connections, forward

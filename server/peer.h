@@ -76,8 +76,9 @@ struct peer_transport_options {
      * half.  Defaults 50 and 2000. */
     uint64_t backoff_min_ms;
     uint64_t backoff_max_ms;
-    /* A dial that is not through connect + Hello within this fails.  Default
-     * 5000. */
+    /* A dial that is not through connect + Hello within this fails, and an
+     * accepted connection that has not sent its Hello by then is closed.
+     * Default 5000. */
     uint64_t hello_timeout_ms;
     /* Seeds the jitter PRNG; 0: seeded from uv_hrtime(). */
     uint64_t seed;
