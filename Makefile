@@ -15,6 +15,8 @@ SEEDS    ?= 2000
 NODES    ?= 3
 FAULTS   ?= all
 N        ?= 3
+FUZZ_SECONDS ?= 10
+TEST_FUZZ_SECONDS ?= 5
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CPPFLAGS := -I. -I$(BUILD)/gen -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
@@ -97,7 +99,7 @@ DOCKER_SRC   := $(wildcard test/docker/*.c)
 DOCKER_BINS  := $(patsubst test/docker/%.c,$(BUILD)/test/docker/%,$(DOCKER_SRC))
 E2E_HELPERS  := $(call obj,$(wildcard test/e2e/helpers/*.c))
 
-.PHONY: all deps test test-asan test-run sim help format lint clean install run \
+.PHONY: all deps deps-tools test test-asan test-run sim help format lint clean install run \
         docker-image-local docker-configs test-docker cluster cluster-stop \
         fuzz valgrind bench-engines bench-reads
 .DEFAULT_GOAL := all
@@ -184,7 +186,7 @@ $(eval $(call mke2e,docker))
 # ---- tests -------------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) scripts/run-tests.sh
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) scripts/run-tests.sh
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 OPT=-O1 all
@@ -212,7 +214,6 @@ cluster: $(BUILD)/metastored $(BUILD)/metastore-cli
 cluster-stop:
 	BUILD=$(BUILD) scripts/cluster.sh stop
 
-FUZZ_SECONDS ?= 10
 fuzz: all
 	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
@@ -234,10 +235,13 @@ sim: $(BUILD)/metastore-sim
 # ---- tooling -----------------------------------------------------------------
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-format:
+deps-tools:
+	@WITH_TOOLS=1 scripts/install-deps.sh
+
+format: deps-tools
 	clang-format -i $(C_FILES)
 
-lint:
+lint: deps-tools
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
 	  --suppress=missingIncludeSystem --inline-suppr -I. -I$(BUILD)/gen $(filter %.c,$(C_FILES))
 

@@ -6,13 +6,14 @@
 set -eu
 
 # Build and run: libuv (event loop), RocksDB (engine), protobuf-c (wire
-# format), libyaml (config), Check (unit tests), pkg-config.
+# format), libyaml (config), Check (unit tests), pkg-config.  Test tools:
+# clang with its libFuzzer runtime (the fuzz targets `make test` runs
+# briefly), valgrind (`make valgrind`).
 PACKAGES="build-essential pkg-config libuv1-dev librocksdb-dev libprotobuf-c-dev
-protobuf-c-compiler libyaml-dev check"
-# Tooling: clang for libFuzzer targets, clang-format and cppcheck for
-# `make format` and `make lint`.
+protobuf-c-compiler libyaml-dev check clang libclang-rt-14-dev valgrind"
+# Tooling: clang-format and cppcheck for `make format` and `make lint`.
 if [ "${WITH_TOOLS:-0}" = 1 ]; then
-    PACKAGES="$PACKAGES clang clang-format cppcheck"
+    PACKAGES="$PACKAGES clang-format cppcheck"
 fi
 
 missing=""

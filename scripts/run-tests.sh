@@ -78,6 +78,22 @@ for kind in e2e cluster; do
     fi
 done
 
+if [ "${FUZZ_SECONDS:-0}" -gt 0 ] && [ -x scripts/fuzz.sh ] && [ "${SAN:-0}" != 1 ]; then
+    echo "== fuzz targets (${FUZZ_SECONDS}s each)"
+    out=$(BUILD="$BUILD" FUZZ_SECONDS="$FUZZ_SECONDS" scripts/fuzz.sh 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | grep -E '^(fuzz|==)' | tail -n 12
+    if [ $rc -eq 0 ]; then
+        passed=$((passed + 1))
+    elif [ $rc -eq 2 ]; then
+        echo "!!! fuzz targets SKIPPED: no clang with libFuzzer"
+    else
+        failed=$((failed + 1))
+        failures+=("fuzz")
+        printf '%s\n' "$out" | tail -n 40
+    fi
+fi
+
 echo
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed: ${failures[*]}"

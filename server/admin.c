@@ -30,11 +30,11 @@
 #include "server/http.h"
 #include "server/log.h"
 
-#define READ_BUF_BYTES (16u * 1024u)
-#define OUT_HIGH_WATER (4u * 1024u * 1024u)
+#define READ_BUF_BYTES   (16u * 1024u)
+#define OUT_HIGH_WATER   (4u * 1024u * 1024u)
 #define STATUS_FIRST_CAP (16u * 1024u)
-#define STATUS_MAX_CAP (4u * 1024u * 1024u)
-#define REASON_CAP 256
+#define STATUS_MAX_CAP   (4u * 1024u * 1024u)
+#define REASON_CAP       256
 
 struct admin_conn {
     uv_tcp_t tcp;
@@ -74,7 +74,8 @@ struct admin_server {
     char rbuf[READ_BUF_BYTES];
 };
 
-/* ---- JSON writer ------------------------------------------------------------ */
+/* ---- JSON writer ------------------------------------------------------------
+ */
 
 void admin_json_init(struct admin_json *j, char *buf, size_t cap)
 {
@@ -118,7 +119,8 @@ void admin_json_str(struct admin_json *j, const char *s)
     admin_json_raw(j, "\"");
 }
 
-/* ---- options and addresses -------------------------------------------------- */
+/* ---- options and addresses --------------------------------------------------
+ */
 
 void admin_options_default(struct admin_options *o)
 {
@@ -163,7 +165,8 @@ static int parse_addr(const char *s, struct sockaddr_storage *out)
     return UV_EINVAL;
 }
 
-/* ---- lifetime ---------------------------------------------------------------- */
+/* ---- lifetime
+ * ---------------------------------------------------------------- */
 
 static void server_unref(struct admin_server *a)
 {
@@ -216,7 +219,8 @@ static void conn_close(struct admin_conn *c)
     uv_close((uv_handle_t *)&c->idle, on_conn_handle_closed);
 }
 
-/* ---- output ------------------------------------------------------------------ */
+/* ---- output
+ * ------------------------------------------------------------------ */
 
 static bool out_put(struct admin_conn *c, const void *data, size_t n)
 {
@@ -251,8 +255,7 @@ static void respond(struct admin_conn *c, int status, const char *ctype,
                      status, http_reason(status), ctype, len,
                      extra != NULL ? extra : "",
                      keep_alive ? "keep-alive" : "close");
-    bool ok = n > 0 && (size_t)n < sizeof head &&
-              out_put(c, head, (size_t)n) &&
+    bool ok = n > 0 && (size_t)n < sizeof head && out_put(c, head, (size_t)n) &&
               (head_only || len == 0 || out_put(c, body, len));
     if (!ok) {
         ms_warn("admin: out of memory for a response; closing connection");
@@ -346,7 +349,8 @@ static void conn_flush(struct admin_conn *c)
     c->writing = true;
 }
 
-/* ---- endpoints -------------------------------------------------------------- */
+/* ---- endpoints --------------------------------------------------------------
+ */
 
 static void serve_metrics(struct admin_conn *c, bool ka, bool head_only)
 {
@@ -378,8 +382,8 @@ static void serve_check(struct admin_conn *c, bool health, bool ka,
     struct admin_json j;
     admin_json_init(&j, buf, sizeof buf);
     if (bad == 0) {
-        admin_json_raw(&j, health ? "{\"health\":\"ok\"}\n"
-                                  : "{\"ready\":true}\n");
+        admin_json_raw(&j,
+                       health ? "{\"health\":\"ok\"}\n" : "{\"ready\":true}\n");
     } else {
         admin_json_raw(&j, health ? "{\"health\":\"failing\",\"reason\":"
                                   : "{\"ready\":false,\"reason\":");
@@ -437,8 +441,9 @@ static void serve(struct admin_conn *c, const struct http_request *r)
         path = P_STATUS;
     }
     if (path == P_NONE) {
-        respond_error(c, 404, "no such endpoint (try /metrics, /health, "
-                              "/readyz, /status)",
+        respond_error(c, 404,
+                      "no such endpoint (try /metrics, /health, "
+                      "/readyz, /status)",
                       NULL, ka, head);
         return;
     }
@@ -448,14 +453,23 @@ static void serve(struct admin_conn *c, const struct http_request *r)
         return;
     }
     switch (path) {
-    case P_METRICS: serve_metrics(c, ka, head); break;
-    case P_HEALTH: serve_check(c, true, ka, head); break;
-    case P_READY: serve_check(c, false, ka, head); break;
-    default: serve_status(c, ka, head); break;
+    case P_METRICS:
+        serve_metrics(c, ka, head);
+        break;
+    case P_HEALTH:
+        serve_check(c, true, ka, head);
+        break;
+    case P_READY:
+        serve_check(c, false, ka, head);
+        break;
+    default:
+        serve_status(c, ka, head);
+        break;
     }
 }
 
-/* ---- input ------------------------------------------------------------------- */
+/* ---- input
+ * ------------------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -537,6 +551,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || c->closing) {
         return;
     }
+    if (nread == UV_EOF && (c->writing || c->out_len > 0)) {
+        /* The client half-closed after asking: answer, then close. */
+        reading(c, false);
+        c->finishing = true;
+        conn_flush(c);
+        return;
+    }
     if (nread < 0) {
         conn_close(c); /* EOF or error: nothing more can be asked */
         return;
@@ -563,7 +584,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     conn_flush(c);
 }
 
-/* ---- accepting ------------------------------------------------------------------ */
+/* ---- accepting
+ * ------------------------------------------------------------------ */
 
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -600,8 +622,7 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     restart_idle(c);
     if (c->rejected) {
-        respond_error(c, 503, "too many admin connections", NULL, false,
-                      false);
+        respond_error(c, 503, "too many admin connections", NULL, false, false);
         conn_flush(c);
         return;
     }
@@ -615,7 +636,8 @@ static void on_connection(uv_stream_t *listener, int status)
     reading(c, true);
 }
 
-/* ---- start and stop ------------------------------------------------------------ */
+/* ---- start and stop
+ * ------------------------------------------------------------ */
 
 /* A listener that could not bind: the server was never handed out. */
 static void on_failed_listener_closed(uv_handle_t *h)

@@ -35,7 +35,8 @@
 
 #include "server/metrics.h"
 
-/* ---- the provider ---------------------------------------------------------- */
+/* ---- the provider ----------------------------------------------------------
+ */
 
 struct admin_provider {
     void *data;
@@ -88,7 +89,8 @@ int admin_port(const struct admin_server *a);
 /* Open connections right now (for tests and the status page). */
 uint32_t admin_connections(const struct admin_server *a);
 
-/* ---- a small JSON writer, for providers ------------------------------------- */
+/* ---- a small JSON writer, for providers -------------------------------------
+ */
 
 /* Appends into buf[0..cap), always NUL-terminated when cap > 0; `len`
  * counts what would have been written, so len >= cap means truncated. */
@@ -104,16 +106,17 @@ void admin_json_raw(struct admin_json *j, const char *fmt, ...)
 /* A JSON string: quoted, with ", \ and control characters escaped. */
 void admin_json_str(struct admin_json *j, const char *s);
 
-/* ---- the provider for metastored (admin_glue.c) ----------------------------- */
+/* ---- the provider for metastored (admin_glue.c) -----------------------------
+ */
 
 struct srv;
 
 struct admin_glue {
     struct srv *s;
-    uint64_t max_apply_lag;  /* /health: commit - applied allowed */
-    bool target_known;       /* /readyz: commit index seen when a leader */
-    uint64_t target_commit;  /* first became known */
-    bool caught_up;          /* applied reached it once: stays ready */
+    uint64_t max_apply_lag; /* /health: commit - applied allowed */
+    bool target_known;      /* /readyz: commit index seen when a leader */
+    uint64_t target_commit; /* first became known */
+    bool caught_up;         /* applied reached it once: stays ready */
 };
 
 /* Binds g to s (read-only use).  max_apply_lag: entries /health tolerates

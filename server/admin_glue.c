@@ -23,17 +23,18 @@
 
 #define DEFAULT_MAX_APPLY_LAG 1000u
 
-/* ---- histograms of struct srv_stats ---------------------------------------- */
+/* ---- histograms of struct srv_stats ----------------------------------------
+ */
 
 /* Latency bounds, nanoseconds (exported in seconds). */
 static const uint64_t lat_bounds_ns[] = {
-    100000u,    250000u,    500000u,     1000000u,   2500000u,  5000000u,
-    10000000u,  25000000u,  50000000u,   100000000u, 250000000u, 500000000u,
+    100000u,     250000u,     500000u,     1000000u,    2500000u,   5000000u,
+    10000000u,   25000000u,   50000000u,   100000000u,  250000000u, 500000000u,
     1000000000u, 2500000000u, 5000000000u, 10000000000u};
 #define N_LAT (sizeof lat_bounds_ns / sizeof lat_bounds_ns[0])
 
-static const uint64_t count_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
-                                        1024};
+static const uint64_t count_bounds[] = {1,  2,   4,   8,   16,  32,
+                                        64, 128, 256, 512, 1024};
 #define N_COUNT (sizeof count_bounds / sizeof count_bounds[0])
 
 _Static_assert(N_LAT <= SRV_HIST_MAX_BUCKETS, "latency buckets fit");
@@ -78,8 +79,8 @@ static size_t status_slot(int status)
     return N_STATUS; /* unknown */
 }
 
-void srv_stats_request_done(struct srv_stats *st, unsigned method,
-                            int status, uint64_t duration_ns)
+void srv_stats_request_done(struct srv_stats *st, unsigned method, int status,
+                            uint64_t duration_ns)
 {
     /* Slot 0 (method number 0 is never valid) collects unknown methods. */
     unsigned m = method < SRV_STATS_METHODS ? method : 0;
@@ -87,7 +88,8 @@ void srv_stats_request_done(struct srv_stats *st, unsigned method,
     srv_hist_record_ns(&st->request_ns[m], duration_ns);
 }
 
-/* ---- metrics ---------------------------------------------------------------- */
+/* ---- metrics ----------------------------------------------------------------
+ */
 
 static void put(struct metrics *m, enum metrics_type t, const char *name,
                 const char *help, double v)
@@ -106,8 +108,8 @@ static void put_hist(struct metrics *m, const char *name, const char *help,
     size_t n = latency ? N_LAT : N_COUNT;
     double scale = latency ? 1e-9 : 1.0;
     for (size_t i = 0; i < n; i++) {
-        bounds[i] = (double)(latency ? lat_bounds_ns[i] : count_bounds[i]) *
-                    scale;
+        bounds[i] =
+            (double)(latency ? lat_bounds_ns[i] : count_bounds[i]) * scale;
     }
     const char *labels[1] = {label};
     const char *values[1] = {value};
@@ -120,12 +122,16 @@ static void put_hist(struct metrics *m, const char *name, const char *help,
 }
 
 static const char *const read_path_label[SRV_PATH_COUNT] = {
-    [SRV_PATH_FAST] = "fast",
-    [SRV_PATH_READINDEX] = "readindex",
-    [SRV_PATH_FOLLOWER] = "follower",
-    [SRV_PATH_SERIALIZABLE] = "serializable",
+    [SRV_PATH_FAST] = "fast",         [SRV_PATH_READINDEX] = "readindex",
+    [SRV_PATH_FOLLOWER] = "follower", [SRV_PATH_SERIALIZABLE] = "serializable",
     [SRV_PATH_LOG] = "log",
 };
+
+/* A read path's label ("other" for a path added after this table). */
+static const char *path_label(size_t p)
+{
+    return read_path_label[p] != NULL ? read_path_label[p] : "other";
+}
 
 /* The lease module's log-linear histogram folded into the fixed latency
  * buckets: each of its buckets goes where its upper end falls, so a value
@@ -163,9 +169,9 @@ static void collect_requests(struct metrics *m, const struct srv_stats *st)
             if (st->responses[meth][k] == 0) {
                 continue;
             }
-            const char *lv[2] = {
-                meth == 0 ? "UNKNOWN" : srv_method_name(meth),
-                k < N_STATUS ? srv_status_name(status_codes[k]) : "UNKNOWN"};
+            const char *lv[2] = {meth == 0 ? "UNKNOWN" : srv_method_name(meth),
+                                 k < N_STATUS ? srv_status_name(status_codes[k])
+                                              : "UNKNOWN"};
             (void)metrics_set(f, lv, (double)st->responses[meth][k]);
         }
     }
@@ -202,7 +208,7 @@ static void collect_reads(struct metrics *m, const struct srv_stats *st)
                         "requests a follower forwarded to the leader).",
                         1, p_label, 0, NULL, &f) == 0) {
         for (size_t p = 0; p < SRV_PATH_COUNT; p++) {
-            const char *lv[1] = {read_path_label[p]};
+            const char *lv[1] = {path_label(p)};
             (void)metrics_set(f, lv, (double)st->reads[p]);
         }
         const char *fw[1] = {"forwarded"};
@@ -213,7 +219,7 @@ static void collect_reads(struct metrics *m, const struct srv_stats *st)
         lease_hist_to_srv(&st->read_latency[p], &h);
         put_hist(m, "metastore_read_duration_seconds",
                  "Read latency by path, from arrival to answer.", "path",
-                 read_path_label[p], &h, true);
+                 path_label(p), &h, true);
     }
 }
 
@@ -262,11 +268,11 @@ static void collect_storage(struct metrics *m, struct srv *s)
 {
     const struct srv_stats *st = &s->stats;
     put_hist(m, "metastore_log_sync_duration_seconds",
-             "Duration of one WAL / log sync (group commit batch).", NULL,
-             NULL, &st->sync_ns, true);
+             "Duration of one WAL / log sync (group commit batch).", NULL, NULL,
+             &st->sync_ns, true);
     put_hist(m, "metastore_log_sync_batch_entries",
-             "Entries made durable by one sync.", NULL, NULL,
-             &st->sync_entries, false);
+             "Entries made durable by one sync.", NULL, NULL, &st->sync_entries,
+             false);
     put(m, METRICS_COUNTER, "metastore_snapshots_total",
         "Snapshots taken by this node.", (double)st->snapshots);
     put_hist(m, "metastore_snapshot_duration_seconds",
@@ -281,8 +287,8 @@ static void collect_storage(struct metrics *m, struct srv *s)
         (double)es.approx_bytes);
     put(m, METRICS_GAUGE, "metastore_engine_keys",
         "Live keys at the current revision.", (double)es.keys);
-    put(m, METRICS_GAUGE, "metastore_engine_revision",
-        "Current MVCC revision.", (double)es.revision);
+    put(m, METRICS_GAUGE, "metastore_engine_revision", "Current MVCC revision.",
+        (double)es.revision);
 }
 
 static void collect_net(struct metrics *m, struct srv *s)
@@ -290,15 +296,14 @@ static void collect_net(struct metrics *m, struct srv *s)
     put(m, METRICS_GAUGE, "metastore_client_connections",
         "Open client connections.", (double)s->n_conns);
     put(m, METRICS_COUNTER, "metastore_bytes_received_total",
-        "Bytes read from client connections.",
-        (double)s->stats.bytes_received);
+        "Bytes read from client connections.", (double)s->stats.bytes_received);
     put(m, METRICS_COUNTER, "metastore_bytes_sent_total",
         "Bytes written to client connections.", (double)s->stats.bytes_sent);
     static const char *const peer_label[1] = {"peer"};
     struct metrics_family *f;
     if (metrics_declare(m, METRICS_GAUGE, "metastore_peer_connected",
-                        "1 while the outgoing connection to the peer is up.",
-                        1, peer_label, 0, NULL, &f) != 0) {
+                        "1 while the outgoing connection to the peer is up.", 1,
+                        peer_label, 0, NULL, &f) != 0) {
         return;
     }
     metrics_family_clear(f); /* removed peers disappear */
@@ -327,7 +332,8 @@ static void glue_collect(void *data, struct metrics *m)
     collect_net(m, s);
 }
 
-/* ---- health and readiness ------------------------------------------------- */
+/* ---- health and readiness -------------------------------------------------
+ */
 
 static int glue_health(void *data, char *reason, size_t cap)
 {
@@ -349,13 +355,12 @@ static int glue_health(void *data, char *reason, size_t cap)
     uint64_t commit = raft_commit_index(s->raft);
     uint64_t applied = engine_applied_index(s->eng);
     if (commit > applied && commit - applied > g->max_apply_lag) {
-        snprintf(reason, cap,
-                 "applied index %llu is %llu entries behind commit index "
-                 "%llu (allowed: %llu)",
-                 (unsigned long long)applied,
-                 (unsigned long long)(commit - applied),
-                 (unsigned long long)commit,
-                 (unsigned long long)g->max_apply_lag);
+        snprintf(
+            reason, cap,
+            "applied index %llu is %llu entries behind commit index "
+            "%llu (allowed: %llu)",
+            (unsigned long long)applied, (unsigned long long)(commit - applied),
+            (unsigned long long)commit, (unsigned long long)g->max_apply_lag);
         return 1;
     }
     return 0;
@@ -395,7 +400,8 @@ static int glue_ready(void *data, char *reason, size_t cap)
     return 0;
 }
 
-/* ---- status ------------------------------------------------------------------- */
+/* ---- status
+ * ------------------------------------------------------------------- */
 
 static void status_members(struct admin_json *j, const struct srv *s)
 {
@@ -445,8 +451,8 @@ static void status_reads(struct admin_json *j, struct srv *s, uint64_t now)
     const struct srv_stats *st = &s->stats;
     admin_json_raw(j, ",\"reads\":{");
     for (size_t p = 0; p < SRV_PATH_COUNT; p++) {
-        admin_json_raw(j, "%s\"%s\":%llu", p > 0 ? "," : "",
-                       read_path_label[p], (unsigned long long)st->reads[p]);
+        admin_json_raw(j, "%s\"%s\":%llu", p > 0 ? "," : "", path_label(p),
+                       (unsigned long long)st->reads[p]);
     }
     admin_json_raw(j, ",\"forwarded\":%llu,\"readindex_rounds\":%llu}",
                    (unsigned long long)st->forwarded,
@@ -474,11 +480,11 @@ static size_t glue_status(void *data, char *buf, size_t cap)
     admin_json_str(&j, s->cfg.node.name);
     admin_json_raw(&j, ",\"cluster\":");
     admin_json_str(&j, s->cfg.cluster.name);
-    admin_json_raw(&j, ",\"version\":\"%s\",\"role\":\"%s\"",
-                   METASTORE_VERSION,
+    admin_json_raw(&j, ",\"version\":\"%s\",\"role\":\"%s\"", METASTORE_VERSION,
                    r != NULL ? raft_role_name(raft_role_of(r)) : "starting");
-    admin_json_raw(&j, ",\"term\":%llu,\"leader\":%llu,"
-                       "\"commit_index\":%llu,\"applied_index\":%llu",
+    admin_json_raw(&j,
+                   ",\"term\":%llu,\"leader\":%llu,"
+                   "\"commit_index\":%llu,\"applied_index\":%llu",
                    (unsigned long long)(r != NULL ? raft_term_of(r) : 0),
                    (unsigned long long)(r != NULL ? raft_leader(r) : 0),
                    (unsigned long long)(r != NULL ? raft_commit_index(r) : 0),
@@ -489,15 +495,16 @@ static size_t glue_status(void *data, char *buf, size_t cap)
     if (s->eng != NULL) {
         engine_stats(s->eng, &es);
     }
-    admin_json_raw(&j, ",\"revision\":%lld,\"compact_revision\":%lld,"
-                       "\"engine\":",
+    admin_json_raw(&j,
+                   ",\"revision\":%lld,\"compact_revision\":%lld,"
+                   "\"engine\":",
                    (long long)es.revision, (long long)es.compact_revision);
     admin_json_str(&j, s->eng != NULL ? s->eng->ops->name : "none");
-    admin_json_raw(&j, ",\"db_size_bytes\":%llu,\"keys\":%llu,"
-                       "\"client_connections\":%llu,\"failed\":%s",
+    admin_json_raw(&j,
+                   ",\"db_size_bytes\":%llu,\"keys\":%llu,"
+                   "\"client_connections\":%llu,\"failed\":%s",
                    (unsigned long long)es.approx_bytes,
-                   (unsigned long long)es.keys,
-                   (unsigned long long)s->n_conns,
+                   (unsigned long long)es.keys, (unsigned long long)s->n_conns,
                    s->failed ? "true" : "false");
     status_members(&j, s);
     status_peers(&j, s);
@@ -506,15 +513,16 @@ static size_t glue_status(void *data, char *buf, size_t cap)
     return j.len;
 }
 
-/* ---- binding ------------------------------------------------------------------ */
+/* ---- binding
+ * ------------------------------------------------------------------ */
 
 void admin_glue_init(struct admin_glue *g, struct srv *s,
                      uint64_t max_apply_lag)
 {
     memset(g, 0, sizeof *g);
     g->s = s;
-    g->max_apply_lag = max_apply_lag != 0 ? max_apply_lag
-                                          : DEFAULT_MAX_APPLY_LAG;
+    g->max_apply_lag =
+        max_apply_lag != 0 ? max_apply_lag : DEFAULT_MAX_APPLY_LAG;
 }
 
 struct admin_provider admin_glue_provider(struct admin_glue *g)

@@ -143,14 +143,15 @@ static void reply_forward(struct srv_conn *c, bool is_error,
     peer_forward_reply(c->s->peers, c->forward, is_error, body, len);
     c->forward = NULL;
     c->closing = true; /* nothing more can be sent */
-    srv_conn_unref(c);
+    /* The pseudo-connection lives until its request is done
+     * (srv_conn_request_done), which may come after this reply. */
 }
 
 static void forward_message(struct srv_conn *c, bool is_error,
                             const ProtobufCMessage *msg)
 {
     size_t len = msg != NULL ? protobuf_c_message_get_packed_size(msg) : 0;
-    uint8_t stack[512];
+    uint8_t stack[512] = {0};
     uint8_t *buf = len <= sizeof stack ? stack : malloc(len);
     if (buf == NULL) {
         reply_forward(c, true, NULL, 0);
@@ -181,6 +182,7 @@ struct srv_conn *srv_conn_forwarded(struct srv *s,
     c->refs = 1;
     c->forward = token;
     c->is_forward = true;
+    c->pending = 1; /* the forwarded request; its end frees the conn */
     snprintf(c->peer, sizeof c->peer, "a forwarding peer");
     return c;
 }
@@ -251,6 +253,8 @@ void srv_conn_reply(struct srv *s, struct srv_conn *c, uint16_t method,
         srv_conn_reply_error(s, c, method, request_id, r->status, r->msg);
         return;
     }
+    srv_stats_request_done(&s->stats, method, SRV_STATUS_OK,
+                           srv_now_ns() - s->reply_start_ns);
     append_frame(c, method, FRAME_FLAG_RESPONSE, request_id, r->resp);
 }
 
@@ -282,6 +286,8 @@ void srv_conn_reply_error(struct srv *s, struct srv_conn *c, uint16_t method,
                  srv_method_name(method), srv_status_name(status), e.message);
     }
     s->stats.refused++;
+    srv_stats_request_done(&s->stats, method, status,
+                           srv_now_ns() - s->reply_start_ns);
     append_frame(c, method, FRAME_FLAG_RESPONSE | FRAME_FLAG_ERROR, request_id,
                  &e.base);
 }
@@ -307,6 +313,12 @@ void srv_conn_request_done(struct srv_conn *c)
 {
     if (c->pending > 0) {
         c->pending--;
+    }
+    if (c->is_forward) {
+        if (c->pending == 0) {
+            srv_conn_unref(c); /* the reference srv_conn_forwarded() gave */
+        }
+        return;
     }
     maybe_resume(c);
 }
@@ -349,6 +361,7 @@ static void flush(struct srv_conn *c)
     c->out_cap = bcap;
     c->out_len = 0;
     uv_buf_t buf = uv_buf_init((char *)c->wbuf, (unsigned)c->wbuf_len);
+    c->s->stats.bytes_sent += c->wbuf_len;
     c->wreq.data = c;
     c->writing = true;
     srv_conn_ref(c);
@@ -416,6 +429,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t left = (size_t)nread;
+    c->s->stats.bytes_received += (uint64_t)nread;
     srv_conn_ref(c);
     while (!c->closing) {
         struct frame f;

@@ -18,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- errors ----------------------------------------------------------------- */
+/* ---- errors -----------------------------------------------------------------
+ */
 
 int http_error_status(int err)
 {
@@ -49,23 +50,37 @@ const char *http_strerror(int err)
 const char *http_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
     }
 }
 
-/* ---- set-up ----------------------------------------------------------------- */
+/* ---- set-up -----------------------------------------------------------------
+ */
 
 void http_limits_default(struct http_limits *l)
 {
@@ -138,7 +153,8 @@ static int fail(struct http_parser *p, int err)
     return err;
 }
 
-/* ---- character classes (RFC 9110 section 5.6.2) --------------------------- */
+/* ---- character classes (RFC 9110 section 5.6.2) ---------------------------
+ */
 
 static bool is_tchar(unsigned char c)
 {
@@ -172,7 +188,8 @@ static bool ieq(const char *a, const char *b)
     return *a == *b;
 }
 
-/* ---- head parsing ----------------------------------------------------------- */
+/* ---- head parsing -----------------------------------------------------------
+ */
 
 /* "GET /path HTTP/1.1" (NUL-terminated, in the head buffer). */
 static int parse_request_line(struct http_parser *p, char *line)
@@ -506,8 +523,7 @@ const struct http_request *http_parser_request(const struct http_parser *p)
     return p->state == HTTP__DONE ? &p->req : NULL;
 }
 
-const char *http_request_header(const struct http_request *r,
-                                const char *name)
+const char *http_request_header(const struct http_request *r, const char *name)
 {
     for (size_t i = 0; i < r->n_headers; i++) {
         if (ieq(r->headers[i].name, name)) {

@@ -77,7 +77,7 @@ struct http_limits {
 void http_limits_default(struct http_limits *l);
 
 struct http_header {
-    const char *name; /* as sent (compare case-insensitively) */
+    const char *name;  /* as sent (compare case-insensitively) */
     const char *value; /* leading and trailing whitespace removed */
 };
 
@@ -107,16 +107,16 @@ enum http_parser_state {
 struct http_parser {
     struct http_limits lim;
     enum http_parser_state state;
-    int error;          /* the error that failed the parser */
-    char *head;         /* max_head_bytes + 1: the raw head, then parsed */
+    int error;  /* the error that failed the parser */
+    char *head; /* max_head_bytes + 1: the raw head, then parsed */
     size_t head_len;
-    size_t line_start;  /* offset of the line being received */
-    size_t lines;       /* complete lines so far (request line included) */
-    bool past_method;   /* the request line's first space was seen */
-    uint8_t *body;      /* malloc'd for the body being received */
+    size_t line_start; /* offset of the line being received */
+    size_t lines;      /* complete lines so far (request line included) */
+    bool past_method;  /* the request line's first space was seen */
+    uint8_t *body;     /* malloc'd for the body being received */
     size_t body_have;
     struct http_header *hdrs; /* max_headers entries */
-    char *path_buf;     /* path, split off the target */
+    char *path_buf;           /* path, split off the target */
     struct http_request req;
 };
 
@@ -142,7 +142,6 @@ int http_parser_feed(struct http_parser *p, const void *data, size_t len,
 const struct http_request *http_parser_request(const struct http_parser *p);
 
 /* The value of the first header named `name` (case-insensitive), or NULL. */
-const char *http_request_header(const struct http_request *r,
-                                const char *name);
+const char *http_request_header(const struct http_request *r, const char *name);
 
 #endif /* METASTORE_SERVER_HTTP_H */

@@ -513,6 +513,9 @@ static bool engine_outcome(int rv)
 
 int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
 {
+    if (w != NULL) {
+        s->reply_start_ns = w->start_ns;
+    }
     if (e->type != RAFT_ENTRY_NORMAL || e->len < ENTRY_HDR_BYTES ||
         e->data[0] != ENTRY_VERSION) {
         if (e->type == RAFT_ENTRY_NORMAL && e->len > 0) {
@@ -652,6 +655,7 @@ static void run_range(struct srv *s, struct srv_conn *c, uint16_t method,
 
 void srv_kv_run_read(struct srv *s, struct srv_wait *w)
 {
+    s->reply_start_ns = w->start_ns;
     if ((w->path == SRV_PATH_FAST || w->path == SRV_PATH_READINDEX) &&
         (raft_role_of(s->raft) != RAFT_LEADER ||
          raft_term_of(s->raft) != w->read_term)) {
@@ -830,12 +834,14 @@ struct forward_call {
     struct srv_conn *c;
     uint16_t method;
     uint64_t request_id;
+    uint64_t start_ns;
 };
 
 static void forward_done(void *arg, int status, const uint8_t *resp,
                          size_t len, bool is_error)
 {
     struct forward_call *f = arg;
+    f->s->reply_start_ns = f->start_ns;
     if (status != SRV_STATUS_OK) {
         srv_conn_reply_error(f->s, f->c, f->method, f->request_id,
                              SRV_STATUS_UNAVAILABLE,
@@ -862,7 +868,7 @@ static bool forward_to_leader(struct srv *s, struct srv_conn *c,
                              SRV_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return false;
     }
-    *f = (struct forward_call){s, c, method, request_id};
+    *f = (struct forward_call){s, c, method, request_id, s->reply_start_ns};
     int rv = peer_forward(s->peers, raft_leader(s->raft), method, body, len,
                           s->cfg.server.request_timeout_ms, forward_done, f);
     if (rv != 0) {
@@ -969,6 +975,9 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
     w->path = leader ? SRV_PATH_READINDEX : SRV_PATH_FOLLOWER;
     w->ctx = s->next_read_ctx++;
     int rv = raft_read_index(s->raft, w->ctx, start);
+    if (rv == 0) {
+        s->stats.readindex_rounds++;
+    }
     if (rv != 0) {
         /* No leader known: wait for one, up to the request timeout. */
         w->kind = SRV_WAIT_LEADER;
@@ -1119,6 +1128,7 @@ static void dispatch_member_list(struct srv *s, struct srv_conn *c,
 
 void srv_kv_conf_applied(struct srv *s, struct srv_wait *w)
 {
+    s->reply_start_ns = w->start_ns;
     Metastore__ResponseHeader h;
     srv_fill_header(s, &h);
     size_t n = 0;
@@ -1543,6 +1553,7 @@ static const struct cmd {
 void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
                      uint64_t request_id, const uint8_t *body, size_t len)
 {
+    s->reply_start_ns = srv_now_ns();
     const struct cmd *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (commands[i].method == method) {

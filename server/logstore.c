@@ -40,6 +40,7 @@ struct srv_logstore {
     struct rbuf bufs[2]; /* rocksdb: active and pending */
     struct rbuf *active, *pending;
     bool in_flight;
+    bool no_sync; /* storage.fsync: false */
     int failed;
     int result;
 };
@@ -182,7 +183,7 @@ static int rocks_replay(struct srv_logstore *ls, struct rbuf *b)
     }
     if (rv == 0 && b->n > 0) {
         /* One synced write: fsyncs RocksDB's WAL, and everything before. */
-        rv = engine_rocksdb_state_put(ls->eng, "synced", "", 0, true);
+        rv = engine_rocksdb_state_put(ls->eng, "synced", "", 0, !ls->no_sync);
     }
     return rv;
 }
@@ -239,7 +240,8 @@ static int rocks_recover(struct engine *e, struct wal_recovery *rec)
     return rv;
 }
 
-int srv_logstore_open_rocksdb(struct engine *e, struct srv_logstore **out,
+int srv_logstore_open_rocksdb(struct engine *e, bool no_sync,
+                              struct srv_logstore **out,
                               struct wal_recovery *rec)
 {
     memset(rec, 0, sizeof *rec);
@@ -248,6 +250,7 @@ int srv_logstore_open_rocksdb(struct engine *e, struct srv_logstore **out,
         return WAL_ENOMEM;
     }
     ls->eng = e;
+    ls->no_sync = no_sync;
     ls->active = &ls->bufs[0];
     ls->pending = &ls->bufs[1];
     int rv = rocks_recover(e, rec);

@@ -36,8 +36,10 @@ int srv_logstore_open_wal(const char *dir, const struct wal_options *opts,
                           struct srv_logstore **out,
                           struct wal_recovery *rec);
 /* Uses the raft column families of an open RocksDB engine `e` (which must
- * outlive the log store). */
-int srv_logstore_open_rocksdb(struct engine *e, struct srv_logstore **out,
+ * outlive the log store).  no_sync (storage.fsync: false): syncs write to
+ * RocksDB's WAL without fsync. */
+int srv_logstore_open_rocksdb(struct engine *e, bool no_sync,
+                              struct srv_logstore **out,
                               struct wal_recovery *rec);
 void srv_logstore_close(struct srv_logstore *ls);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/admin.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "server/status.h"
@@ -144,8 +145,15 @@ static void close_walk(uv_handle_t *h, void *arg)
     }
 }
 
+static struct admin_glue g_glue;
+static struct admin_server *g_admin;
+
 static void finish_shutdown(struct srv *s)
 {
+    if (g_admin != NULL) {
+        admin_stop(g_admin, NULL, NULL);
+        g_admin = NULL;
+    }
     srv_node_fail_all(s, SRV_STATUS_UNAVAILABLE, "server shutting down");
     srv_node_flush(s);
     srv_conn_close_all(s);
@@ -199,7 +207,25 @@ static int run(struct srv *s)
     if (rv == 0) {
         rv = srv_conn_listen(s);
     }
+    if (rv == 0) {
+        admin_glue_init(&g_glue, s, 0);
+        struct admin_provider prov = admin_glue_provider(&g_glue);
+        rv = admin_start(s->loop, s->cfg.server.admin_listen, &prov, NULL,
+                         &g_admin);
+        if (rv == 0) {
+            ms_info("admin endpoint (/metrics, /health, /readyz, /status) on "
+                    "%s",
+                    s->cfg.server.admin_listen);
+        }
+    }
     if (rv != 0) {
+        /* A WAL sync may already run on the thread pool: let it end. */
+        while (s->sync_inflight) {
+            uv_run(s->loop, UV_RUN_ONCE);
+        }
+        srv_node_close_peers(s);
+        uv_walk(s->loop, close_walk, NULL);
+        uv_run(s->loop, UV_RUN_DEFAULT);
         return 1;
     }
     uv_signal_init(s->loop, &s->sig_term);

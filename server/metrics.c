@@ -23,7 +23,7 @@
 struct metrics_series {
     struct metrics_series *next;
     char *labels[METRICS_MAX_LABELS];
-    double value;    /* counter, gauge */
+    double value;     /* counter, gauge */
     uint64_t *counts; /* histogram: n_buckets + 1, per bucket */
     double sum;
 };
@@ -47,12 +47,18 @@ struct metrics {
 const char *metrics_strerror(int err)
 {
     switch (err) {
-    case 0: return "success";
-    case METRICS_ENOMEM: return "out of memory";
-    case METRICS_EINVAL: return "invalid argument";
-    case METRICS_EMISMATCH: return "metric declared again with another shape";
-    case METRICS_ETYPE: return "operation not valid for this metric type";
-    default: return "unknown error";
+    case 0:
+        return "success";
+    case METRICS_ENOMEM:
+        return "out of memory";
+    case METRICS_EINVAL:
+        return "invalid argument";
+    case METRICS_EMISMATCH:
+        return "metric declared again with another shape";
+    case METRICS_ETYPE:
+        return "operation not valid for this metric type";
+    default:
+        return "unknown error";
     }
 }
 
@@ -107,7 +113,8 @@ void metrics_destroy(struct metrics *m)
     free(m);
 }
 
-/* ---- declaring ---------------------------------------------------------------- */
+/* ---- declaring
+ * ---------------------------------------------------------------- */
 
 static bool valid_name(const char *s, bool colon_ok)
 {
@@ -191,13 +198,13 @@ static char *dup_str(const char *s)
     return d;
 }
 
-int metrics_declare(struct metrics *m, enum metrics_type type,
-                    const char *name, const char *help, size_t n_labels,
+int metrics_declare(struct metrics *m, enum metrics_type type, const char *name,
+                    const char *help, size_t n_labels,
                     const char *const *label_names, size_t n_buckets,
                     const double *bounds, struct metrics_family **out)
 {
-    int rv = check_declaration(type, name, n_labels, label_names, n_buckets,
-                               bounds);
+    int rv =
+        check_declaration(type, name, n_labels, label_names, n_buckets, bounds);
     if (rv != 0) {
         return rv;
     }
@@ -242,7 +249,8 @@ int metrics_declare(struct metrics *m, enum metrics_type type,
     return 0;
 }
 
-/* ---- series ------------------------------------------------------------------- */
+/* ---- series
+ * ------------------------------------------------------------------- */
 
 static int series_get(struct metrics_family *f, const char *const *lv,
                       struct metrics_series **out)
@@ -363,7 +371,8 @@ int metrics_histogram_load(struct metrics_family *f,
     return 0;
 }
 
-/* ---- rendering ------------------------------------------------------------------ */
+/* ---- rendering
+ * ------------------------------------------------------------------ */
 
 struct sbuf {
     char *p;
@@ -510,9 +519,12 @@ static void render_histogram(struct sbuf *b, const struct metrics_family *f,
 static const char *type_name(enum metrics_type t)
 {
     switch (t) {
-    case METRICS_COUNTER: return "counter";
-    case METRICS_GAUGE: return "gauge";
-    default: return "histogram";
+    case METRICS_COUNTER:
+        return "counter";
+    case METRICS_GAUGE:
+        return "gauge";
+    default:
+        return "histogram";
     }
 }
 
@@ -547,8 +559,7 @@ int metrics_render(const struct metrics *m, char **out, size_t *len)
 {
     struct sbuf b = {0};
     sb_put(&b, "", 0); /* an empty registry still gives "" */
-    for (const struct metrics_family *f = m->families; f != NULL;
-         f = f->next) {
+    for (const struct metrics_family *f = m->families; f != NULL; f = f->next) {
         render_family(&b, f);
     }
     if (b.oom) {

@@ -34,12 +34,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_ENOMEM (-1)    /* out of memory */
-#define METRICS_EINVAL (-2)    /* bad name, label, bucket list or value */
+#define METRICS_ENOMEM    (-1) /* out of memory */
+#define METRICS_EINVAL    (-2) /* bad name, label, bucket list or value */
 #define METRICS_EMISMATCH (-3) /* name declared with another type/shape */
-#define METRICS_ETYPE (-4)     /* operation not valid for the family type */
+#define METRICS_ETYPE     (-4) /* operation not valid for the family type */
 
-#define METRICS_MAX_LABELS 4
+#define METRICS_MAX_LABELS  4
 #define METRICS_MAX_BUCKETS 32
 
 enum metrics_type {
@@ -66,8 +66,8 @@ void metrics_destroy(struct metrics *m);
  * NULL, 0).  help is copied (may be NULL).  *out stays valid until
  * metrics_destroy().  METRICS_EINVAL, METRICS_EMISMATCH, METRICS_ENOMEM.
  */
-int metrics_declare(struct metrics *m, enum metrics_type type,
-                    const char *name, const char *help, size_t n_labels,
+int metrics_declare(struct metrics *m, enum metrics_type type, const char *name,
+                    const char *help, size_t n_labels,
                     const char *const *label_names, size_t n_buckets,
                     const double *bounds, struct metrics_family **out);
 

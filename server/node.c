@@ -33,6 +33,7 @@
 #include "server/peer.h"
 #include "server/server.h"
 #include "server/status.h"
+#include "storage/rocksdb.h"
 
 struct srv_persist {
     struct srv_persist *next;
@@ -71,6 +72,7 @@ void srv_wait_free(struct srv_wait *w)
 static void wait_fail(struct srv *s, struct srv_wait *w, int status,
                       const char *msg)
 {
+    s->reply_start_ns = w->start_ns;
     srv_conn_reply_error(s, w->conn, w->method, w->request_id, status, msg);
     s->parked--;
     srv_wait_free(w);
@@ -263,6 +265,7 @@ static void handle_soft(struct srv *s, const struct raft_soft_state *soft)
 {
     ms_log_set_raft(soft->term, raft_role_name(soft->role));
     if (soft->leader != s->last_leader) {
+        s->stats.leader_changes++;
         if (soft->leader == RAFT_NONE) {
             ms_info("lost the leader (term %llu)",
                     (unsigned long long)soft->term);
@@ -459,6 +462,7 @@ static int take_ready(struct srv *s)
     }
     if (rv == 0 && rd->n_entries > 0) {
         rv = srv_logstore_append(s->log, rd->entries, rd->n_entries);
+        s->buffered_entries += rd->n_entries;
         writes = true;
     }
     if (rv != 0) {
@@ -555,7 +559,10 @@ static void sync_done(uv_work_t *req, int status)
     int rv = srv_logstore_sync_done(s->log);
     s->sync_inflight = false;
     s->stats.fsyncs++;
-    uint64_t took_ms = (srv_now_ns() - s->sync_start_ns) / 1000000u;
+    uint64_t took_ns = srv_now_ns() - s->sync_start_ns;
+    uint64_t took_ms = took_ns / 1000000u;
+    srv_hist_record_ns(&s->stats.sync_ns, took_ns);
+    srv_hist_record_count(&s->stats.sync_entries, s->sync_entries);
     if (took_ms > 1000) {
         ms_warn("slow log sync: %llu ms", (unsigned long long)took_ms);
     }
@@ -593,6 +600,8 @@ static void persist_pump(struct srv *s)
     }
     s->sync_gen_next++;
     s->sync_inflight = true;
+    s->sync_entries = s->buffered_entries;
+    s->buffered_entries = 0;
     s->sync_start_ns = srv_now_ns();
     s->sync_work.data = s;
     rv = uv_queue_work(s->loop, &s->sync_work, sync_work, sync_done);
@@ -617,6 +626,14 @@ static void on_tick(uv_timer_t *t)
     (void)lease_update_from_raft(&s->lease, s->raft, now);
     lease_tick(&s->lease, now);
     expire_waits(s, now);
+    if (engine_rocksdb_is(s->eng) && engine_rocksdb_compact_pending(s->eng)) {
+        /* Compaction's physical deletes, a bounded slice per tick. */
+        int rv = engine_rocksdb_compact_step(s->eng, 2000);
+        if (rv < 0) {
+            ms_warn("background compaction step failed: %s",
+                    engine_strerror(rv));
+        }
+    }
     srv_node_process(s);
     srv_node_flush(s);
 }

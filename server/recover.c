@@ -306,7 +306,8 @@ static int open_storage(struct srv *s, struct wal_recovery *rec)
                  engine_strerror(rv), err);
         return rv;
     }
-    rv = srv_logstore_open_rocksdb(s->eng, &s->log, rec);
+    rv = srv_logstore_open_rocksdb(s->eng, !s->cfg.storage.fsync, &s->log,
+                                   rec);
     if (rv != 0) {
         ms_error("cannot read the Raft log from %s: %s (%s)", db_dir,
                  srv_logstore_strerror(rv), rec->msg);
@@ -326,7 +327,7 @@ int srv_recover(struct srv *s)
     (void)mkdir_p(s->snap_dir);
     (void)snapfile_remove_temp(s->snap_dir, NULL);
 
-    struct wal_recovery rec;
+    struct wal_recovery rec = {0};
     rv = open_storage(s, &rec);
     if (rv == 0) {
         s->ms = raft_memstore_create();
@@ -529,6 +530,7 @@ int srv_snapshot_take(struct srv *s)
     (void)snapfile_remove_older(s->snap_dir, 2, NULL);
     s->last_snapshot_index = index;
     s->stats.snapshots++;
+    srv_hist_record_ns(&s->stats.snapshot_ns, srv_now_ns() - start);
     ms_info("snapshot at index %llu (term %llu, %llu bytes) in %llu ms; "
             "%zu log segment(s) or entries released",
             (unsigned long long)index, (unsigned long long)term,

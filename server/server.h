@@ -176,6 +176,8 @@ struct srv {
     uint64_t sync_gen_next;   /* generation of records now being buffered */
     uint64_t sync_gen_done;   /* every generation <= this is durable */
     bool sync_inflight;
+    uint64_t buffered_entries; /* entries waiting for the next sync */
+    uint64_t sync_entries;     /* entries in the sync in flight */
     uv_work_t sync_work;
     int sync_result;
     uint64_t sync_start_ns;
@@ -204,6 +206,10 @@ struct srv {
     bool shutting_down;
     uint64_t shutdown_deadline_ns;
     int exit_code;
+
+    /* Start time of the request whose reply is being queued (for the
+     * per-method latency histogram); set before every reply. */
+    uint64_t reply_start_ns;
 
     raft_id last_leader;
     enum raft_role last_role;

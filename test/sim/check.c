@@ -72,14 +72,13 @@ void sim_check_apply(struct sim *s, struct sim_node *n,
         return;
     }
     if (a->term != e->term || a->type != e->type || a->data_hash != h) {
-        sim_violation(s,
-                      "state machine safety: n%" PRIu64
-                      " applied index %" PRIu64 " term %" PRIu64
-                      " (hash %016" PRIx64 ") but index %" PRIu64
-                      " was applied elsewhere with term %" PRIu64
-                      " (hash %016" PRIx64 ")",
-                      n->id, e->index, e->term, h, e->index, a->term,
-                      a->data_hash);
+        sim_violation(
+            s,
+            "state machine safety: n%" PRIu64 " applied index %" PRIu64
+            " term %" PRIu64 " (hash %016" PRIx64 ") but index %" PRIu64
+            " was applied elsewhere with term %" PRIu64 " (hash %016" PRIx64
+            ")",
+            n->id, e->index, e->term, h, e->index, a->term, a->data_hash);
         return;
     }
     if (a->state_hash != state_hash)
@@ -138,8 +137,8 @@ void sim_check_leader(struct sim *s, struct sim_node *n, raft_term term)
         sim_violation(s,
                       "leader completeness: n%" PRIu64
                       " became leader of term %" PRIu64
-                      " with last index %" PRIu64
-                      " but index %" PRIu64 " was already applied",
+                      " with last index %" PRIu64 " but index %" PRIu64
+                      " was already applied",
                       n->id, term, hi, s->max_applied);
         return;
     }
@@ -151,16 +150,15 @@ void sim_check_leader(struct sim *s, struct sim_node *n, raft_term term)
         int rc = sim_node_entry(s, n, i, &t, &h);
         const struct sim_applied *a = &s->applied[i];
         if (rc == SIM_ENTRY_ABSENT ||
-            ((rc == SIM_ENTRY_DATA || rc == SIM_ENTRY_TERM) &&
-             a->term != 0 && t != a->term) ||
+            ((rc == SIM_ENTRY_DATA || rc == SIM_ENTRY_TERM) && a->term != 0 &&
+             t != a->term) ||
             (rc == SIM_ENTRY_DATA && a->term != 0 && h != a->data_hash)) {
-            sim_violation(s,
-                          "leader completeness: n%" PRIu64
-                          " became leader of term %" PRIu64
-                          " but its entry %" PRIu64 " (term %" PRIu64
-                          ") is not the applied one (term %" PRIu64 ")",
-                          n->id, term, i, rc == SIM_ENTRY_ABSENT ? 0 : t,
-                          a->term);
+            sim_violation(
+                s,
+                "leader completeness: n%" PRIu64
+                " became leader of term %" PRIu64 " but its entry %" PRIu64
+                " (term %" PRIu64 ") is not the applied one (term %" PRIu64 ")",
+                n->id, term, i, rc == SIM_ENTRY_ABSENT ? 0 : t, a->term);
             return;
         }
     }
@@ -212,13 +210,13 @@ static void check_pair(struct sim *s, struct sim_node *a, struct sim_node *b)
         int rb = sim_node_entry(s, b, i, &tb, &hb);
         if (ra > SIM_ENTRY_TERM || rb > SIM_ENTRY_TERM)
             continue;
-        if (ta != tb || (ra == SIM_ENTRY_DATA && rb == SIM_ENTRY_DATA &&
-                         ha != hb)) {
+        if (ta != tb ||
+            (ra == SIM_ENTRY_DATA && rb == SIM_ENTRY_DATA && ha != hb)) {
             sim_violation(s,
                           "log matching: n%" PRIu64 " and n%" PRIu64
                           " agree on index %" PRIu64 " term %" PRIu64
-                          " but differ at index %" PRIu64
-                          " (terms %" PRIu64 " and %" PRIu64 ")",
+                          " but differ at index %" PRIu64 " (terms %" PRIu64
+                          " and %" PRIu64 ")",
                           a->id, b->id, match, ta, i, ta, tb);
             return;
         }

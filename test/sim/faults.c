@@ -53,7 +53,7 @@ static void heal(struct sim *s)
 
 static void split(struct sim *s)
 {
-    bool side[SIM_MAX_NODES];
+    bool side[SIM_MAX_NODES] = {false};
     unsigned ones = 0;
     for (unsigned i = 0; i < s->n_nodes; i++) {
         side[i] = sim_rng_chance(&s->rng_fault, 500000);
@@ -68,8 +68,8 @@ static void split(struct sim *s)
     for (unsigned i = 0; i < s->n_nodes; i++) {
         for (unsigned j = 0; j < s->n_nodes; j++)
             s->cut[i][j] = side[i] != side[j];
-        len += (size_t)snprintf(desc + len, sizeof desc - len, "%s%u",
-                                i ? "" : "", side[i] ? 1u : 0u);
+        len += (size_t)snprintf(desc + len, sizeof desc - len, "%u",
+                                side[i] ? 1u : 0u);
     }
     sim_log(s, "FAULT partition: sides by node %s", desc);
 }
@@ -77,9 +77,9 @@ static void split(struct sim *s)
 static void isolate_leader(struct sim *s)
 {
     int l = sim_find_leader(s);
-    unsigned v = l >= 0 ? (unsigned)l
-                        : (unsigned)sim_rng_range(&s->rng_fault, 0,
-                                                  s->n_nodes - 1);
+    unsigned v =
+        l >= 0 ? (unsigned)l
+               : (unsigned)sim_rng_range(&s->rng_fault, 0, s->n_nodes - 1);
     memset(s->cut, 0, sizeof s->cut);
     for (unsigned i = 0; i < s->n_nodes; i++)
         if (i != v)
@@ -112,12 +112,11 @@ static void crash(struct sim *s)
         &s->nodes[up[sim_rng_range(&s->rng_fault, 0, n_up - 1)]];
     sim_node_crash(s, n, SIM_NODE_DOWN);
     s->res->crashes++;
-    uint64_t after =
-        sim_rng_range(&s->rng_fault, 50 * 1000 * 1000ULL, 1000 * 1000 * 1000ULL);
+    uint64_t after = sim_rng_range(&s->rng_fault, 50 * 1000 * 1000ULL,
+                                   1000 * 1000 * 1000ULL);
     sim_log(s, "FAULT crash n%" PRIu64 ", restart in %" PRIu64 " ms", n->id,
             after / 1000000);
-    sim_schedule(s, s->now_ns + after, SIM_EV_RESTART, n->idx, n->inc, 0,
-                 NULL);
+    sim_schedule(s, s->now_ns + after, SIM_EV_RESTART, n->idx, n->inc, 0, NULL);
 }
 
 static void transfer(struct sim *s)
@@ -160,9 +159,11 @@ static int propose_cc(struct sim *s, struct sim_node *ln, uint32_t type,
     int rc = raft_propose_conf_change(ln->r, &cc, sim_node_now(s, ln), &index,
                                       &term);
     static const char *const names[] = {"add voter", "add learner", "remove"};
-    sim_log(s, "FAULT membership: %s n%" PRIu64 " on leader n%" PRIu64
-            ": %s (index %" PRIu64 ")", type <= 2 ? names[type] : "?", id,
-            ln->id, rc ? raft_err_name(rc) : "proposed", index);
+    sim_log(s,
+            "FAULT membership: %s n%" PRIu64 " on leader n%" PRIu64
+            ": %s (index %" PRIu64 ")",
+            type <= 2 ? names[type] : "?", id, ln->id,
+            rc ? raft_err_name(rc) : "proposed", index);
     if (rc == 0)
         s->res->conf_changes++;
     return rc;
@@ -223,10 +224,10 @@ static void membership(struct sim *s)
 
 void sim_faults_step(struct sim *s)
 {
-    bool net = s->opt->faults == SIM_FAULTS_NET ||
-               s->opt->faults == SIM_FAULTS_ALL;
-    bool crashes = s->opt->faults == SIM_FAULTS_CRASH ||
-                   s->opt->faults == SIM_FAULTS_ALL;
+    bool net =
+        s->opt->faults == SIM_FAULTS_NET || s->opt->faults == SIM_FAULTS_ALL;
+    bool crashes =
+        s->opt->faults == SIM_FAULTS_CRASH || s->opt->faults == SIM_FAULTS_ALL;
     bool all = s->opt->faults == SIM_FAULTS_ALL;
     bool members = all && s->n_nodes >= 3;
     if (members && conf_incomplete(s) &&
@@ -257,13 +258,27 @@ void sim_faults_step(struct sim *s)
         pick++;
     }
     switch (pick) {
-    case 0: heal(s); break;
-    case 1: split(s); break;
-    case 2: isolate_leader(s); break;
-    case 3: one_way(s); break;
-    case 4: crash(s); break;
-    case 5: membership(s); break;
-    case 6: transfer(s); break;
+    case 0:
+        heal(s);
+        break;
+    case 1:
+        split(s);
+        break;
+    case 2:
+        isolate_leader(s);
+        break;
+    case 3:
+        one_way(s);
+        break;
+    case 4:
+        crash(s);
+        break;
+    case 5:
+        membership(s);
+        break;
+    case 6:
+        transfer(s);
+        break;
     }
 }
 
@@ -272,6 +287,7 @@ void sim_faults_end(struct sim *s)
     heal(s);
     s->p.loss_ppm = 0;
     s->p.dup_ppm = 0;
+    s->p.slow_ppm = 0;
     for (unsigned i = 0; i < s->n_nodes && !s->violated; i++)
         if (s->nodes[i].state == SIM_NODE_DOWN)
             sim_node_start(s, &s->nodes[i]);

@@ -23,9 +23,10 @@
  *   3. Quick necessary conditions on each read, which name the exact
  *      culprit when they fail: the value was never written; every write of
  *      the value began after the read returned; or some write returned
- *      before the read began, and every write of the value (the initial
- *      absent value counts as a write of 0 at the beginning of time) had
- *      returned before that write began.
+ *      before the read began (or some read returned before it began, and
+ *      every write of the value that read saw began after), and every
+ *      write of the value (the initial absent value counts as a write of 0
+ *      at the beginning of time) had returned before that write began.
  *   4. Wing & Gong's search with Lowe's memoization (as in Porcupine): the
  *      events form a doubly linked list; walking from its head, try each
  *      call whose operation the register allows, remove ("lift") the
@@ -35,7 +36,9 @@
  *      value) already explored are kept in a hash set and not explored
  *      twice.  The set of done operations is identified by two 64-bit
  *      Zobrist hashes kept up to date by XOR: a false "already seen" needs
- *      a 128-bit collision, which we accept.
+ *      a 128-bit collision, which we accept.  A read of the current value
+ *      that may go next is taken without trying alternatives (see
+ *      find_free_read()), so only the order of writes is searched.
  *
  * Failure modes: a key with no linearization sets linearizable = false and
  * describes the culprit (step 3) or the longest prefix the search could
@@ -73,8 +76,8 @@ struct event {
 /* One operation of the key under check. */
 struct kop {
     const struct lin_op *op;
-    bool pending; /* a write with unknown outcome */
-    bool kept;    /* takes part in the search */
+    bool pending;             /* a write with unknown outcome */
+    bool kept;                /* takes part in the search */
     uint32_t call_ev, ret_ev; /* positions in the sorted events */
     uint64_t z1, z2;          /* Zobrist keys of this operation */
 };
@@ -421,26 +424,80 @@ static void report_read(struct key_check *kc, struct lin_result *res,
 }
 
 /*
- * Walks the events in order, keeping the completed write with the latest
- * call among those already returned; at each read's call, checks the three
- * conditions of the file comment.  Returns true if one failed (res filled).
+ * The earliest point at which the source of op's value can have begun: a
+ * completed write is its own source; a read's source is some write of the
+ * value it saw, or the initial state when it saw 0 (NO_OP then: no bound).
+ */
+static uint32_t source_floor(const struct key_check *kc, uint32_t op)
+{
+    const struct kop *k = &kc->k[op];
+
+    if (k->op->kind != LIN_READ) {
+        return k->pending ? NO_OP : k->call_ev;
+    }
+    const struct wval *w = find_wval(kc, k->op->value);
+    if (k->op->value == 0 || w == NULL) {
+        return NO_OP;
+    }
+    return kc->k[w->first_call_op].call_ev;
+}
+
+static void explain_overwritten(struct key_check *kc, struct lin_result *res,
+                                const struct lin_op *read, uint32_t before,
+                                uint32_t last)
+{
+    const struct lin_op *b = kc->k[before].op;
+
+    report_read(kc, res, read);
+    appendf(res, ", but ");
+    append_op(res, b);
+    appendf(res, " had returned before the read began");
+    if (last == NO_OP) {
+        /* Only reachable for 0: a value never written is caught earlier. */
+        appendf(res, " and no delete could have followed it");
+        return;
+    }
+    if (b->kind == LIN_READ) {
+        appendf(res, ", and every write of %" PRIu64 " (the first: ", b->value);
+        append_op(res, kc->k[find_wval(kc, b->value)->first_call_op].op);
+        appendf(res, ") began after");
+    } else {
+        appendf(res, ", and it began after");
+    }
+    if (read->value == 0) {
+        appendf(res, " the last delete, ");
+    } else {
+        appendf(res, " the last write of %" PRIu64 ", ", read->value);
+    }
+    append_op(res, kc->k[last].op);
+    appendf(res, ", had returned");
+}
+
+/*
+ * Walks the events in order, keeping among the operations already returned
+ * the one whose value's source began latest (see source_floor()); at each
+ * read's call, checks the three conditions of the file comment, the third
+ * one extended from writes to reads: if a returned read saw u and every
+ * write of u began after every write of v had returned, a later read
+ * cannot see v.  Returns true if one failed (res filled).
  */
 static bool precheck_reads(struct key_check *kc, struct lin_result *res)
 {
-    uint32_t i, latest = NO_OP; /* returned write with the latest call */
+    uint32_t i, latest = NO_OP, latest_floor = 0;
 
     for (i = 0; i < kc->n_ev; i++) {
         const struct event *e = &kc->ev[i];
         const struct kop *k = &kc->k[e->op];
         const struct lin_op *op = k->op;
-        if (op->kind != LIN_READ) {
-            if (e->is_ret && !k->pending &&
-                (latest == NO_OP || kc->k[latest].call_ev < k->call_ev)) {
+        if (e->is_ret) {
+            uint32_t f = source_floor(kc, e->op);
+            if (f != NO_OP && (latest == NO_OP || f > latest_floor)) {
                 latest = e->op;
+                latest_floor = f;
             }
             continue;
         }
-        if (e->is_ret) {
+        if (op->kind != LIN_READ) {
             continue;
         }
         const struct wval *w = find_wval(kc, op->value);
@@ -459,21 +516,10 @@ static bool precheck_reads(struct key_check *kc, struct lin_result *res)
         }
         uint32_t last = w != NULL ? w->last_ret_op : NO_OP;
         if (latest == NO_OP ||
-            (last != NO_OP && kc->k[last].ret_ev > kc->k[latest].call_ev)) {
+            (last != NO_OP && kc->k[last].ret_ev > latest_floor)) {
             continue;
         }
-        report_read(kc, res, op);
-        appendf(res, ", but ");
-        append_op(res, kc->k[latest].op);
-        appendf(res, " had returned before the read began");
-        if (last == NO_OP) {
-            /* Only reachable for 0: the rule above covers other values. */
-            appendf(res, " and nothing deleted the key after it");
-        } else {
-            appendf(res, ", and the last write of the value, ");
-            append_op(res, kc->k[last].op);
-            appendf(res, ", had returned before that write began");
-        }
+        explain_overwritten(kc, res, op, latest, last);
         return true;
     }
     return false;
@@ -680,8 +726,9 @@ static void report_stuck(struct key_check *kc, const struct search *s,
     append_op(res, b);
     appendf(res, " returns first of the rest and cannot come next");
     if (b->kind == LIN_READ && b->value != s->best_state) {
-        appendf(res, " (nothing concurrent with it makes the value %" PRIu64
-                     ")", b->value);
+        appendf(res,
+                " (nothing concurrent with it makes the value %" PRIu64 ")",
+                b->value);
     }
 }
 
@@ -785,7 +832,8 @@ int lin_check(const struct lin_op *ops, size_t n, uint64_t budget,
         return 0;
     }
     if (n > UINT32_MAX / 4) {
-        return -1; /* beyond what the 32-bit indices address */
+        rc = -1; /* beyond what the 32-bit indices address */
+        goto out;
     }
     budget = budget ? budget : DEFAULT_BUDGET;
     order = malloc(n * sizeof(*order));
@@ -824,6 +872,10 @@ int lin_check(const struct lin_op *ops, size_t n, uint64_t budget,
 out:
     if (rc == 1) {
         rc = 0;
+    }
+    if (rc < 0) {
+        set_failed(res, 0, false);
+        snprintf(res->msg, sizeof(res->msg), "out of memory");
     }
     free(order);
     free(idx);

@@ -132,12 +132,11 @@ int main(int argc, char **argv)
         }
         if (o.verbose)
             printf("seed %" PRIu64 ": events=%" PRIu64 " msgs=%" PRIu64
-                   " dropped=%" PRIu64 " elections=%" PRIu64
-                   " crashes=%" PRIu64 " snapshots=%" PRIu64
-                   " conf_changes=%" PRIu64 " transfers=%" PRIu64
-                   " writes_ok=%" PRIu64 " writes_unknown=%" PRIu64
-                   " reads_ok=%" PRIu64 " reads_failed=%" PRIu64
-                   " applied=%" PRIu64 "\n",
+                   " dropped=%" PRIu64 " elections=%" PRIu64 " crashes=%" PRIu64
+                   " snapshots=%" PRIu64 " conf_changes=%" PRIu64
+                   " transfers=%" PRIu64 " writes_ok=%" PRIu64
+                   " writes_unknown=%" PRIu64 " reads_ok=%" PRIu64
+                   " reads_failed=%" PRIu64 " applied=%" PRIu64 "\n",
                    first + k, res.events, res.messages_sent,
                    res.messages_dropped, res.leader_elections, res.crashes,
                    res.snapshots_installed, res.conf_changes, res.transfers,

@@ -184,17 +184,18 @@ static void apply_entry(struct sim *s, struct sim_node *n,
         }
         (void)raft_conf_apply(&n->sm.conf, &cc);
     } else {
-        sim_violation(s, "n%" PRIu64 " applied entry %" PRIu64
-                      " of unknown type %u", n->id, e->index, e->type);
+        sim_violation(
+            s, "n%" PRIu64 " applied entry %" PRIu64 " of unknown type %u",
+            n->id, e->index, e->type);
         return;
     }
     n->sm.index = e->index;
     n->sm.term = e->term;
     ring_push(n);
-    sim_log(s, "n%" PRIu64 " apply %" PRIu64 " term %" PRIu64 " %s%s",
-            n->id, e->index, e->term,
+    sim_log(s, "n%" PRIu64 " apply %" PRIu64 " term %" PRIu64 " %s%s", n->id,
+            e->index, e->term,
             e->type == RAFT_ENTRY_CONF_CHANGE ? "conf change"
-                                               : (e->len ? "write" : "no-op"),
+                                              : (e->len ? "write" : "no-op"),
             "");
     sim_check_apply(s, n, e, sim_kv_hash(n->sm.kv));
     if (!s->violated)
@@ -229,15 +230,19 @@ static void maybe_snapshot(struct sim *s, struct sim_node *n)
     int rc = raft_memstore_set_snapshot(n->ms, &meta, buf);
     free(buf);
     if (rc != 0) {
-        sim_violation(s, "n%" PRIu64 " memstore refused own snapshot at %"
-                      PRIu64 ": %s", n->id, meta.index, raft_strerror(rc));
+        sim_violation(
+            s, "n%" PRIu64 " memstore refused own snapshot at %" PRIu64 ": %s",
+            n->id, meta.index, raft_strerror(rc));
         return;
     }
-    sim_log(s, "n%" PRIu64 " took snapshot at %" PRIu64 " term %" PRIu64
-            " (%zu bytes), log compacted", n->id, meta.index, meta.term, len);
+    sim_log(s,
+            "n%" PRIu64 " took snapshot at %" PRIu64 " term %" PRIu64
+            " (%zu bytes), log compacted",
+            n->id, meta.index, meta.term, len);
 }
 
-/* ---- snapshots received from the leader ----------------------------------- */
+/* ---- snapshots received from the leader -----------------------------------
+ */
 
 static void collect_chunk(struct sim *s, struct sim_node *n,
                           const struct raft_snapshot_chunk *c)
@@ -266,9 +271,10 @@ static void collect_chunk(struct sim *s, struct sim_node *n,
     if (c->len)
         memcpy(n->asm_buf + n->asm_len, c->data, c->len);
     n->asm_len += c->len;
-    sim_log(s, "n%" PRIu64 " snapshot %" PRIu64 " chunk offset %" PRIu64
-            " len %zu%s", n->id, c->meta.index, c->offset, c->len,
-            c->last ? " (last)" : "");
+    sim_log(s,
+            "n%" PRIu64 " snapshot %" PRIu64 " chunk offset %" PRIu64
+            " len %zu%s",
+            n->id, c->meta.index, c->offset, c->len, c->last ? " (last)" : "");
 }
 
 static void install_snapshot(struct sim *s, struct sim_node *n,
@@ -312,15 +318,16 @@ static void install_snapshot(struct sim *s, struct sim_node *n,
         sim_workload_on_snapshot(s, n);
 }
 
-/* ---- the ready loop ------------------------------------------------------- */
+/* ---- the ready loop -------------------------------------------------------
+ */
 
 static void on_soft(struct sim *s, struct sim_node *n,
                     const struct raft_soft_state *ns)
 {
     struct raft_soft_state old = n->soft;
     n->soft = *ns;
-    sim_log(s, "n%" PRIu64 " role %s term %" PRIu64 " leader %" PRIu64,
-            n->id, raft_role_name(ns->role), ns->term, ns->leader);
+    sim_log(s, "n%" PRIu64 " role %s term %" PRIu64 " leader %" PRIu64, n->id,
+            raft_role_name(ns->role), ns->term, ns->leader);
     if (ns->role == RAFT_LEADER &&
         (old.role != RAFT_LEADER || old.term != ns->term)) {
         s->res->leader_elections++;
@@ -355,13 +362,12 @@ static void log_ready(struct sim *s, struct sim_node *n,
         return;
     char hs[96] = "", ents[64] = "", com[64] = "";
     if (rd->has_hard_state)
-        snprintf(hs, sizeof hs, " hs(term %" PRIu64 " vote %" PRIu64
-                 " commit %" PRIu64 ")", rd->hs.term, rd->hs.vote,
-                 rd->hs.commit);
+        snprintf(hs, sizeof hs,
+                 " hs(term %" PRIu64 " vote %" PRIu64 " commit %" PRIu64 ")",
+                 rd->hs.term, rd->hs.vote, rd->hs.commit);
     if (rd->n_entries)
         snprintf(ents, sizeof ents, " entries %" PRIu64 "..%" PRIu64,
-                 rd->entries[0].index,
-                 rd->entries[rd->n_entries - 1].index);
+                 rd->entries[0].index, rd->entries[rd->n_entries - 1].index);
     if (rd->n_committed)
         snprintf(com, sizeof com, " committed %" PRIu64 "..%" PRIu64,
                  rd->committed[0].index,
@@ -395,8 +401,10 @@ static void handle_batch(struct sim *s, struct sim_node *n,
     }
     if (rd->conf_changed && !s->violated &&
         memcmp(&rd->conf, &n->sm.conf, sizeof rd->conf) != 0) {
-        sim_log(s, "n%" PRIu64 " core reports a configuration of %u "
-                "members", n->id, rd->conf.n);
+        sim_log(s,
+                "n%" PRIu64 " core reports a configuration of %u "
+                "members",
+                n->id, rd->conf.n);
         n->sm.conf = rd->conf;
         if (n->ring_n > 0)
             n->ring[(n->ring_pos + SIM_RING - 1) % SIM_RING].conf = rd->conf;
@@ -412,8 +420,7 @@ void sim_node_drive(struct sim *s, struct sim_node *n)
     while (!s->violated && n->r && raft_has_ready(n->r)) {
         if (n->n_pend == n->cap_pend) {
             size_t cap = n->cap_pend ? n->cap_pend * 2 : 8;
-            struct sim_persist **pp =
-                sim_xrealloc(s, n->pend, cap, sizeof *pp);
+            struct sim_persist **pp = sim_xrealloc(s, n->pend, cap, sizeof *pp);
             if (!pp)
                 return;
             n->pend = pp;
@@ -439,9 +446,9 @@ void sim_node_drive(struct sim *s, struct sim_node *n)
             free(p->snap_data);
             free(p);
         } else {
-            uint64_t done = s->now_ns + sim_rng_range(&s->rng_disk,
-                                                      s->p.fsync_min_ns,
-                                                      s->p.fsync_max_ns);
+            uint64_t done =
+                s->now_ns + sim_rng_range(&s->rng_disk, s->p.fsync_min_ns,
+                                          s->p.fsync_max_ns);
             if (n->n_pend > 1 && n->pend[n->n_pend - 2]->done_at_ns > done)
                 done = n->pend[n->n_pend - 2]->done_at_ns;
             p->done_at_ns = done;
@@ -464,9 +471,9 @@ void sim_node_persist_done(struct sim *s, struct sim_node *n)
     if (rd->has_snapshot) {
         rc = raft_memstore_set_snapshot(n->ms, &rd->snapshot, p->snap_data);
         if (rc != 0)
-            sim_violation(s, "n%" PRIu64 " memstore refused snapshot %"
-                          PRIu64 ": %s", n->id, rd->snapshot.index,
-                          raft_strerror(rc));
+            sim_violation(
+                s, "n%" PRIu64 " memstore refused snapshot %" PRIu64 ": %s",
+                n->id, rd->snapshot.index, raft_strerror(rc));
     }
     if (rd->has_hard_state && rc == 0)
         rc = raft_memstore_set_hard_state(n->ms, &rd->hs);
@@ -481,13 +488,15 @@ void sim_node_persist_done(struct sim *s, struct sim_node *n)
             rc = raft_memstore_append(n->ms, rd->entries + skip,
                                       rd->n_entries - skip);
             if (rc != 0)
-                sim_violation(s, "n%" PRIu64 " memstore refused entries %"
-                              PRIu64 "..: %s", n->id,
-                              rd->entries[skip].index, raft_strerror(rc));
+                sim_violation(
+                    s,
+                    "n%" PRIu64 " memstore refused entries %" PRIu64 "..: %s",
+                    n->id, rd->entries[skip].index, raft_strerror(rc));
         }
     }
-    sim_log(s, "n%" PRIu64 " persisted batch (index %" PRIu64 " term %" PRIu64
-            ")", n->id, rd->persist_index, rd->persist_term);
+    sim_log(s,
+            "n%" PRIu64 " persisted batch (index %" PRIu64 " term %" PRIu64 ")",
+            n->id, rd->persist_index, rd->persist_term);
     for (size_t i = 0; i < rd->n_msgs_after_persist && !s->violated &&
                        s->opt->driver_bug != SIM_BUG_ACK_BEFORE_PERSIST;
          i++)
@@ -504,10 +513,13 @@ void sim_node_persist_done(struct sim *s, struct sim_node *n)
     }
 }
 
-/* ---- inputs ------------------------------------------------------------------ */
+/* ---- inputs
+ * ------------------------------------------------------------------ */
 
 void sim_node_tick(struct sim *s, struct sim_node *n)
 {
+    sim_log(s, "n%" PRIu64 " tick (local clock %" PRIu64 " ns)", n->id,
+            sim_node_now(s, n));
     raft_tick(n->r, sim_node_now(s, n));
     sim_node_drive(s, n);
 }
@@ -519,17 +531,37 @@ void sim_node_deliver(struct sim *s, struct sim_node *n,
     if (s->opt->verbose && m->n_entries)
         snprintf(extra, sizeof extra, " entries %" PRIu64 "..%" PRIu64,
                  m->entries[0].index, m->entries[m->n_entries - 1].index);
-    sim_log(s, "deliver %s %" PRIu64 "->%" PRIu64 " term %" PRIu64
-            " index %" PRIu64 " commit %" PRIu64 "%s%s", sim_msg_name(m->type),
-            m->from, m->to, m->term, m->index, m->commit, extra,
-            m->reject ? " REJECT" : "");
+    sim_log(s,
+            "deliver %s %" PRIu64 "->%" PRIu64 " term %" PRIu64
+            " index %" PRIu64 " commit %" PRIu64 "%s%s",
+            sim_msg_name(m->type), m->from, m->to, m->term, m->index, m->commit,
+            extra, m->reject ? " REJECT" : "");
     int rc = raft_step(n->r, m, sim_node_now(s, n));
     if (rc != 0)
         sim_log(s, "n%" PRIu64 " raft_step: %s", n->id, raft_err_name(rc));
     sim_node_drive(s, n);
 }
 
-/* ---- lifecycle ------------------------------------------------------------- */
+int sim_node_read_start(struct sim *s, struct sim_node *n, uint64_t ctx,
+                        raft_index *index)
+{
+    switch (n->policy) {
+    case SIM_READ_UNSAFE:
+        /* Deliberately wrong: no ReadIndex round, no commit-in-term. */
+        if (raft_role_of(n->r) == RAFT_LEADER)
+            return SIM_READ_SERVE_NOW;
+        break;
+    case SIM_READ_INDEX:
+    default:
+        break;
+    }
+    int rc = raft_read_index(n->r, ctx, sim_node_now(s, n));
+    *index = 0;
+    return rc != 0 ? rc : SIM_READ_WAIT_STATE;
+}
+
+/* ---- lifecycle -------------------------------------------------------------
+ */
 
 void sim_node_init(struct sim *s, unsigned idx)
 {
@@ -543,9 +575,8 @@ void sim_node_init(struct sim *s, unsigned idx)
         s->oom = true;
         s->violated = true;
     }
-    n->rate_ppm = (uint32_t)sim_rng_range(&s->rng_param,
-                                          1000000 - s->p.drift_ppm,
-                                          1000000 + s->p.drift_ppm);
+    n->rate_ppm = (uint32_t)sim_rng_range(
+        &s->rng_param, 1000000 - s->p.drift_ppm, 1000000 + s->p.drift_ppm);
     n->offset_ns = sim_rng_range(&s->rng_param, 0, 1000000000ULL);
     n->policy = s->opt->read_policy;
 }
@@ -558,11 +589,13 @@ static void restore_state(struct sim *s, struct sim_node *n)
     if (st.snapshot_meta(st.data, &meta) == 0 && meta.index > 0) {
         raft_index index;
         raft_term term;
-        if (snap_decode(raft_memstore_snapshot_data(n->ms), meta.size,
-                        &index, &term, n->sm.kv) != 0 ||
+        if (snap_decode(raft_memstore_snapshot_data(n->ms), meta.size, &index,
+                        &term, n->sm.kv) != 0 ||
             index != meta.index || term != meta.term) {
-            sim_violation(s, "n%" PRIu64 " cannot decode its own durable "
-                          "snapshot %" PRIu64, n->id, meta.index);
+            sim_violation(s,
+                          "n%" PRIu64 " cannot decode its own durable "
+                          "snapshot %" PRIu64,
+                          n->id, meta.index);
             return;
         }
         n->sm.index = meta.index;
@@ -606,13 +639,14 @@ int sim_node_start(struct sim *s, struct sim_node *n)
     n->soft.role = raft_role_of(n->r);
     n->soft.leader = raft_leader(n->r);
     n->soft.term = raft_term_of(n->r);
-    sim_log(s, "n%" PRIu64 " starts (incarnation %u, snapshot %" PRIu64
-            ", commit %" PRIu64 ", last %" PRIu64 "%s)", n->id, n->inc,
-            n->sm.index, raft_commit_index(n->r), raft_last_index(n->r),
-            n->wiped ? ", joining" : "");
-    sim_schedule(s, s->now_ns + sim_rng_range(&s->rng_param, 1,
-                                              sim_tick_interval(s, n)),
-                 SIM_EV_TICK, n->idx, n->inc, 0, NULL);
+    sim_log(s,
+            "n%" PRIu64 " starts (incarnation %u, snapshot %" PRIu64
+            ", commit %" PRIu64 ", last %" PRIu64 "%s)",
+            n->id, n->inc, n->sm.index, raft_commit_index(n->r),
+            raft_last_index(n->r), n->wiped ? ", joining" : "");
+    sim_schedule(
+        s, s->now_ns + sim_rng_range(&s->rng_param, 1, sim_tick_interval(s, n)),
+        SIM_EV_TICK, n->idx, n->inc, 0, NULL);
     sim_node_drive(s, n);
     return 0;
 }
@@ -673,7 +707,8 @@ void sim_node_destroy(struct sim *s, struct sim_node *n)
     n->ms = NULL;
 }
 
-/* ---- log lookups for the checks --------------------------------------------- */
+/* ---- log lookups for the checks ---------------------------------------------
+ */
 
 int sim_node_entry(struct sim *s, struct sim_node *n, raft_index i,
                    raft_term *term, uint64_t *hash)
@@ -707,8 +742,7 @@ int sim_node_entry(struct sim *s, struct sim_node *n, raft_index i,
     struct raft_entry e;
     size_t cnt = 0;
     if (i >= st.first_index(st.data) &&
-        st.entries(st.data, i, i + 1, UINT64_MAX, &e, &cnt) == 0 &&
-        cnt == 1) {
+        st.entries(st.data, i, i + 1, UINT64_MAX, &e, &cnt) == 0 && cnt == 1) {
         *hash = sim_hash(e.data, e.len);
         return SIM_ENTRY_DATA;
     }

@@ -104,7 +104,8 @@ void *sim_xrealloc(struct sim *s, void *p, size_t n, size_t size)
     return q;
 }
 
-/* ---- logging -------------------------------------------------------------- */
+/* ---- logging --------------------------------------------------------------
+ */
 
 void sim_log(struct sim *s, const char *fmt, ...)
 {
@@ -122,20 +123,34 @@ void sim_log(struct sim *s, const char *fmt, ...)
 const char *sim_msg_name(uint32_t type)
 {
     switch (type) {
-    case RAFT_MSG_APPEND: return "APPEND";
-    case RAFT_MSG_APPEND_RESP: return "APPEND_RESP";
-    case RAFT_MSG_VOTE: return "VOTE";
-    case RAFT_MSG_VOTE_RESP: return "VOTE_RESP";
-    case RAFT_MSG_PRE_VOTE: return "PRE_VOTE";
-    case RAFT_MSG_PRE_VOTE_RESP: return "PRE_VOTE_RESP";
-    case RAFT_MSG_HEARTBEAT: return "HEARTBEAT";
-    case RAFT_MSG_HEARTBEAT_RESP: return "HEARTBEAT_RESP";
-    case RAFT_MSG_SNAPSHOT: return "SNAPSHOT";
-    case RAFT_MSG_SNAPSHOT_RESP: return "SNAPSHOT_RESP";
-    case RAFT_MSG_TIMEOUT_NOW: return "TIMEOUT_NOW";
-    case RAFT_MSG_READ_INDEX: return "READ_INDEX";
-    case RAFT_MSG_READ_INDEX_RESP: return "READ_INDEX_RESP";
-    default: return "MSG?";
+    case RAFT_MSG_APPEND:
+        return "APPEND";
+    case RAFT_MSG_APPEND_RESP:
+        return "APPEND_RESP";
+    case RAFT_MSG_VOTE:
+        return "VOTE";
+    case RAFT_MSG_VOTE_RESP:
+        return "VOTE_RESP";
+    case RAFT_MSG_PRE_VOTE:
+        return "PRE_VOTE";
+    case RAFT_MSG_PRE_VOTE_RESP:
+        return "PRE_VOTE_RESP";
+    case RAFT_MSG_HEARTBEAT:
+        return "HEARTBEAT";
+    case RAFT_MSG_HEARTBEAT_RESP:
+        return "HEARTBEAT_RESP";
+    case RAFT_MSG_SNAPSHOT:
+        return "SNAPSHOT";
+    case RAFT_MSG_SNAPSHOT_RESP:
+        return "SNAPSHOT_RESP";
+    case RAFT_MSG_TIMEOUT_NOW:
+        return "TIMEOUT_NOW";
+    case RAFT_MSG_READ_INDEX:
+        return "READ_INDEX";
+    case RAFT_MSG_READ_INDEX_RESP:
+        return "READ_INDEX_RESP";
+    default:
+        return "MSG?";
     }
 }
 
@@ -206,7 +221,8 @@ static struct sim_event ev_pop(struct sim *s)
     return top;
 }
 
-/* ---- network --------------------------------------------------------------- */
+/* ---- network ---------------------------------------------------------------
+ */
 
 static void free_message(struct raft_message *m)
 {
@@ -265,8 +281,7 @@ static void describe_message(char *buf, size_t cap,
 {
     snprintf(buf, cap,
              "%s %" PRIu64 "->%" PRIu64 " term=%" PRIu64 " log_term=%" PRIu64
-             " index=%" PRIu64 " commit=%" PRIu64 "%s n=%zu seq=%" PRIu64
-             "%s",
+             " index=%" PRIu64 " commit=%" PRIu64 "%s n=%zu seq=%" PRIu64 "%s",
              sim_msg_name(m->type), m->from, m->to, m->term, m->log_term,
              m->index, m->commit, m->reject ? " REJECT" : "", m->n_entries,
              m->seq, m->type == RAFT_MSG_SNAPSHOT ? " (snapshot chunk)" : "");
@@ -299,6 +314,8 @@ void sim_net_send(struct sim *s, unsigned from, const struct raft_message *m,
     for (unsigned k = 0; k < copies; k++) {
         uint64_t delay =
             sim_rng_range(&s->rng_net, s->p.delay_min_ns, s->p.delay_max_ns);
+        if (s->p.slow_ppm && sim_rng_chance(&s->rng_net, s->p.slow_ppm))
+            delay = sim_rng_range(&s->rng_net, delay, s->p.slow_max_ns);
         struct raft_message *c = copy_message(s, m);
         if (!c)
             return;
@@ -309,7 +326,8 @@ void sim_net_send(struct sim *s, unsigned from, const struct raft_message *m,
     }
 }
 
-/* ---- options -------------------------------------------------------------- */
+/* ---- options --------------------------------------------------------------
+ */
 
 void sim_options_init(struct sim_options *o)
 {
@@ -322,10 +340,14 @@ void sim_options_init(struct sim_options *o)
 const char *sim_faults_name(enum sim_faults f)
 {
     switch (f) {
-    case SIM_FAULTS_NONE: return "none";
-    case SIM_FAULTS_NET: return "net";
-    case SIM_FAULTS_CRASH: return "crash";
-    case SIM_FAULTS_ALL: return "all";
+    case SIM_FAULTS_NONE:
+        return "none";
+    case SIM_FAULTS_NET:
+        return "net";
+    case SIM_FAULTS_CRASH:
+        return "crash";
+    case SIM_FAULTS_ALL:
+        return "all";
     }
     return "?";
 }
@@ -385,13 +407,16 @@ static void choose_params(struct sim *s)
     p->max_ops = (unsigned)sim_rng_range(g, 200, 400);
     p->write_ppm = (uint32_t)sim_rng_range(g, 300000, 600000);
     p->random_node_ppm = 200000;
-    bool net = s->opt->faults == SIM_FAULTS_NET ||
-               s->opt->faults == SIM_FAULTS_ALL;
+    bool net =
+        s->opt->faults == SIM_FAULTS_NET || s->opt->faults == SIM_FAULTS_ALL;
     p->loss_ppm = net ? (uint32_t)sim_rng_range(g, 0, 50000) : 0;
     p->dup_ppm = net ? (uint32_t)sim_rng_range(g, 0, 30000) : 0;
+    p->slow_ppm = net ? (uint32_t)sim_rng_range(g, 0, 20000) : 0;
+    p->slow_max_ns = 300 * 1000 * 1000ULL;
 }
 
-/* ---- the run loop ------------------------------------------------------------ */
+/* ---- the run loop
+ * ------------------------------------------------------------ */
 
 static void dispatch(struct sim *s, struct sim_event *e)
 {
@@ -408,8 +433,8 @@ static void dispatch(struct sim *s, struct sim_event *e)
         unsigned from = (unsigned)(e->msg->from - 1);
         if (n->state != SIM_NODE_UP) {
             s->res->messages_dropped++;
-            sim_log(s, "drop (n%" PRIu64 " is down) %s from %" PRIu64,
-                    n->id, sim_msg_name(e->msg->type), e->msg->from);
+            sim_log(s, "drop (n%" PRIu64 " is down) %s from %" PRIu64, n->id,
+                    sim_msg_name(e->msg->type), e->msg->from);
         } else if (e->msg->from >= 1 && e->msg->from <= s->n_nodes &&
                    s->cut[from][n->idx]) {
             s->res->messages_dropped++;
@@ -432,8 +457,7 @@ static void dispatch(struct sim *s, struct sim_event *e)
         break;
     case SIM_EV_STOP_REMOVED:
         if (n->state == SIM_NODE_UP && n->inc == e->inc) {
-            sim_log(s, "n%" PRIu64 " applied its own removal: stopped",
-                    n->id);
+            sim_log(s, "n%" PRIu64 " applied its own removal: stopped", n->id);
             sim_node_crash(s, n, SIM_NODE_REMOVED);
         }
         break;
@@ -461,8 +485,8 @@ static void dispatch(struct sim *s, struct sim_event *e)
         break;
     case SIM_EV_CHECK:
         sim_check_logs(s);
-        sim_schedule(s, s->now_ns + 250 * 1000 * 1000ULL, SIM_EV_CHECK, 0, 0,
-                     0, NULL);
+        sim_schedule(s, s->now_ns + 250 * 1000 * 1000ULL, SIM_EV_CHECK, 0, 0, 0,
+                     NULL);
         break;
     }
 }
@@ -488,19 +512,18 @@ static void setup(struct sim *s)
     sim_workload_start(s);
     sim_schedule(s, s->p.work_ns, SIM_EV_END_WORKLOAD, 0, 0, 0, NULL);
     sim_schedule(s, 250 * 1000 * 1000ULL, SIM_EV_CHECK, 0, 0, 0, NULL);
-    sim_log(s,
-            "seed %" PRIu64 ": nodes=%u faults=%s reads=%s clients=%u "
-            "max_ops=%u heartbeat_tick=%u max_inflight=%u max_msg_bytes=%" PRIu64
-            " snapshot_every=%u keep=%u pad=%u delay=1..%" PRIu64
-            "ms loss=%u ppm dup=%u ppm fsync<=%" PRIu64 "us work=%" PRIu64
-            "ms",
-            s->seed, s->n_nodes, sim_faults_name(s->opt->faults),
-            s->opt->read_policy == SIM_READ_UNSAFE ? "unsafe" : "readindex",
-            s->p.n_clients, s->p.max_ops, s->p.heartbeat_tick,
-            s->p.max_inflight, s->p.max_msg_bytes, s->p.snapshot_every,
-            s->p.snapshot_keep, s->p.snapshot_pad,
-            s->p.delay_max_ns / 1000000, s->p.loss_ppm, s->p.dup_ppm,
-            s->p.fsync_max_ns / 1000, s->p.work_ns / 1000000);
+    sim_log(
+        s,
+        "seed %" PRIu64 ": nodes=%u faults=%s reads=%s clients=%u "
+        "max_ops=%u heartbeat_tick=%u max_inflight=%u max_msg_bytes=%" PRIu64
+        " snapshot_every=%u keep=%u pad=%u delay=1..%" PRIu64
+        "ms loss=%u ppm dup=%u ppm fsync<=%" PRIu64 "us work=%" PRIu64 "ms",
+        s->seed, s->n_nodes, sim_faults_name(s->opt->faults),
+        s->opt->read_policy == SIM_READ_UNSAFE ? "unsafe" : "readindex",
+        s->p.n_clients, s->p.max_ops, s->p.heartbeat_tick, s->p.max_inflight,
+        s->p.max_msg_bytes, s->p.snapshot_every, s->p.snapshot_keep,
+        s->p.snapshot_pad, s->p.delay_max_ns / 1000000, s->p.loss_ppm,
+        s->p.dup_ppm, s->p.fsync_max_ns / 1000, s->p.work_ns / 1000000);
 }
 
 static void teardown(struct sim *s)
@@ -520,8 +543,8 @@ int sim_run_seed(const struct sim_options *o, uint64_t seed,
                  struct sim_result *res)
 {
     memset(res, 0, sizeof *res);
-    if (!o || (o->nodes != 1 && o->nodes != 3 && o->nodes != 5 &&
-               o->nodes != 7) ||
+    if (!o ||
+        (o->nodes != 1 && o->nodes != 3 && o->nodes != 5 && o->nodes != 7) ||
         o->faults > SIM_FAULTS_ALL || o->read_policy > SIM_READ_UNSAFE ||
         o->driver_bug > SIM_BUG_ACK_BEFORE_PERSIST)
         return -EINVAL;
@@ -571,8 +594,8 @@ int sim_run_seed(const struct sim_options *o, uint64_t seed,
         fprintf(o->out,
                 "VIOLATION seed=%" PRIu64 " step=%" PRIu64 " t=%" PRIu64
                 ".%06" PRIu64 "ms: %s\n  replay: %s\n",
-                seed, res->step, res->time_ns / 1000000,
-                res->time_ns % 1000000, res->what, cmd);
+                seed, res->step, res->time_ns / 1000000, res->time_ns % 1000000,
+                res->what, cmd);
     }
     teardown(s);
     free(s);

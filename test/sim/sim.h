@@ -53,24 +53,24 @@ enum sim_driver_bug {
 };
 
 struct sim_options {
-    unsigned nodes;        /* 1, 3, 5 or 7 */
+    unsigned nodes; /* 1, 3, 5 or 7 */
     enum sim_faults faults;
     enum sim_read_policy read_policy;
-    bool verbose;          /* print every event */
-    FILE *out;             /* verbose trace and violation reports;
-                              NULL: nothing is printed */
-    const char *prog;      /* program name in the replay command line
-                              (NULL: "metastore-sim") */
-    uint64_t lin_budget;   /* lin_check() budget per key, 0: its default */
-    uint32_t driver_bug;   /* enum sim_driver_bug; SIM_BUG_NONE normally */
+    bool verbose;        /* print every event */
+    FILE *out;           /* verbose trace and violation reports;
+                            NULL: nothing is printed */
+    const char *prog;    /* program name in the replay command line
+                            (NULL: "metastore-sim") */
+    uint64_t lin_budget; /* lin_check() budget per key, 0: its default */
+    uint32_t driver_bug; /* enum sim_driver_bug; SIM_BUG_NONE normally */
 };
 
 /* What one seed did, and the first violation found (if any). */
 struct sim_result {
     bool violation;
-    uint64_t step;    /* number of the event after which it was found */
-    uint64_t time_ns; /* virtual time of that event */
-    char what[1024];  /* description of the violation */
+    uint64_t step;      /* number of the event after which it was found */
+    uint64_t time_ns;   /* virtual time of that event */
+    char what[1024];    /* description of the violation */
     bool lin_exhausted; /* the linearizability search ran out of budget
                            (no verdict; not counted as a violation) */
 

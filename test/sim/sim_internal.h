@@ -16,9 +16,9 @@
 #include "test/sim/linearize.h"
 #include "test/sim/sim.h"
 
-#define SIM_KEYS 5
+#define SIM_KEYS        5
 #define SIM_MAX_CLIENTS 8
-#define SIM_RING 32 /* past state machine states kept for snapshots */
+#define SIM_RING        32 /* past state machine states kept for snapshots */
 
 /* ---- PRNG (xoshiro256**, seeded through splitmix64) ------------------ */
 
@@ -38,16 +38,16 @@ uint64_t sim_hash(const void *data, size_t len);
 /* ---- events -------------------------------------------------------- */
 
 enum sim_event_type {
-    SIM_EV_TICK = 0,      /* node: one Raft tick */
-    SIM_EV_DELIVER,       /* msg arrives at node */
-    SIM_EV_PERSIST,       /* node: the oldest pending fsync completes */
-    SIM_EV_RESTART,       /* node: restart after a crash */
-    SIM_EV_STOP_REMOVED,  /* node: it applied its own removal */
-    SIM_EV_CLIENT,        /* client `arg`: start the next operation */
-    SIM_EV_TIMEOUT,       /* client `node`: operation `arg` timed out */
-    SIM_EV_FAULT,         /* the nemesis acts */
-    SIM_EV_END_WORKLOAD,  /* stop faults and clients, heal, restart */
-    SIM_EV_CHECK,         /* periodic log matching check */
+    SIM_EV_TICK = 0,     /* node: one Raft tick */
+    SIM_EV_DELIVER,      /* msg arrives at node */
+    SIM_EV_PERSIST,      /* node: the oldest pending fsync completes */
+    SIM_EV_RESTART,      /* node: restart after a crash */
+    SIM_EV_STOP_REMOVED, /* node: it applied its own removal */
+    SIM_EV_CLIENT,       /* client `arg`: start the next operation */
+    SIM_EV_TIMEOUT,      /* client `node`: operation `arg` timed out */
+    SIM_EV_FAULT,        /* the nemesis acts */
+    SIM_EV_END_WORKLOAD, /* stop faults and clients, heal, restart */
+    SIM_EV_CHECK,        /* periodic log matching check */
 };
 
 struct sim_event {
@@ -73,6 +73,8 @@ struct sim_params {
     unsigned snapshot_pad;   /* filler bytes in a snapshot (chunking) */
     uint64_t delay_min_ns, delay_max_ns;
     uint32_t loss_ppm, dup_ppm;
+    uint32_t slow_ppm; /* a message is held up to slow_max_ns */
+    uint64_t slow_max_ns;
     uint64_t fsync_min_ns, fsync_max_ns;
     uint32_t drift_ppm; /* clock rate bound: 1 +- drift_ppm / 1e6 */
     uint64_t work_ns;   /* clients and faults run until then */
@@ -82,7 +84,7 @@ struct sim_params {
     uint64_t fault_min_ns, fault_max_ns;
     unsigned n_clients;
     unsigned max_ops;
-    uint32_t write_ppm;     /* share of writes among operations */
+    uint32_t write_ppm;       /* share of writes among operations */
     uint32_t random_node_ppm; /* a client ignores its known leader */
 };
 
@@ -112,16 +114,16 @@ enum sim_node_state {
 struct sim_node {
     unsigned idx;
     raft_id id;
-    uint32_t state; /* enum sim_node_state */
-    uint32_t inc;   /* incarnation: bumped by every crash/stop */
-    struct raft *r; /* NULL unless up */
+    uint32_t state;           /* enum sim_node_state */
+    uint32_t inc;             /* incarnation: bumped by every crash/stop */
+    struct raft *r;           /* NULL unless up */
     struct raft_memstore *ms; /* durable storage: survives crashes */
-    bool wiped;     /* storage was wiped to rejoin: never bootstrap */
+    bool wiped;               /* storage was wiped to rejoin: never bootstrap */
     bool was_member;
     bool stopping;
     uint32_t rate_ppm; /* local clock rate, parts per million */
     uint64_t offset_ns;
-    uint32_t policy;   /* enum sim_read_policy */
+    uint32_t policy; /* enum sim_read_policy */
 
     /* the KV state machine (volatile; durable form: memstore snapshot) */
     struct sim_sm_state sm;
@@ -250,6 +252,22 @@ uint64_t sim_node_now(const struct sim *s, const struct sim_node *n);
 uint64_t sim_tick_interval(const struct sim *s, const struct sim_node *n);
 uint64_t sim_kv_hash(const uint64_t *kv);
 
+/*
+ * The read policy hook: how node n starts a linearizable read (n->policy).
+ * Returns SIM_READ_SERVE_NOW (answer from the KV map at once),
+ * SIM_READ_WAIT_STATE (a read state with `ctx` will come in a ready batch),
+ * SIM_READ_WAIT_APPLY (serve once applied >= *index), or a negative RAFT_E*
+ * code when the read cannot start.  A lease policy fits here: with a valid
+ * lease it returns SIM_READ_WAIT_APPLY with the commit index.
+ */
+enum sim_read_start {
+    SIM_READ_SERVE_NOW = 0,
+    SIM_READ_WAIT_STATE = 1,
+    SIM_READ_WAIT_APPLY = 2,
+};
+int sim_node_read_start(struct sim *s, struct sim_node *n, uint64_t ctx,
+                        raft_index *index);
+
 enum sim_entry_lookup {
     SIM_ENTRY_DATA = 0, /* term and data hash known */
     SIM_ENTRY_TERM,     /* only the term is known (snapshot boundary) */
@@ -282,8 +300,7 @@ void sim_workload_on_down(struct sim *s, struct sim_node *n);
 void sim_workload_finish(struct sim *s);
 /* Encodes a client write into 32 bytes; decode returns 0 or -1. */
 #define SIM_OP_BYTES 32
-void sim_op_encode(uint8_t *buf, uint32_t client, uint64_t key,
-                   uint64_t value);
+void sim_op_encode(uint8_t *buf, uint32_t client, uint64_t key, uint64_t value);
 int sim_op_decode(const uint8_t *buf, size_t len, uint64_t *key,
                   uint64_t *value);
 

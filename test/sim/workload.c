@@ -115,10 +115,11 @@ static void finish(struct sim *s, struct sim_client *c, enum outcome out,
             s->res->reads_failed++;
         break;
     }
-    sim_log(s, "client %u %s key %" PRIu64 " = %" PRIu64 " on n%u: %s",
-            c->id, write ? "write" : "read", o->op.key, o->op.value,
-            c->node + 1,
-            out == OUT_OK ? "ok" : out == OUT_UNKNOWN ? "unknown" : "failed");
+    sim_log(s, "client %u %s key %" PRIu64 " = %" PRIu64 " on n%u: %s", c->id,
+            write ? "write" : "read", o->op.key, o->op.value, c->node + 1,
+            out == OUT_OK        ? "ok"
+            : out == OUT_UNKNOWN ? "unknown"
+                                 : "failed");
     c->state = SIM_CL_IDLE;
     schedule_next(s, c);
 }
@@ -130,8 +131,8 @@ static void learn_leader(struct sim *s, struct sim_client *c,
     c->known_leader = (l >= 1 && l <= s->n_nodes) ? (int)(l - 1) : -1;
 }
 
-static void start_write(struct sim *s, struct sim_client *c,
-                        struct sim_node *n, uint64_t key)
+static void start_write(struct sim *s, struct sim_client *c, struct sim_node *n,
+                        uint64_t key)
 {
     uint8_t buf[SIM_OP_BYTES];
     uint64_t value = s->next_value++;
@@ -141,12 +142,13 @@ static void start_write(struct sim *s, struct sim_client *c,
         return;
     raft_index index;
     raft_term term;
-    int rc = raft_propose(n->r, buf, sizeof buf, sim_node_now(s, n), &index,
-                          &term);
+    int rc =
+        raft_propose(n->r, buf, sizeof buf, sim_node_now(s, n), &index, &term);
     if (rc != 0) {
         s->hist[hi].dropped = true;
-        sim_log(s, "client %u write key %" PRIu64 " on n%" PRIu64
-                " rejected: %s", c->id, key, n->id, raft_err_name(rc));
+        sim_log(s,
+                "client %u write key %" PRIu64 " on n%" PRIu64 " rejected: %s",
+                c->id, key, n->id, raft_err_name(rc));
         learn_leader(s, c, n);
         schedule_next(s, c);
         return;
@@ -155,45 +157,51 @@ static void start_write(struct sim *s, struct sim_client *c,
     c->hist_i = hi;
     c->index = index;
     c->term = term;
-    sim_log(s, "client %u write key %" PRIu64 " = %" PRIu64 " proposed on n%"
-            PRIu64 " at index %" PRIu64 " term %" PRIu64, c->id, key, value,
-            n->id, index, term);
-    sim_schedule(s, s->now_ns + s->p.op_timeout_ns, SIM_EV_TIMEOUT,
-                 c->id, 0, c->op_seq, NULL);
+    sim_log(s,
+            "client %u write key %" PRIu64 " = %" PRIu64
+            " proposed on n%" PRIu64 " at index %" PRIu64 " term %" PRIu64,
+            c->id, key, value, n->id, index, term);
+    sim_schedule(s, s->now_ns + s->p.op_timeout_ns, SIM_EV_TIMEOUT, c->id, 0,
+                 c->op_seq, NULL);
     sim_node_drive(s, n);
 }
 
-static void start_read(struct sim *s, struct sim_client *c,
-                       struct sim_node *n, uint64_t key)
+static void start_read(struct sim *s, struct sim_client *c, struct sim_node *n,
+                       uint64_t key)
 {
     size_t hi = hist_add(s, c, LIN_READ, key, 0);
     if (hi == SIZE_MAX)
         return;
     c->hist_i = hi;
-    if (n->policy == SIM_READ_UNSAFE && raft_role_of(n->r) == RAFT_LEADER) {
-        /* Deliberately wrong: no ReadIndex round, no commit-in-term. */
+    uint64_t ctx = s->next_ctx++;
+    raft_index index = 0;
+    int rc = sim_node_read_start(s, n, ctx, &index);
+    if (rc == SIM_READ_SERVE_NOW) {
         c->state = SIM_CL_READ_WAIT_APPLY;
         finish(s, c, OUT_OK, n->sm.kv[key]);
         return;
     }
-    uint64_t ctx = s->next_ctx++;
-    int rc = raft_read_index(n->r, ctx, sim_node_now(s, n));
-    if (rc != 0) {
+    if (rc < 0) {
         s->hist[hi].dropped = true;
         s->res->reads_failed++;
-        sim_log(s, "client %u read key %" PRIu64 " on n%" PRIu64
-                " rejected: %s", c->id, key, n->id, raft_err_name(rc));
+        sim_log(s,
+                "client %u read key %" PRIu64 " on n%" PRIu64 " rejected: %s",
+                c->id, key, n->id, raft_err_name(rc));
         learn_leader(s, c, n);
         schedule_next(s, c);
         return;
     }
-    c->state = SIM_CL_READ_WAIT_STATE;
+    c->state = rc == SIM_READ_WAIT_APPLY ? SIM_CL_READ_WAIT_APPLY
+                                         : SIM_CL_READ_WAIT_STATE;
     c->ctx = ctx;
-    sim_log(s, "client %u read key %" PRIu64 " on n%" PRIu64 " (ctx %" PRIu64
-            ")", c->id, key, n->id, ctx);
-    sim_schedule(s, s->now_ns + s->p.op_timeout_ns, SIM_EV_TIMEOUT,
-                 c->id, 0, c->op_seq, NULL);
+    c->index = index;
+    sim_log(s,
+            "client %u read key %" PRIu64 " on n%" PRIu64 " (ctx %" PRIu64 ")",
+            c->id, key, n->id, ctx);
+    sim_schedule(s, s->now_ns + s->p.op_timeout_ns, SIM_EV_TIMEOUT, c->id, 0,
+                 c->op_seq, NULL);
     sim_node_drive(s, n);
+    sim_workload_on_progress(s, n); /* SIM_READ_WAIT_APPLY may be done */
 }
 
 void sim_workload_start(struct sim *s)
@@ -272,8 +280,7 @@ void sim_workload_on_apply(struct sim *s, struct sim_node *n,
 {
     for (unsigned i = 0; i < s->n_clients; i++) {
         struct sim_client *c = &s->clients[i];
-        if (!waits_on(c, n) || c->state != SIM_CL_WRITE ||
-            c->index != e->index)
+        if (!waits_on(c, n) || c->state != SIM_CL_WRITE || c->index != e->index)
             continue;
         if (e->term == c->term) {
             c->known_leader = (int)n->idx;
@@ -342,8 +349,7 @@ void sim_workload_on_down(struct sim *s, struct sim_node *n)
     for (unsigned i = 0; i < s->n_clients; i++) {
         struct sim_client *c = &s->clients[i];
         if (waits_on(c, n))
-            finish(s, c, c->state == SIM_CL_WRITE ? OUT_UNKNOWN : OUT_DROP,
-                   0);
+            finish(s, c, c->state == SIM_CL_WRITE ? OUT_UNKNOWN : OUT_DROP, 0);
     }
 }
 
@@ -353,11 +359,9 @@ void sim_workload_finish(struct sim *s)
     for (unsigned i = 0; i < s->n_clients; i++) {
         struct sim_client *c = &s->clients[i];
         if (c->state != SIM_CL_IDLE)
-            finish(s, c, c->state == SIM_CL_WRITE ? OUT_UNKNOWN : OUT_DROP,
-                   0);
+            finish(s, c, c->state == SIM_CL_WRITE ? OUT_UNKNOWN : OUT_DROP, 0);
     }
-    struct lin_op *ops = sim_xcalloc(s, s->n_hist ? s->n_hist : 1,
-                                     sizeof *ops);
+    struct lin_op *ops = sim_xcalloc(s, s->n_hist ? s->n_hist : 1, sizeof *ops);
     if (!ops)
         return;
     size_t n = 0;
@@ -369,17 +373,16 @@ void sim_workload_finish(struct sim *s)
     int rc = lin_check(ops, n, s->opt->lin_budget, &lr);
     free(ops);
     sim_log(s, "history: %zu operations checked: %s", n,
-            rc != 0 ? "checker failed"
+            rc != 0           ? "checker failed"
             : lr.linearizable ? "linearizable"
-            : lr.exhausted ? "search budget exhausted"
-                           : "NOT linearizable");
+            : lr.exhausted    ? "search budget exhausted"
+                              : "NOT linearizable");
     if (rc != 0) {
         s->oom = true;
         s->violated = true;
     } else if (lr.exhausted) {
         s->res->lin_exhausted = true;
     } else if (!lr.linearizable) {
-        sim_violation(s, "linearizability: %s",
-                      lr.msg);
+        sim_violation(s, "linearizability: %s", lr.msg);
     }
 }

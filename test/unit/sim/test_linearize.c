@@ -223,15 +223,32 @@ START_TEST(reads_seeing_values_in_opposite_orders_are_rejected)
     };
     struct lin_result res = CHECK(ops);
     assert_violation(res, 9);
-    ck_assert_msg(strstr(res.msg, "client 4 read -> 1") != NULL, "%s",
-                  res.msg);
+    ck_assert_msg(strstr(res.msg, "client 4 read -> 1") != NULL, "%s", res.msg);
+}
+END_TEST
+
+START_TEST(value_cannot_come_back_after_concurrent_overwrite)
+{
+    struct lin_op ops[] = {
+        wr(1, 6, 1, 0, 100), wr(2, 6, 2, 0, 100), rd(3, 6, 1, 10, 20),
+        rd(4, 6, 2, 30, 40), rd(5, 6, 1, 50, 60),
+    };
+    struct lin_op twice[] = {
+        wr(1, 6, 1, 0, 100), wr(2, 6, 2, 0, 100), wr(6, 6, 1, 0, 100),
+        rd(3, 6, 1, 10, 20), rd(4, 6, 2, 30, 40), rd(5, 6, 1, 50, 60),
+    };
+    struct lin_result res = CHECK(ops);
+    assert_violation(res, 6);
+    ck_assert_msg(strstr(res.msg, "no linearization") != NULL, "%s", res.msg);
+    /* With a second write of 1 the same reads are fine. */
+    assert_ok(CHECK(twice));
 }
 END_TEST
 
 START_TEST(delete_makes_the_key_absent)
 {
     struct lin_op ok_ops[] = {
-        rd(1, 5, 0, 0, 5),  wr(1, 5, 3, 10, 20), rd(2, 5, 3, 30, 40),
+        rd(1, 5, 0, 0, 5),   wr(1, 5, 3, 10, 20), rd(2, 5, 3, 30, 40),
         wr(2, 5, 0, 50, 60), rd(3, 5, 0, 70, 80), wr(3, 5, 4, 90, 95),
         rd(1, 5, 4, 96, 99),
     };
@@ -275,8 +292,8 @@ END_TEST
 START_TEST(tiny_budget_gives_no_verdict)
 {
     struct lin_op ops[] = {
-        wr(1, 1, 1, 0, 10),  wr(2, 1, 2, 0, 10),  rd(3, 1, 2, 0, 10),
-        rd(4, 1, 1, 0, 10),  wr(1, 1, 3, 20, 30), rd(2, 1, 3, 40, 50),
+        wr(1, 1, 1, 0, 10), wr(2, 1, 2, 0, 10),  rd(3, 1, 2, 0, 10),
+        rd(4, 1, 1, 0, 10), wr(1, 1, 3, 20, 30), rd(2, 1, 3, 40, 50),
     };
     struct lin_result res = check_n(ops, sizeof(ops) / sizeof(ops[0]), 2);
     ck_assert(!res.linearizable);
@@ -387,8 +404,7 @@ END_TEST
  * gave up on it after a timeout.  Values written are unique.
  */
 static size_t gen_history(struct lin_op *ops, size_t n, uint64_t keys,
-                          uint32_t clients, unsigned pending_pct,
-                          uint64_t seed)
+                          uint32_t clients, unsigned pending_pct, uint64_t seed)
 {
     uint64_t *free_at = calloc(clients, sizeof(*free_at));
     uint64_t *point = calloc(n, sizeof(*point));
@@ -410,9 +426,9 @@ static size_t gen_history(struct lin_op *ops, size_t n, uint64_t keys,
             if (rng_below(&seed, 100) < pending_pct) {
                 ops[i].ret = P;
                 ret = call + 40; /* the client's timeout */
-                point[i] = rng_below(&seed, 2) ? UINT64_MAX
-                                               : call + 1 +
-                                                     rng_below(&seed, 80);
+                point[i] = rng_below(&seed, 2)
+                               ? UINT64_MAX
+                               : call + 1 + rng_below(&seed, 80);
             }
         }
         free_at[c] = ret;
@@ -473,10 +489,11 @@ static uint64_t corrupt_stale(struct lin_op *ops, size_t n)
     return 0;
 }
 
-/* Appends, after everything else on `key`, two reads that see two writes
- * in opposite orders; only the search (not the quick read checks) can tell.
+/* Appends, after everything else on `key`, reads that see two concurrent
+ * writes as 1, 2, 1: each write takes effect once, so the value cannot come
+ * back.  The quick read checks cannot tell; only the search can.
  * Returns the new count. */
-static size_t append_opposite_reads(struct lin_op *ops, size_t n, uint64_t key)
+static size_t append_ping_pong(struct lin_op *ops, size_t n, uint64_t key)
 {
     uint64_t t = 0;
     size_t i;
@@ -485,17 +502,18 @@ static size_t append_opposite_reads(struct lin_op *ops, size_t n, uint64_t key)
         uint64_t end = ops[i].ret == P ? ops[i].call + 200 : ops[i].ret;
         t = end > t ? end : t;
     }
-    ops[n++] = wr(100, key, 1000001, t + 10, t + 20);
-    ops[n++] = wr(101, key, 1000002, t + 30, t + 100);
-    ops[n++] = rd(102, key, 1000002, t + 40, t + 50);
-    ops[n++] = rd(103, key, 1000001, t + 60, t + 70);
+    ops[n++] = wr(100, key, 1000001, t + 10, t + 100);
+    ops[n++] = wr(101, key, 1000002, t + 10, t + 100);
+    ops[n++] = rd(102, key, 1000001, t + 20, t + 30);
+    ops[n++] = rd(103, key, 1000002, t + 40, t + 50);
+    ops[n++] = rd(104, key, 1000001, t + 60, t + 70);
     return n;
 }
 
 START_TEST(large_random_history_passes_and_corruption_is_found)
 {
     enum { N = 2000 };
-    static struct lin_op ops[N + 4], copy[N + 4];
+    static struct lin_op ops[N + 5], copy[N + 5];
     struct lin_result res;
     uint64_t key;
     size_t n;
@@ -511,10 +529,10 @@ START_TEST(large_random_history_passes_and_corruption_is_found)
     assert_violation(res, key);
 
     memcpy(copy, ops, sizeof(ops));
-    n = append_opposite_reads(copy, N, 3);
+    n = append_ping_pong(copy, N, 3);
     res = check_n(copy, n, 200000);
     assert_violation(res, 3);
-    ck_assert_msg(strstr(res.msg, "client 103 read -> 1000001") != NULL, "%s",
+    ck_assert_msg(strstr(res.msg, "client 104 read -> 1000001") != NULL, "%s",
                   res.msg);
 }
 END_TEST
@@ -537,7 +555,7 @@ END_TEST
 START_TEST(many_pending_writes_on_one_key_stay_fast)
 {
     enum { N = 500 };
-    static struct lin_op ops[N + 4], copy[N + 4];
+    static struct lin_op ops[N + 5], copy[N + 5];
     struct lin_result res;
     size_t i, n, pending = 0;
 
@@ -554,7 +572,7 @@ START_TEST(many_pending_writes_on_one_key_stay_fast)
     assert_violation(check_n(copy, n, 20000), 0);
 
     memcpy(copy, ops, sizeof(ops));
-    n = append_opposite_reads(copy, N, 0);
+    n = append_ping_pong(copy, N, 0);
     assert_violation(check_n(copy, n, 200000), 0);
 }
 END_TEST
@@ -589,6 +607,7 @@ static Suite *linearize_suite(void)
     tcase_add_test(tc, pending_read_is_ignored);
     tcase_add_test(tc, violation_on_one_key_is_reported_with_that_key);
     tcase_add_test(tc, reads_seeing_values_in_opposite_orders_are_rejected);
+    tcase_add_test(tc, value_cannot_come_back_after_concurrent_overwrite);
     tcase_add_test(tc, delete_makes_the_key_absent);
     tcase_add_test(tc, return_and_call_at_equal_times_are_not_concurrent);
     tcase_add_test(tc, tiny_budget_gives_no_verdict);

@@ -29,12 +29,12 @@ static void expect_clean(const struct sim_options *o, uint64_t first,
     for (uint64_t seed = first; seed < first + n; seed++) {
         struct sim_result r;
         ck_assert_int_eq(sim_run_seed(o, seed, &r), 0);
-        ck_assert_msg(!r.violation, "seed %llu: %s",
-                      (unsigned long long)seed, r.what);
+        ck_assert_msg(!r.violation, "seed %llu: %s", (unsigned long long)seed,
+                      r.what);
         *writes += r.writes_ok;
         *reads += r.reads_ok;
-        *faults += r.crashes + r.messages_dropped + r.conf_changes +
-                   r.transfers;
+        *faults +=
+            r.crashes + r.messages_dropped + r.conf_changes + r.transfers;
     }
 }
 
