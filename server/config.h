@@ -107,7 +107,8 @@ struct srv_config {
         uint64_t max_pending_per_conn; /* requests in progress per conn */
         uint64_t max_key_bytes;
         uint64_t max_value_bytes;
-        uint64_t max_txn_ops; /* compares + ops of one txn */
+        uint64_t max_txn_ops; /* per list of a txn: compares, success ops,
+                                 failure ops (as etcd's --max-txn-ops) */
         uint64_t request_timeout_ms;
         enum srv_follower_writes follower_writes;
         bool enable_fault_hook; /* test-only FAULT method */
