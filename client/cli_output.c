@@ -558,6 +558,11 @@ static void json_status(FILE *out, const struct mscli_status_row *rows,
         fputs(",\"version\":", out);
         mscli_json_string(out, s->version);
         json_i64(out, "dbSize", s->db_size);
+        if (s->engine != NULL && s->engine[0] != '\0') {
+            fputs(",\"engine\":", out);
+            mscli_json_string(out, s->engine);
+        }
+        json_u64(out, "keyCount", s->key_count);
         json_u64(out, "leader", s->leader);
         json_u64(out, "raftIndex", s->raft_index);
         json_u64(out, "raftTerm", s->raft_term);

@@ -347,6 +347,7 @@ struct ms_status_result {
     int64_t revision;
     int64_t compact_revision;
     int64_t db_size;
+    uint64_t key_count; /* live keys */
     bool is_learner;
     const char *const *errors; /* the server's alarms */
     size_t n_errors;

@@ -184,6 +184,7 @@ static void fill_status(struct ms_status_result *out,
     out->revision = m->revision;
     out->compact_revision = m->compact_revision;
     out->db_size = m->db_size;
+    out->key_count = m->key_count;
     out->is_learner = m->is_learner;
     out->errors = (const char *const *)m->errors;
     out->n_errors = m->n_errors;

@@ -34,6 +34,7 @@
 #include "server/peer.h"
 #include "server/server.h"
 #include "server/status.h"
+#include "storage/rocksdb.h"
 
 /* Header of a proposed entry: version, reserved, method (big-endian). */
 #define ENTRY_HDR_BYTES 4
@@ -1056,7 +1057,10 @@ static void dispatch_status(struct srv *s, struct srv_conn *c, uint16_t method,
     p->applied_index = engine_applied_index(s->eng);
     p->revision = st.revision;
     p->compact_revision = st.compact_revision;
-    p->db_size = (int64_t)st.approx_bytes;
+    p->db_size = engine_rocksdb_is(s->eng)
+                     ? (int64_t)engine_rocksdb_disk_bytes(s->eng)
+                     : (int64_t)st.approx_bytes;
+    p->key_count = st.keys;
     p->engine = (char *)engine_name(s->eng);
     p->role = (char *)raft_role_name(raft_role_of(s->raft));
     const struct raft_member *me =
