@@ -854,7 +854,7 @@ static int load_document(struct loader *ld, yaml_parser_t *parser)
                       parser->problem ? parser->problem : "unknown",
                       parser->context ? " " : "",
                       parser->context ? parser->context : "");
-    ld->doc = &doc;
+    ld->doc = &doc; /* cppcheck-suppress autoVariables ; reset below */
     int rc = 0;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root != NULL && !is_null(root)) {
@@ -867,6 +867,7 @@ static int load_document(struct loader *ld, yaml_parser_t *parser)
             rc = load_mapping(ld, root, "");
     }
     yaml_document_delete(&doc);
+    ld->doc = NULL; /* it pointed at this function's local document */
     if (rc < 0)
         return rc;
     /* Exactly one document. */
