@@ -940,7 +940,6 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
     metastore__range_request__free_unpacked(r, NULL);
 
     if (!serializable && cfg->lease_read.read_mode == SRV_READ_MODE_LOG) {
-        s->stats.reads[SRV_PATH_LOG]++;
         if (!propose(s, c, method, request_id, body, len)) {
             srv_conn_request_done(c);
         }

@@ -826,7 +826,12 @@ int srv_node_start(struct srv *s)
     s->last_role = RAFT_FOLLOWER;
     s->sync_gen_next = 1;
     s->sync_gen_done = 0;
-    s->next_read_ctx = 1;
+    /* Read contexts of this run lie above those of any earlier run (a
+     * late answer to a read sent before a restart never matches). */
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    s->next_read_ctx =
+        (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
 
     /* A lone voter need not wait out an election timeout. */
     const struct raft_conf *conf = raft_conf_of(s->raft);

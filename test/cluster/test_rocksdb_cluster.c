@@ -394,6 +394,57 @@ START_TEST(memory_learner_installs_snapshot_of_rocksdb_leader)
 }
 END_TEST
 
+
+/* Read statistics of node i (a fresh Status). */
+static struct ms_read_stats read_stats_of(int i)
+{
+    struct ms_client *c = cluster_client(&cl, i, 2000);
+    ck_assert_ptr_nonnull(c);
+    struct ms_result *r = NULL;
+    ck_assert_int_eq(ms_status(c, &r), 0);
+    struct ms_read_stats st = r->status_info.read_stats;
+    ms_result_free(r);
+    ms_client_close(c);
+    return st;
+}
+
+START_TEST(lease_fast_path_serves_reads_on_rocksdb)
+{
+    int leader = start_rocks_cluster(NULL);
+    struct ms_client *c = cluster_client(&cl, leader, 2000);
+    ck_assert_int_eq(cluster_put(c, "lease/k", "v1"), 0);
+    /* The leader gets its lease once a heartbeat round of its term is
+     * acknowledged; wait for it. */
+    uint64_t deadline = e2e_now_ms() + 5000;
+    while (!read_stats_of(leader).lease_valid && e2e_now_ms() < deadline) {
+        usleep(20000);
+    }
+    ck_assert_msg(read_stats_of(leader).lease_valid, "leader holds no lease");
+    for (int i = 0; i < cl.n; i++) {
+        if (i != leader) {
+            ck_assert_msg(!read_stats_of(i).lease_valid,
+                          "follower %d holds a lease", i + 1);
+        }
+    }
+    struct ms_read_stats before = read_stats_of(leader);
+    for (int k = 0; k < 200; k++) {
+        char *v = NULL;
+        ck_assert_int_eq(cluster_get(c, "lease/k", &v), 0);
+        ck_assert_str_eq(v, "v1");
+        free(v);
+    }
+    struct ms_read_stats after = read_stats_of(leader);
+    /* Under load a lease may lapse between rounds; most reads still take
+     * the fast path, and every read is counted on one path or the other. */
+    uint64_t fast = after.lease_reads - before.lease_reads;
+    uint64_t slow = after.read_index_reads - before.read_index_reads;
+    ck_assert_uint_eq(fast + slow, 200);
+    ck_assert_msg(fast >= 150, "only %llu of 200 reads took the fast path",
+                  (unsigned long long)fast);
+    ms_client_close(c);
+}
+END_TEST
+
 int main(void)
 {
     cluster_suite_begin();
@@ -408,6 +459,7 @@ int main(void)
         tc, stopped_follower_catches_up_by_snapshot_and_serves_same_data);
     tcase_add_test(tc, cut_off_minority_keeps_no_leader_while_majority_serves);
     tcase_add_test(tc, memory_learner_installs_snapshot_of_rocksdb_leader);
+    tcase_add_test(tc, lease_fast_path_serves_reads_on_rocksdb);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
