@@ -752,3 +752,32 @@ int engine__snapr_value(struct engine__snap_reader *r, void *dst, size_t len)
 {
     return snapr_raw(r, dst, len, true);
 }
+
+bool engine__cmp_holds(const struct engine_compare *c,
+                       const struct engine__cmp_subject *x)
+{
+    int d;
+    if (c->target == ENGINE_CMP_VALUE) {
+        if (!x->exists)
+            return false; /* etcd: a missing value never compares */
+        d = engine_key_cmp(x->value, x->value_len, c->value, c->value_len);
+    } else {
+        int64_t v = 0;
+        if (x->exists)
+            v = c->target == ENGINE_CMP_VERSION  ? x->version
+                : c->target == ENGINE_CMP_CREATE ? x->create
+                : c->target == ENGINE_CMP_MOD    ? x->mod
+                                                 : x->lease;
+        d = v < c->operand ? -1 : (v > c->operand ? 1 : 0);
+    }
+    switch (c->result) {
+    case ENGINE_CMP_EQUAL:
+        return d == 0;
+    case ENGINE_CMP_NOT_EQUAL:
+        return d != 0;
+    case ENGINE_CMP_GREATER:
+        return d > 0;
+    default:
+        return d < 0;
+    }
+}

@@ -101,6 +101,20 @@ void engine__snapr_free(struct engine__snap_reader *r);
 
 /* Every allocation of the engines goes through these, so tests can inject
  * failures (engine_set_alloc_fail_hook); memory is released with free(). */
+/* The fields of one key revision a txn compare looks at; `exists` false
+ * for a missing key (version, create, mod and lease then count as 0). */
+struct engine__cmp_subject {
+    bool exists;
+    const void *value;
+    size_t value_len;
+    int64_t version, create, mod, lease;
+};
+
+/* True when compare c holds for subject (etcd's rules: a VALUE compare on
+ * a missing key is false). */
+bool engine__cmp_holds(const struct engine_compare *c,
+                       const struct engine__cmp_subject *subject);
+
 void *engine__malloc(size_t n);
 void *engine__calloc(size_t n, size_t size);
 void *engine__realloc(void *p, size_t n);

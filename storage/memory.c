@@ -635,30 +635,16 @@ struct cmp_ctx {
 
 static bool cmp_holds(const struct engine_compare *c, const struct mem_rev *r)
 {
-    int d;
-    if (c->target == ENGINE_CMP_VALUE) {
-        if (r == NULL)
-            return false; /* etcd: a missing value never compares */
-        d = engine_key_cmp(r->value, r->value_len, c->value, c->value_len);
-    } else {
-        int64_t x = 0;
-        if (r != NULL)
-            x = c->target == ENGINE_CMP_VERSION  ? r->version
-                : c->target == ENGINE_CMP_CREATE ? r->create
-                : c->target == ENGINE_CMP_MOD    ? r->mod
-                                                 : r->lease;
-        d = x < c->operand ? -1 : (x > c->operand ? 1 : 0);
+    struct engine__cmp_subject x = {.exists = r != NULL};
+    if (r != NULL) {
+        x.value = r->value;
+        x.value_len = r->value_len;
+        x.version = r->version;
+        x.create = r->create;
+        x.mod = r->mod;
+        x.lease = r->lease;
     }
-    switch (c->result) {
-    case ENGINE_CMP_EQUAL:
-        return d == 0;
-    case ENGINE_CMP_NOT_EQUAL:
-        return d != 0;
-    case ENGINE_CMP_GREATER:
-        return d > 0;
-    default:
-        return d < 0;
-    }
+    return engine__cmp_holds(c, &x);
 }
 
 static int cmp_visit(void *ctx, const struct mem_key *k,

@@ -891,30 +891,16 @@ struct cmp_ctx {
 /* e == NULL: a missing key (version, create, mod, lease 0). */
 static bool cmp_holds(const struct engine_compare *c, const struct rent *e)
 {
-    int d;
-    if (c->target == ENGINE_CMP_VALUE) {
-        if (e == NULL)
-            return false; /* etcd: a missing value never compares */
-        d = engine_key_cmp(e->value, e->value_len, c->value, c->value_len);
-    } else {
-        int64_t x = 0;
-        if (e != NULL)
-            x = c->target == ENGINE_CMP_VERSION  ? e->version
-                : c->target == ENGINE_CMP_CREATE ? e->create
-                : c->target == ENGINE_CMP_MOD    ? e->mod
-                                                 : e->lease;
-        d = x < c->operand ? -1 : (x > c->operand ? 1 : 0);
+    struct engine__cmp_subject x = {.exists = e != NULL};
+    if (e != NULL) {
+        x.value = e->value;
+        x.value_len = e->value_len;
+        x.version = e->version;
+        x.create = e->create;
+        x.mod = e->mod;
+        x.lease = e->lease;
     }
-    switch (c->result) {
-    case ENGINE_CMP_EQUAL:
-        return d == 0;
-    case ENGINE_CMP_NOT_EQUAL:
-        return d != 0;
-    case ENGINE_CMP_GREATER:
-        return d > 0;
-    default:
-        return d < 0;
-    }
+    return engine__cmp_holds(c, &x);
 }
 
 static int cmp_visit(void *ctx, const struct rent *e)
