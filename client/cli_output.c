@@ -586,6 +586,66 @@ static void json_status(FILE *out, const struct mscli_status_row *rows,
     fputs("]\n", out);
 }
 
+/* MetaStore's second table under `endpoint status -w table`: the leader
+ * lease and the read paths of each endpoint that answered. */
+#define READ_COLS 10
+static void read_stats_table(FILE *out, const struct mscli_status_row *rows,
+                             size_t n)
+{
+    static const char *head[READ_COLS] = {
+        "ENDPOINT",  "LEASE",        "LEASE LEFT", "RENEWALS",
+        "FAST READS", "READINDEX READS", "FOLLOWER READS",
+        "SERIAL READS", "LOG READS", "FAST P99"};
+    char **cells = calloc(n * READ_COLS + 1, sizeof(*cells));
+    size_t rowsn = 0;
+    if (cells == NULL) {
+        return;
+    }
+    for (size_t r = 0; r < n; r++) {
+        if (rows[r].status == NULL) {
+            continue;
+        }
+        const struct ms_read_stats *st = &rows[r].status->status_info.read_stats;
+        uint64_t p99 = 0;
+        for (size_t i = 0; i < st->n_latency; i++) {
+            if (strcmp(st->latency[i].path, "fast") == 0) {
+                p99 = st->latency[i].p99_us;
+            }
+        }
+        char v[READ_COLS][48];
+        snprintf(v[0], sizeof v[0], "%s", rows[r].endpoint);
+        snprintf(v[1], sizeof v[1], "%s", st->lease_valid ? "valid" : "none");
+        snprintf(v[2], sizeof v[2], "%llu ms",
+                 (unsigned long long)(st->lease_remaining_us / 1000u));
+        snprintf(v[3], sizeof v[3], "%llu",
+                 (unsigned long long)st->lease_renewals);
+        snprintf(v[4], sizeof v[4], "%llu", (unsigned long long)st->lease_reads);
+        snprintf(v[5], sizeof v[5], "%llu",
+                 (unsigned long long)st->read_index_reads);
+        snprintf(v[6], sizeof v[6], "%llu",
+                 (unsigned long long)st->follower_reads);
+        snprintf(v[7], sizeof v[7], "%llu",
+                 (unsigned long long)st->serializable_reads);
+        snprintf(v[8], sizeof v[8], "%llu", (unsigned long long)st->log_reads);
+        snprintf(v[9], sizeof v[9], "%llu us", (unsigned long long)p99);
+        for (size_t c = 0; c < READ_COLS; c++) {
+            cells[rowsn * READ_COLS + c] = strdup(v[c]);
+        }
+        rowsn++;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < rowsn * READ_COLS; i++) {
+        ok = ok && cells[i] != NULL;
+    }
+    if (ok && rowsn > 0) {
+        mscli_table(out, head, READ_COLS, cells, rowsn);
+    }
+    for (size_t i = 0; i < rowsn * READ_COLS; i++) {
+        free(cells[i]);
+    }
+    free(cells);
+}
+
 void mscli_print_status(FILE *out, enum mscli_format f,
                         const struct mscli_status_row *rows, size_t n)
 {
@@ -610,6 +670,7 @@ void mscli_print_status(FILE *out, enum mscli_format f,
     }
     if (ok && f == MSCLI_TABLE) {
         mscli_table(out, head, STATUS_COLS, cells, n);
+        read_stats_table(out, rows, n);
     } else if (ok) {
         for (size_t r = 0; r < n; r++) {
             for (size_t c = 0; c < STATUS_COLS; c++) {

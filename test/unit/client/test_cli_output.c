@@ -207,10 +207,30 @@ START_TEST(endpoint_status_simple_and_table_use_etcd_columns_and_revision)
     mscli_print_status(f, MSCLI_SIMPLE, &row, 1);
     ck_assert_str_eq(out_close(f), "127.0.0.1:2379, 8e9e05c52164694d, 0.1.0, "
                                    "20 kB, true, false, 2, 4, 4, 4, \n");
+    r.status_info.read_stats.lease_valid = true;
+    r.status_info.read_stats.lease_remaining_us = 180000;
+    r.status_info.read_stats.lease_reads = 1234;
+    r.status_info.read_stats.n_latency = 1;
+    r.status_info.read_stats.latency[0] =
+        (struct ms_path_latency){"fast", 1234, 20, 30, 45, 50, 60};
     f = out_open();
     mscli_print_status(f, MSCLI_TABLE, &row, 1);
+    const char *table = out_close(f);
+    /* Then MetaStore's own table: the lease and the read paths. */
+    const char *second = strstr(table, "|    ENDPOINT    | LEASE |");
+    ck_assert_ptr_nonnull(second);
+    ck_assert_ptr_nonnull(strstr(second, "| 127.0.0.1:2379 | valid |     180 ms |"));
+    ck_assert_ptr_nonnull(strstr(second, "|       1234 |"));
+    ck_assert_ptr_nonnull(strstr(second, "|    45 us |"));
+    /* The first table is etcdctl's, unchanged. */
+    char *first = strndup(table, (size_t)(second - table));
+    second = strrchr(first, '+');
+    ck_assert_ptr_nonnull(second);
+    first[second - first] = '\0'; /* cut the second table's top border */
+    second = strrchr(first, '\n');
+    first[second - first + 1] = '\0';
     ck_assert_str_eq(
-        out_close(f),
+        first,
         "+----------------+------------------+---------+---------+-----------+"
         "------------+-----------+------------+--------------------+----------+"
         "--------+\n"
@@ -226,6 +246,7 @@ START_TEST(endpoint_status_simple_and_table_use_etcd_columns_and_revision)
         "+----------------+------------------+---------+---------+-----------+"
         "------------+-----------+------------+--------------------+----------+"
         "--------+\n");
+    free(first);
 }
 END_TEST
 
