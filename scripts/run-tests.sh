@@ -67,6 +67,20 @@ if [ -x "$BUILD/metastore-sim" ]; then
     # ReadIndex round must be caught as non-linearizable.
     run_step "sim --unsafe-reads finds violations" nonzero \
         "$BUILD/metastore-sim" --seeds 500 --nodes 3 --faults all --unsafe-reads
+    # Leader-lease reads (and follower reads answered from the lease) under
+    # every fault, the lease attack included, must stay linearizable ...
+    run_step "sim reads=lease nodes=3 faults=all seeds=$SIM_SEEDS" 0 \
+        "$BUILD/metastore-sim" --seeds "$SIM_SEEDS" --nodes 3 --faults all \
+        --reads lease
+    # ... and the lease checks must have teeth: break either assumption the
+    # lease rests on (clock drift within the bound, leader stickiness) and
+    # stale reads must be found.
+    run_step "sim --drift-beyond-bound finds stale reads" nonzero \
+        "$BUILD/metastore-sim" --seeds 500 --nodes 3 --faults all \
+        --reads lease --drift-beyond-bound
+    run_step "sim --no-leader-stickiness finds stale reads" nonzero \
+        "$BUILD/metastore-sim" --seeds 500 --nodes 3 --faults all \
+        --reads lease --no-leader-stickiness
 fi
 
 for kind in e2e cluster; do

@@ -13,6 +13,24 @@
  *          learner with wiped storage, promote it once caught up; a
  *          configuration that lacks a member is repaired first most of the
  *          time) and leadership transfers.
+ * With net faults there is also the lease attack, aimed at leader leases,
+ * in one of two forms:
+ *   - pause the writers, cut the leader A off from one follower C (both
+ *     ways) once C has caught up, and wait until another node moved to a
+ *     higher term (it voted for C), or until C has campaigned in vain for
+ *     a while as a pre-candidate while A's lease is fresh; then isolate A
+ *     completely.  With leader stickiness the other followers heard from A
+ *     too recently to help C before A's lease runs out;
+ *     --no-leader-stickiness breaks that.  Writes are paused while C
+ *     catches up so that C's log stays as up-to-date as the others' (else
+ *     nobody would vote for it).
+ *   - skew the clocks (A's slowest, the others' fastest the bound allows;
+ *     with --drift-beyond-bound 65% each way), wait until A has just
+ *     renewed its lease (more than 3/4 of it left) and isolate A then.
+ *     Clock rates within the bound make the lease end before the others
+ *     can elect a leader; --drift-beyond-bound breaks that.
+ * Either way A goes on serving lease reads while the rest elect a new
+ * leader, and the simulator checks that it stops in time.
  * At the end of the workload everything is healed and restarted so that the
  * cluster can converge before the final checks.
  */
@@ -97,6 +115,141 @@ static void one_way(struct sim *s)
     sim_log(s, "FAULT one-way cut n%u -> n%u", a + 1, b + 1);
 }
 
+static void attack_stop(struct sim *s, const char *why)
+{
+    if (s->attack_leader < 0)
+        return;
+    sim_log(s, "FAULT lease attack on n%d ends: %s", s->attack_leader + 1, why);
+    s->attack_leader = -1;
+    s->attack_target = -1;
+    s->writes_paused = false;
+}
+
+static void lease_attack(struct sim *s)
+{
+    int l = sim_find_leader(s);
+    if (l < 0 || s->attack_leader >= 0)
+        return;
+    struct sim_node *ln = &s->nodes[l];
+    const struct raft_conf *c = raft_conf_of(ln->r);
+    unsigned cand[SIM_MAX_NODES], nc = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        raft_id id = c->members[i].id;
+        if (!c->members[i].learner && id != ln->id && id >= 1 &&
+            id <= s->n_nodes && s->nodes[id - 1].state == SIM_NODE_UP)
+            cand[nc++] = (unsigned)(id - 1);
+    }
+    if (nc == 0)
+        return;
+    unsigned v = cand[sim_rng_range(&s->rng_fault, 0, nc - 1)];
+    memset(s->cut, 0, sizeof s->cut);
+    s->attack_leader = l;
+    s->attack_leader_inc = ln->inc;
+    s->attack_deadline_ns = s->now_ns + 500 * 1000 * 1000ULL;
+    if (sim_rng_chance(&s->rng_fault, 500000)) {
+        /* Worst clocks allowed: the leader's slow, everyone else's fast
+         * (with --drift-beyond-bound: far beyond the bound). */
+        uint32_t d = s->opt->drift_beyond_bound ? 650000 : s->p.drift_ppm;
+        for (unsigned i = 0; i < s->n_nodes; i++)
+            sim_node_set_rate(s, &s->nodes[i],
+                              i == (unsigned)l ? 1000000 - d : 1000000 + d);
+        s->attack_target = -1;
+        sim_log(s,
+                "FAULT lease attack: clocks skewed (leader n%" PRIu64
+                " at -%u ppm, others at +%u ppm); isolate n%" PRIu64
+                " right after it renews its lease",
+                ln->id, d, d, ln->id);
+    } else {
+        s->attack_target = (int)v;
+        s->attack_cut = false;
+        s->attack_campaign_ns = 0;
+        s->writes_paused = true;
+        sim_log(s,
+                "FAULT lease attack: writers paused; once n%u has caught up "
+                "cut leader n%" PRIu64 " <-> n%u, isolate n%" PRIu64
+                " when n%u campaigns",
+                v + 1, ln->id, v + 1, ln->id, v + 1);
+    }
+    sim_schedule(s, s->now_ns + 1000 * 1000, SIM_EV_ATTACK, 0, 0, 0, NULL);
+}
+
+void sim_attack_step(struct sim *s)
+{
+    if (s->attack_leader < 0)
+        return;
+    unsigned a = (unsigned)s->attack_leader;
+    struct sim_node *ln = &s->nodes[a];
+    if (!s->faults_on) {
+        attack_stop(s, "faults are over");
+        return;
+    }
+    if (ln->state != SIM_NODE_UP || ln->inc != s->attack_leader_inc || !ln->r ||
+        raft_role_of(ln->r) != RAFT_LEADER) {
+        attack_stop(s, "the leader is gone");
+        return;
+    }
+    if (s->now_ns >= s->attack_deadline_ns) {
+        attack_stop(s, "it timed out");
+        return;
+    }
+    bool go;
+    if (s->attack_target < 0) {
+        uint64_t d = s->p.lease.duration_ns;
+        go = ln->policy != SIM_READ_LEASE ||
+             lease_remaining(&ln->lease, sim_node_now(s, ln)) > d / 4 * 3;
+    } else {
+        unsigned v = (unsigned)s->attack_target;
+        struct sim_node *tn = &s->nodes[v];
+        if (!s->attack_cut) {
+            /* Cut only once C holds A's whole log: else no one would vote
+             * for C. */
+            if (tn->state == SIM_NODE_UP && tn->r &&
+                raft_last_index(tn->r) == raft_last_index(ln->r) &&
+                raft_commit_index(tn->r) == raft_commit_index(ln->r)) {
+                memset(s->cut, 0, sizeof s->cut);
+                s->cut[a][v] = s->cut[v][a] = true;
+                s->attack_cut = true;
+                sim_log(s, "FAULT lease attack: cut n%u <-> n%u", a + 1, v + 1);
+            }
+            sim_schedule(s, s->now_ns + 1000 * 1000, SIM_EV_ATTACK, 0, 0, 0,
+                         NULL);
+            return;
+        }
+        if (!s->cut[a][v] || !s->cut[v][a]) {
+            attack_stop(s, "another fault changed the network");
+            return;
+        }
+        /* Isolate A as soon as any node moved past A's term (it voted for
+         * C: A would hear of it with the next response and step down), or
+         * when C has been a pre-candidate for a while in vain (the others
+         * refuse, being sticky) and A's lease is fresh. */
+        uint64_t d = s->p.lease.duration_ns;
+        bool campaigning = tn->state == SIM_NODE_UP && tn->r &&
+                           raft_role_of(tn->r) == RAFT_PRE_CANDIDATE;
+        if (campaigning && s->attack_campaign_ns == 0)
+            s->attack_campaign_ns = s->now_ns;
+        go = campaigning &&
+             s->now_ns - s->attack_campaign_ns >= 2 * s->p.delay_max_ns &&
+             lease_remaining(&ln->lease, sim_node_now(s, ln)) > d / 4 * 3;
+        for (unsigned i = 0; i < s->n_nodes && !go; i++) {
+            struct sim_node *o = &s->nodes[i];
+            go = i != a && o->state == SIM_NODE_UP && o->r &&
+                 raft_term_of(o->r) > raft_term_of(ln->r);
+        }
+    }
+    if (go) {
+        for (unsigned i = 0; i < s->n_nodes; i++)
+            if (i != a)
+                s->cut[a][i] = s->cut[i][a] = true;
+        sim_log(s,
+                "FAULT lease attack: isolate n%u (lease left %" PRIu64 " ns)",
+                a + 1, lease_remaining(&ln->lease, sim_node_now(s, ln)));
+        attack_stop(s, "leader isolated");
+        return;
+    }
+    sim_schedule(s, s->now_ns + 1000 * 1000, SIM_EV_ATTACK, 0, 0, 0, NULL);
+}
+
 static void crash(struct sim *s)
 {
     unsigned down = 0, up[SIM_MAX_NODES], n_up = 0;
@@ -134,6 +287,8 @@ static void transfer(struct sim *s)
     if (nc == 0)
         return;
     raft_id to = cand[sim_rng_range(&s->rng_fault, 0, nc - 1)];
+    /* Like the server: the lease ends before the transfer starts. */
+    lease_transfer_started(&ln->lease, sim_node_now(s, ln));
     int rc = raft_transfer_leadership(ln->r, to, sim_node_now(s, ln));
     sim_log(s, "FAULT transfer leadership n%" PRIu64 " -> n%" PRIu64 ": %s",
             ln->id, to, rc ? raft_err_name(rc) : "started");
@@ -235,9 +390,13 @@ void sim_faults_step(struct sim *s)
         membership(s);
         return;
     }
+    /* The teeth runs (leases made unsafe on purpose) attack more often so
+     * that a few hundred seeds are enough to catch them. */
+    unsigned attack_weight =
+        s->opt->drift_beyond_bound || s->opt->no_leader_stickiness ? 80 : 15;
     /* weights of: heal, split, isolate leader, one-way, crash, membership,
-     * transfer */
-    unsigned w[7] = {
+     * transfer, lease attack */
+    unsigned w[8] = {
         net && any_cut(s) ? 30 : 0,
         net && s->n_nodes > 1 ? 12 : 0,
         net && s->n_nodes > 1 ? 20 : 0,
@@ -245,9 +404,10 @@ void sim_faults_step(struct sim *s)
         crashes ? 25 : 0,
         members ? 10 : 0,
         all && s->n_nodes > 1 ? 10 : 0,
+        net && s->n_nodes > 1 && s->attack_leader < 0 ? attack_weight : 0,
     };
     unsigned total = 0;
-    for (unsigned i = 0; i < 7; i++)
+    for (unsigned i = 0; i < 8; i++)
         total += w[i];
     if (total == 0)
         return;
@@ -279,11 +439,15 @@ void sim_faults_step(struct sim *s)
     case 6:
         transfer(s);
         break;
+    case 7:
+        lease_attack(s);
+        break;
     }
 }
 
 void sim_faults_end(struct sim *s)
 {
+    attack_stop(s, "end of workload");
     heal(s);
     s->p.loss_ppm = 0;
     s->p.dup_ppm = 0;

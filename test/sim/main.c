@@ -19,9 +19,11 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s --seeds N [--first-seed S] [--nodes 1|3|5|7]\n"
-            "          [--faults none|net|crash|all] [--unsafe-reads] "
-            "[--verbose]\n"
-            "          [--driver-bug ack-before-persist]\n"
+            "          [--faults none|net|crash|all] "
+            "[--reads lease|readindex|mixed]\n"
+            "          [--drift-beyond-bound] [--no-leader-stickiness]\n"
+            "          [--unsafe-reads] [--verbose] "
+            "[--driver-bug ack-before-persist]\n"
             "\n"
             "Runs the real Raft core in a simulated cluster, one seed at a "
             "time,\n"
@@ -37,6 +39,25 @@ static void usage(FILE *f, const char *prog)
             "                   crash: + crashes and restarts;\n"
             "                   all: net + crash + membership changes and\n"
             "                   leadership transfers (default all)\n"
+            "  --reads R        lease: leaders serve reads from their lease "
+            "(else\n"
+            "                   ReadIndex) and answer followers' READ_INDEX "
+            "from it;\n"
+            "                   readindex: a ReadIndex round for every read;\n"
+            "                   mixed: per seed and node lease or readindex, "
+            "plus\n"
+            "                   reads sent to followers (default mixed)\n"
+            "  --drift-beyond-bound\n"
+            "                   clocks run 30-50%% fast or slow while the "
+            "lease assumes\n"
+            "                   a 1%% bound (unsafe on purpose: lease reads "
+            "must be\n"
+            "                   caught as stale)\n"
+            "  --no-leader-stickiness\n"
+            "                   followers vote although they heard from a "
+            "leader\n"
+            "                   recently (unsafe for leases on purpose: must "
+            "be caught)\n"
             "  --unsafe-reads   leaders answer reads from local state without\n"
             "                   ReadIndex (wrong on purpose: must be caught)\n"
             "  --verbose        print every event (use with --seeds 1)\n"
@@ -100,6 +121,14 @@ int main(int argc, char **argv)
             if (!v || sim_faults_parse(v, &o.faults) != 0)
                 goto bad;
             i++;
+        } else if (strcmp(a, "--reads") == 0) {
+            if (!v || sim_reads_parse(v, &o.reads) != 0)
+                goto bad;
+            i++;
+        } else if (strcmp(a, "--drift-beyond-bound") == 0) {
+            o.drift_beyond_bound = true;
+        } else if (strcmp(a, "--no-leader-stickiness") == 0) {
+            o.no_leader_stickiness = true;
         } else if (strcmp(a, "--unsafe-reads") == 0) {
             o.read_policy = SIM_READ_UNSAFE;
         } else if (strcmp(a, "--driver-bug") == 0) {
@@ -136,12 +165,17 @@ int main(int argc, char **argv)
                    " snapshots=%" PRIu64 " conf_changes=%" PRIu64
                    " transfers=%" PRIu64 " writes_ok=%" PRIu64
                    " writes_unknown=%" PRIu64 " reads_ok=%" PRIu64
-                   " reads_failed=%" PRIu64 " applied=%" PRIu64 "\n",
+                   " reads_failed=%" PRIu64 " reads_fast=%" PRIu64
+                   " reads_follower=%" PRIu64 " lease_answered=%" PRIu64
+                   " lease_renewals=%" PRIu64 " lease_recheck_failed=%" PRIu64
+                   " applied=%" PRIu64 "\n",
                    first + k, res.events, res.messages_sent,
                    res.messages_dropped, res.leader_elections, res.crashes,
                    res.snapshots_installed, res.conf_changes, res.transfers,
                    res.writes_ok, res.writes_unknown, res.reads_ok,
-                   res.reads_failed, res.max_applied);
+                   res.reads_failed, res.reads_fast, res.reads_follower,
+                   res.lease_answered, res.lease_renewals,
+                   res.lease_recheck_failed, res.max_applied);
         fflush(stdout);
     }
     printf("seeds=%" PRIu64 " violations=%" PRIu64 "\n", seeds, violations);

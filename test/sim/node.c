@@ -13,6 +13,13 @@
  * node serialises its KV map into the memstore snapshot (a little behind the
  * applied index, so that some entries stay in the log) which compacts the log.
  *
+ * The node's leader lease (lease/lease.h) is wired like the server's:
+ * lease_update_from_raft() after every ready batch and tick, fast-path reads
+ * at the commit index while lease_valid() by the node's local clock, a
+ * follower's READ_INDEX answered from the lease, lease_should_renew_early()
+ * -> raft_heartbeat() after serving; every read index taken from a lease is
+ * checked against the commit indexes of all other nodes (check_lease_read).
+ *
  * Failure modes: a crash discards the core, the KV map and every persist in
  * flight; only the memstore survives.  A restart rebuilds the KV map from the
  * memstore's snapshot and lets the core hand out the committed entries after
@@ -28,10 +35,21 @@
 
 #define SNAP_MAGIC 0x534e53534d53494dULL /* "MISMSSNS" */
 
+static uint64_t scaled(uint64_t ns, uint32_t rate_ppm)
+{
+    return ns / 1000000 * rate_ppm + (ns % 1000000) * rate_ppm / 1000000;
+}
+
 uint64_t sim_node_now(const struct sim *s, const struct sim_node *n)
 {
-    return s->now_ns / 1000000 * n->rate_ppm +
-           (s->now_ns % 1000000) * n->rate_ppm / 1000000 + n->offset_ns;
+    return (uint64_t)((int64_t)scaled(s->now_ns, n->rate_ppm) + n->offset_ns);
+}
+
+void sim_node_set_rate(struct sim *s, struct sim_node *n, uint32_t rate_ppm)
+{
+    uint64_t local = sim_node_now(s, n);
+    n->rate_ppm = rate_ppm;
+    n->offset_ns = (int64_t)local - (int64_t)scaled(s->now_ns, rate_ppm);
 }
 
 uint64_t sim_tick_interval(const struct sim *s, const struct sim_node *n)
@@ -415,6 +433,15 @@ static void handle_batch(struct sim *s, struct sim_node *n,
         check_membership(s, n);
 }
 
+/* The lease follows the core after every ready batch and tick, like the
+ * server (lease_update_from_raft() reads role, term, commit-in-term,
+ * transferee and the quorum ack time). */
+static void lease_follow(struct sim *s, struct sim_node *n)
+{
+    if (n->r)
+        (void)lease_update_from_raft(&n->lease, n->r, sim_node_now(s, n));
+}
+
 void sim_node_drive(struct sim *s, struct sim_node *n)
 {
     while (!s->violated && n->r && raft_has_ready(n->r)) {
@@ -440,6 +467,7 @@ void sim_node_drive(struct sim *s, struct sim_node *n)
         n->pend[n->n_pend++] = p;
         handle_batch(s, n, p);
         raft_advance(n->r, &p->rd);
+        lease_follow(s, n);
         if (!needs_persist(&p->rd)) {
             n->n_pend--;
             raft_ready_free(&p->rd);
@@ -518,10 +546,95 @@ void sim_node_persist_done(struct sim *s, struct sim_node *n)
 
 void sim_node_tick(struct sim *s, struct sim_node *n)
 {
-    sim_log(s, "n%" PRIu64 " tick (local clock %" PRIu64 " ns)", n->id,
-            sim_node_now(s, n));
-    raft_tick(n->r, sim_node_now(s, n));
+    uint64_t now = sim_node_now(s, n);
+    sim_log(s,
+            "n%" PRIu64 " tick (local clock %" PRIu64 " ns, lease left %" PRIu64
+            " ns)",
+            n->id, now, lease_remaining(&n->lease, now));
+    raft_tick(n->r, now);
+    lease_follow(s, n);
+    lease_tick(&n->lease, now);
     sim_node_drive(s, n);
+}
+
+/*
+ * The lease's safety property, checked whenever a read index is taken from
+ * a lease: while n holds a valid lease no other leader can have committed
+ * anything, so no node may know of a commit index beyond n's.  (Once n has
+ * committed an entry of its term, every entry committed in an earlier term
+ * is at or below n's commit index.)  A node that does is proof that a read
+ * served at `index` may miss a committed write: a stale read.
+ */
+static void check_lease_read(struct sim *s, struct sim_node *n,
+                             raft_index index, const char *how)
+{
+    for (unsigned i = 0; i < s->n_nodes; i++) {
+        struct sim_node *o = &s->nodes[i];
+        if (o == n || o->state != SIM_NODE_UP || !o->r)
+            continue;
+        raft_index c = raft_commit_index(o->r);
+        if (c > index) {
+            sim_violation(s,
+                          "stale read: n%" PRIu64 " (leader, term %" PRIu64
+                          ") %s at read index %" PRIu64 " from its lease "
+                          "(%" PRIu64 " ns left by its clock) but n%" PRIu64
+                          " (%s, term %" PRIu64 ") already knows index %" PRIu64
+                          " committed",
+                          n->id, raft_term_of(n->r), how, index,
+                          lease_remaining(&n->lease, sim_node_now(s, n)), o->id,
+                          raft_role_name(raft_role_of(o->r)),
+                          raft_term_of(o->r), c);
+            return;
+        }
+    }
+}
+
+/* Early renewal, as the server does after every lease read it serves. */
+void sim_node_lease_served(struct sim *s, struct sim_node *n)
+{
+    uint64_t now = sim_node_now(s, n);
+    if (n->r && lease_should_renew_early(&n->lease, now) &&
+        raft_heartbeat(n->r, now) == 0) {
+        s->res->lease_renewals++;
+        sim_log(s, "n%" PRIu64 " renews its lease early (heartbeat round)",
+                n->id);
+        sim_node_drive(s, n);
+    }
+}
+
+/*
+ * A follower asks this node for a read index.  Like the server's
+ * answer_read_index_from_lease(): a leader with a valid lease answers with
+ * its commit index at once instead of running a heartbeat round.  Returns
+ * true when it answered (the message is then not stepped into the core).
+ */
+static bool answer_read_index_from_lease(struct sim *s, struct sim_node *n,
+                                         const struct raft_message *m)
+{
+    uint64_t now = sim_node_now(s, n);
+    if (m->type != RAFT_MSG_READ_INDEX || n->policy != SIM_READ_LEASE ||
+        raft_role_of(n->r) != RAFT_LEADER || m->term != raft_term_of(n->r) ||
+        !lease_valid(&n->lease, now))
+        return false;
+    struct raft_message resp;
+    memset(&resp, 0, sizeof resp);
+    resp.type = RAFT_MSG_READ_INDEX_RESP;
+    resp.from = n->id;
+    resp.to = m->from;
+    resp.term = raft_term_of(n->r);
+    resp.ctx = m->ctx;
+    resp.index = raft_commit_index(n->r);
+    check_lease_read(s, n, resp.index, "answered a follower's READ_INDEX");
+    if (s->violated)
+        return true;
+    s->res->lease_answered++;
+    sim_log(s,
+            "n%" PRIu64 " answers READ_INDEX of n%" PRIu64 " from its lease: "
+            "index %" PRIu64,
+            n->id, m->from, resp.index);
+    sim_net_send(s, n->idx, &resp, false);
+    sim_node_lease_served(s, n);
+    return true;
 }
 
 void sim_node_deliver(struct sim *s, struct sim_node *n,
@@ -536,6 +649,8 @@ void sim_node_deliver(struct sim *s, struct sim_node *n,
             " index %" PRIu64 " commit %" PRIu64 "%s%s",
             sim_msg_name(m->type), m->from, m->to, m->term, m->index, m->commit,
             extra, m->reject ? " REJECT" : "");
+    if (answer_read_index_from_lease(s, n, m))
+        return;
     int rc = raft_step(n->r, m, sim_node_now(s, n));
     if (rc != 0)
         sim_log(s, "n%" PRIu64 " raft_step: %s", n->id, raft_err_name(rc));
@@ -543,19 +658,34 @@ void sim_node_deliver(struct sim *s, struct sim_node *n,
 }
 
 int sim_node_read_start(struct sim *s, struct sim_node *n, uint64_t ctx,
-                        raft_index *index)
+                        raft_index *index, raft_term *read_term)
 {
+    uint64_t now = sim_node_now(s, n);
+    *read_term = 0;
     switch (n->policy) {
     case SIM_READ_UNSAFE:
         /* Deliberately wrong: no ReadIndex round, no commit-in-term. */
         if (raft_role_of(n->r) == RAFT_LEADER)
             return SIM_READ_SERVE_NOW;
         break;
+    case SIM_READ_LEASE:
+        /* The server's fast path: lease valid by a fresh clock read, read
+         * index = commit index, wait for apply, re-check before serving. */
+        if (raft_role_of(n->r) == RAFT_LEADER && lease_valid(&n->lease, now)) {
+            *index = raft_commit_index(n->r);
+            *read_term = raft_term_of(n->r);
+            check_lease_read(s, n, *index, "started a read");
+            if (s->violated)
+                return RAFT_EINVAL;
+            s->res->reads_fast++;
+            return SIM_READ_WAIT_APPLY;
+        }
+        break; /* no lease: ReadIndex round */
     case SIM_READ_INDEX:
     default:
         break;
     }
-    int rc = raft_read_index(n->r, ctx, sim_node_now(s, n));
+    int rc = raft_read_index(n->r, ctx, now);
     *index = 0;
     return rc != 0 ? rc : SIM_READ_WAIT_STATE;
 }
@@ -577,8 +707,24 @@ void sim_node_init(struct sim *s, unsigned idx)
     }
     n->rate_ppm = (uint32_t)sim_rng_range(
         &s->rng_param, 1000000 - s->p.drift_ppm, 1000000 + s->p.drift_ppm);
-    n->offset_ns = sim_rng_range(&s->rng_param, 0, 1000000000ULL);
-    n->policy = s->opt->read_policy;
+    n->offset_ns = (int64_t)sim_rng_range(&s->rng_param, 0, 1000000000ULL);
+    if (s->opt->drift_beyond_bound) {
+        /* The lease is configured for drift_ppm, but the clocks run 30-50%
+         * fast or slow: a slow leader's lease outlives a fast follower's
+         * election timeout. */
+        uint32_t d = (uint32_t)sim_rng_range(&s->rng_param, 300000, 500000);
+        n->rate_ppm =
+            sim_rng_chance(&s->rng_param, 500000) ? 1000000 + d : 1000000 - d;
+    }
+    if (s->opt->read_policy == SIM_READ_UNSAFE)
+        n->policy = SIM_READ_UNSAFE;
+    else if (s->opt->reads == SIM_READS_LEASE)
+        n->policy = SIM_READ_LEASE;
+    else if (s->opt->reads == SIM_READS_READINDEX)
+        n->policy = SIM_READ_INDEX;
+    else
+        n->policy = sim_rng_chance(&s->rng_param, 700000) ? SIM_READ_LEASE
+                                                          : SIM_READ_INDEX;
 }
 
 static void restore_state(struct sim *s, struct sim_node *n)
@@ -621,6 +767,7 @@ int sim_node_start(struct sim *s, struct sim_node *n)
         .max_inflight = s->p.max_inflight,
         .max_msg_bytes = s->p.max_msg_bytes,
         .seed = s->seed * 1000003ULL + n->id * 7919ULL + n->inc,
+        .disable_leader_stickiness = s->opt->no_leader_stickiness,
         .bootstrap = n->wiped ? NULL : &s->initial_conf,
         .trace = s->opt->verbose ? trace_cb : NULL,
         .trace_data = s,
@@ -632,6 +779,10 @@ int sim_node_start(struct sim *s, struct sim_node *n)
                       n->id, raft_strerror(rc));
         return -1;
     }
+    struct lease_config lc = s->p.lease;
+    if (n->policy != SIM_READ_LEASE)
+        lc.duration_ns = 0; /* leases off, like a server in readindex mode */
+    (void)lease_init(&n->lease, &lc);
     n->state = SIM_NODE_UP;
     n->stopping = false;
     n->was_member = conf_has(&n->sm.conf, n->id);

@@ -335,6 +335,31 @@ void sim_options_init(struct sim_options *o)
     o->nodes = 3;
     o->faults = SIM_FAULTS_ALL;
     o->read_policy = SIM_READ_INDEX;
+    o->reads = SIM_READS_MIXED;
+}
+
+const char *sim_reads_name(enum sim_reads r)
+{
+    switch (r) {
+    case SIM_READS_MIXED:
+        return "mixed";
+    case SIM_READS_LEASE:
+        return "lease";
+    case SIM_READS_READINDEX:
+        return "readindex";
+    }
+    return "?";
+}
+
+int sim_reads_parse(const char *str, enum sim_reads *out)
+{
+    for (int r = SIM_READS_MIXED; r <= SIM_READS_READINDEX; r++) {
+        if (strcmp(str, sim_reads_name((enum sim_reads)r)) == 0) {
+            *out = (enum sim_reads)r;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 const char *sim_faults_name(enum sim_faults f)
@@ -368,9 +393,12 @@ int sim_replay_command(const struct sim_options *o, uint64_t seed, char *buf,
 {
     return snprintf(buf, cap,
                     "%s --first-seed %" PRIu64
-                    " --seeds 1 --nodes %u --faults %s%s%s --verbose",
+                    " --seeds 1 --nodes %u --faults %s --reads %s%s%s%s%s "
+                    "--verbose",
                     o->prog ? o->prog : "metastore-sim", seed, o->nodes,
-                    sim_faults_name(o->faults),
+                    sim_faults_name(o->faults), sim_reads_name(o->reads),
+                    o->drift_beyond_bound ? " --drift-beyond-bound" : "",
+                    o->no_leader_stickiness ? " --no-leader-stickiness" : "",
                     o->read_policy == SIM_READ_UNSAFE ? " --unsafe-reads" : "",
                     o->driver_bug == SIM_BUG_ACK_BEFORE_PERSIST
                         ? " --driver-bug ack-before-persist"
@@ -413,6 +441,24 @@ static void choose_params(struct sim *s)
     p->dup_ppm = net ? (uint32_t)sim_rng_range(g, 0, 30000) : 0;
     p->slow_ppm = net ? (uint32_t)sim_rng_range(g, 0, 20000) : 0;
     p->slow_max_ns = 300 * 1000 * 1000ULL;
+
+    /* Leases: the server's rule, with this seed's drift bound. */
+    if (s->opt->drift_beyond_bound)
+        p->drift_ppm = 10000; /* configured 1%; the real clocks break it */
+    else
+        p->drift_ppm = (uint32_t)sim_rng_range(g, 10000, 50000);
+    uint64_t et_ns = p->election_tick * p->tick_ns;
+    uint64_t hb_ns = p->heartbeat_tick * p->tick_ns;
+    /* Two clocks within the bound part by up to 2 * drift over an
+     * election timeout. */
+    p->clock_drift_ns = et_ns / 1000000 * 2 * p->drift_ppm;
+    p->lease.duration_ns =
+        lease_default_duration_ns(et_ns, hb_ns, p->clock_drift_ns);
+    p->lease.clock_drift_ns = p->clock_drift_ns;
+    p->lease.renew_divisor = 0;
+    p->follower_read_ppm = s->opt->reads == SIM_READS_READINDEX
+                               ? 0
+                               : (uint32_t)sim_rng_range(g, 50000, 300000);
 }
 
 /* ---- the run loop
@@ -483,6 +529,9 @@ static void dispatch(struct sim *s, struct sim_event *e)
         s->faults_on = false;
         sim_faults_end(s);
         break;
+    case SIM_EV_ATTACK:
+        sim_attack_step(s);
+        break;
     case SIM_EV_CHECK:
         sim_check_logs(s);
         sim_schedule(s, s->now_ns + 250 * 1000 * 1000ULL, SIM_EV_CHECK, 0, 0, 0,
@@ -494,6 +543,15 @@ static void dispatch(struct sim *s, struct sim_event *e)
 static void setup(struct sim *s)
 {
     s->n_nodes = s->opt->nodes;
+    s->attack_leader = -1;
+    s->attack_target = -1;
+    char why[256];
+    if (lease_config_check(s->p.lease.duration_ns, s->p.lease.clock_drift_ns,
+                           s->p.election_tick * s->p.tick_ns, s->p.tick_ns, why,
+                           sizeof why) != 0) {
+        sim_violation(s, "the seed's lease configuration is refused: %s", why);
+        return;
+    }
     s->initial_conf.n = s->n_nodes;
     for (unsigned i = 0; i < s->n_nodes; i++) {
         s->initial_conf.members[i].id = i + 1;
@@ -514,12 +572,17 @@ static void setup(struct sim *s)
     sim_schedule(s, 250 * 1000 * 1000ULL, SIM_EV_CHECK, 0, 0, 0, NULL);
     sim_log(
         s,
-        "seed %" PRIu64 ": nodes=%u faults=%s reads=%s clients=%u "
+        "seed %" PRIu64 ": nodes=%u faults=%s reads=%s lease=%" PRIu64
+        "ms drift_bound=%" PRIu64 "ms%s%s clients=%u "
         "max_ops=%u heartbeat_tick=%u max_inflight=%u max_msg_bytes=%" PRIu64
         " snapshot_every=%u keep=%u pad=%u delay=1..%" PRIu64
         "ms loss=%u ppm dup=%u ppm fsync<=%" PRIu64 "us work=%" PRIu64 "ms",
         s->seed, s->n_nodes, sim_faults_name(s->opt->faults),
-        s->opt->read_policy == SIM_READ_UNSAFE ? "unsafe" : "readindex",
+        s->opt->read_policy == SIM_READ_UNSAFE ? "unsafe"
+                                               : sim_reads_name(s->opt->reads),
+        s->p.lease.duration_ns / 1000000, s->p.clock_drift_ns / 1000000,
+        s->opt->drift_beyond_bound ? " DRIFT-BEYOND-BOUND" : "",
+        s->opt->no_leader_stickiness ? " NO-LEADER-STICKINESS" : "",
         s->p.n_clients, s->p.max_ops, s->p.heartbeat_tick, s->p.max_inflight,
         s->p.max_msg_bytes, s->p.snapshot_every, s->p.snapshot_keep,
         s->p.snapshot_pad, s->p.delay_max_ns / 1000000, s->p.loss_ppm,
@@ -545,7 +608,8 @@ int sim_run_seed(const struct sim_options *o, uint64_t seed,
     memset(res, 0, sizeof *res);
     if (!o ||
         (o->nodes != 1 && o->nodes != 3 && o->nodes != 5 && o->nodes != 7) ||
-        o->faults > SIM_FAULTS_ALL || o->read_policy > SIM_READ_UNSAFE ||
+        o->faults > SIM_FAULTS_ALL || o->read_policy > SIM_READ_LEASE ||
+        o->reads > SIM_READS_READINDEX ||
         o->driver_bug > SIM_BUG_ACK_BEFORE_PERSIST)
         return -EINVAL;
     struct sim *s = calloc(1, sizeof *s);

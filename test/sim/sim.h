@@ -33,13 +33,26 @@ enum sim_faults {
 };
 
 /*
- * How a node answers a linearizable read.  The hook the lease module of a
- * later issue plugs into: it adds SIM_READ_LEASE.
+ * How a node answers a linearizable read.  Followers always ask the leader
+ * (raft_read_index); the policy of the LEADER decides whether that question
+ * costs a heartbeat round or is answered from its lease.
  */
 enum sim_read_policy {
     SIM_READ_INDEX = 0,  /* ReadIndex (thesis 6.4) on leader and followers */
     SIM_READ_UNSAFE = 1, /* the leader answers from local state at once:
                             NOT linearizable, the checker must catch it */
+    SIM_READ_LEASE = 2,  /* leader lease (lease/lease.h) like the server:
+                            with a valid lease the read index is the commit
+                            index (no round), else ReadIndex; a follower's
+                            READ_INDEX is answered from the lease too */
+};
+
+/* Which read policies the nodes of a seed get (--reads). */
+enum sim_reads {
+    SIM_READS_MIXED = 0,     /* per seed and node: lease or readindex, and
+                                clients send some reads to followers */
+    SIM_READS_LEASE = 1,     /* every node: SIM_READ_LEASE */
+    SIM_READS_READINDEX = 2, /* every node: SIM_READ_INDEX */
 };
 
 /*
@@ -55,14 +68,23 @@ enum sim_driver_bug {
 struct sim_options {
     unsigned nodes; /* 1, 3, 5 or 7 */
     enum sim_faults faults;
-    enum sim_read_policy read_policy;
-    bool verbose;        /* print every event */
-    FILE *out;           /* verbose trace and violation reports;
-                            NULL: nothing is printed */
-    const char *prog;    /* program name in the replay command line
-                            (NULL: "metastore-sim") */
-    uint64_t lin_budget; /* lin_check() budget per key, 0: its default */
-    uint32_t driver_bug; /* enum sim_driver_bug; SIM_BUG_NONE normally */
+    enum sim_read_policy read_policy; /* SIM_READ_UNSAFE overrides `reads`
+                                         on every node; any other value
+                                         leaves `reads` in charge */
+    enum sim_reads reads;
+    /* Teeth for the lease: both make leases unsafe on purpose, so lease
+     * reads under partitions must be caught as stale. */
+    bool drift_beyond_bound;   /* clock rates differ by 30-50% (the lease
+                                  attack: 65%) while the lease is
+                                  configured for a 1% bound */
+    bool no_leader_stickiness; /* raft_config.disable_leader_stickiness */
+    bool verbose;              /* print every event */
+    FILE *out;                 /* verbose trace and violation reports;
+                                  NULL: nothing is printed */
+    const char *prog;          /* program name in the replay command line
+                                  (NULL: "metastore-sim") */
+    uint64_t lin_budget;       /* lin_check() budget per key, 0: its default */
+    uint32_t driver_bug;       /* enum sim_driver_bug; SIM_BUG_NONE normally */
 };
 
 /* What one seed did, and the first violation found (if any). */
@@ -86,15 +108,25 @@ struct sim_result {
     uint64_t writes_unknown;
     uint64_t reads_ok;
     uint64_t reads_failed;
+    uint64_t reads_fast;     /* leader reads served from the lease */
+    uint64_t reads_follower; /* reads started on a follower */
+    uint64_t lease_answered; /* follower READ_INDEX answered from a lease */
+    uint64_t lease_renewals; /* early renewals (raft_heartbeat) */
+    uint64_t lease_recheck_failed; /* lease reads dropped at the leadership
+                                      re-check before serving */
     uint64_t max_applied;
 };
 
-/* Defaults: 3 nodes, all faults, ReadIndex reads, quiet. */
+/* Defaults: 3 nodes, all faults, mixed reads (lease, follower and
+ * ReadIndex), quiet. */
 void sim_options_init(struct sim_options *o);
 
 /* "none", "net", "crash", "all".  sim_faults_parse returns 0 or -1. */
 const char *sim_faults_name(enum sim_faults f);
 int sim_faults_parse(const char *s, enum sim_faults *out);
+/* "mixed", "lease", "readindex".  sim_reads_parse returns 0 or -1. */
+const char *sim_reads_name(enum sim_reads r);
+int sim_reads_parse(const char *s, enum sim_reads *out);
 
 /*
  * Runs one seed.  Returns 0 when the seed ran to its end or to its first

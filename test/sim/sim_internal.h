@@ -12,6 +12,7 @@
 #ifndef METASTORE_SIM_INTERNAL_H
 #define METASTORE_SIM_INTERNAL_H
 
+#include "lease/lease.h"
 #include "raft/raft.h"
 #include "test/sim/linearize.h"
 #include "test/sim/sim.h"
@@ -48,6 +49,7 @@ enum sim_event_type {
     SIM_EV_FAULT,        /* the nemesis acts */
     SIM_EV_END_WORKLOAD, /* stop faults and clients, heal, restart */
     SIM_EV_CHECK,        /* periodic log matching check */
+    SIM_EV_ATTACK,       /* the lease attack's next phase (faults.c) */
 };
 
 struct sim_event {
@@ -76,9 +78,15 @@ struct sim_params {
     uint32_t slow_ppm; /* a message is held up to slow_max_ns */
     uint64_t slow_max_ns;
     uint64_t fsync_min_ns, fsync_max_ns;
-    uint32_t drift_ppm; /* clock rate bound: 1 +- drift_ppm / 1e6 */
-    uint64_t work_ns;   /* clients and faults run until then */
-    uint64_t end_ns;    /* the seed ends then */
+    uint32_t drift_ppm;         /* clock rate bound: 1 +- drift_ppm / 1e6 (the
+                                   configured bound; --drift-beyond-bound breaks it) */
+    uint64_t clock_drift_ns;    /* the lease's clock_drift: how far two clocks
+                                   within the bound part over an election
+                                   timeout */
+    struct lease_config lease;  /* of the lease-policy nodes */
+    uint32_t follower_read_ppm; /* reads sent to a follower on purpose */
+    uint64_t work_ns;           /* clients and faults run until then */
+    uint64_t end_ns;            /* the seed ends then */
     uint64_t op_timeout_ns;
     uint64_t think_min_ns, think_max_ns;
     uint64_t fault_min_ns, fault_max_ns;
@@ -122,8 +130,10 @@ struct sim_node {
     bool was_member;
     bool stopping;
     uint32_t rate_ppm; /* local clock rate, parts per million */
-    uint64_t offset_ns;
-    uint32_t policy; /* enum sim_read_policy */
+    int64_t offset_ns; /* local = virtual * rate + offset (kept continuous
+                          when the nemesis changes the rate) */
+    uint32_t policy;   /* enum sim_read_policy */
+    struct lease_manager lease; /* volatile: re-initialised at every start */
 
     /* the KV state machine (volatile; durable form: memstore snapshot) */
     struct sim_sm_state sm;
@@ -164,6 +174,8 @@ struct sim_client {
     raft_term term;
     uint64_t ctx;
     uint64_t op_seq;
+    raft_term read_term; /* lease read: serve only if still leader in this
+                            term (0: no re-check) */
 };
 
 struct sim_hist_op {
@@ -216,6 +228,15 @@ struct sim {
     raft_index max_applied;
     raft_id *term_leader; /* indexed by term */
     size_t cap_terms;
+
+    /* the lease attack (faults.c) */
+    bool writes_paused; /* clients only read while it runs */
+    int attack_leader;  /* node index, -1: no attack running */
+    int attack_target;  /* -1: isolate the leader when its lease is fresh */
+    bool attack_cut;    /* A <-> C is cut (else: waiting for C to catch up) */
+    uint64_t attack_campaign_ns; /* when C was first seen campaigning, 0 */
+    uint32_t attack_leader_inc;
+    uint64_t attack_deadline_ns;
 };
 
 /* sim.c */
@@ -232,6 +253,7 @@ void *sim_xrealloc(struct sim *s, void *p, size_t n, size_t size);
 
 /* faults.c */
 void sim_faults_step(struct sim *s);
+void sim_attack_step(struct sim *s);
 void sim_faults_end(struct sim *s);
 /* Index of the up node that is leader in the highest term, or -1. */
 int sim_find_leader(struct sim *s);
@@ -249,6 +271,8 @@ void sim_node_persist_done(struct sim *s, struct sim_node *n);
 /* Handles every ready batch the core has. */
 void sim_node_drive(struct sim *s, struct sim_node *n);
 uint64_t sim_node_now(const struct sim *s, const struct sim_node *n);
+/* Changes n's clock rate from now on; its local time stays continuous. */
+void sim_node_set_rate(struct sim *s, struct sim_node *n, uint32_t rate_ppm);
 uint64_t sim_tick_interval(const struct sim *s, const struct sim_node *n);
 uint64_t sim_kv_hash(const uint64_t *kv);
 
@@ -257,8 +281,10 @@ uint64_t sim_kv_hash(const uint64_t *kv);
  * Returns SIM_READ_SERVE_NOW (answer from the KV map at once),
  * SIM_READ_WAIT_STATE (a read state with `ctx` will come in a ready batch),
  * SIM_READ_WAIT_APPLY (serve once applied >= *index), or a negative RAFT_E*
- * code when the read cannot start.  A lease policy fits here: with a valid
- * lease it returns SIM_READ_WAIT_APPLY with the commit index.
+ * code when the read cannot start.  The lease policy on a leader with a
+ * valid lease returns SIM_READ_WAIT_APPLY with the commit index and sets
+ * *read_term: the read may only be served while n is still leader in that
+ * term (else *read_term is 0).
  */
 enum sim_read_start {
     SIM_READ_SERVE_NOW = 0,
@@ -266,7 +292,9 @@ enum sim_read_start {
     SIM_READ_WAIT_APPLY = 2,
 };
 int sim_node_read_start(struct sim *s, struct sim_node *n, uint64_t ctx,
-                        raft_index *index);
+                        raft_index *index, raft_term *read_term);
+/* After a lease read was served: renew early when the lease runs low. */
+void sim_node_lease_served(struct sim *s, struct sim_node *n);
 
 enum sim_entry_lookup {
     SIM_ENTRY_DATA = 0, /* term and data hash known */

@@ -5,9 +5,15 @@
  *   write  picks a node (its last known leader, else a random one),
  *          proposes "key = unique value" there and succeeds when that node
  *          applies an entry with the (index, term) raft_propose returned;
- *   read   asks a node for a linearizable read: ReadIndex (raft_read_index,
- *          then wait for applied >= index, then read the KV map), or with
- *          the unsafe policy a leader answers from its KV map at once.
+ *   read   asks a node for a linearizable read (sim_node_read_start()):
+ *          ReadIndex (raft_read_index, then wait for applied >= index, then
+ *          read the KV map); with the lease policy a leader holding a valid
+ *          lease takes its commit index as the read index and serves only
+ *          if it is still leader in the same term once applied has caught
+ *          up; with the unsafe policy a leader answers from its KV map at
+ *          once.  Some reads go to a follower on purpose (follower_read_ppm);
+ *          while the lease attack waits for a follower to catch up, clients
+ *          only read.
  * Every operation records call and return times (virtual ns) as a
  * struct lin_op; at the end of the seed the history goes to lin_check().
  *
@@ -175,7 +181,13 @@ static void start_read(struct sim *s, struct sim_client *c, struct sim_node *n,
     c->hist_i = hi;
     uint64_t ctx = s->next_ctx++;
     raft_index index = 0;
-    int rc = sim_node_read_start(s, n, ctx, &index);
+    raft_term read_term = 0;
+    if (n->r && raft_role_of(n->r) != RAFT_LEADER)
+        s->res->reads_follower++;
+    int rc = sim_node_read_start(s, n, ctx, &index, &read_term);
+    if (s->violated)
+        return;
+    c->read_term = read_term;
     if (rc == SIM_READ_SERVE_NOW) {
         c->state = SIM_CL_READ_WAIT_APPLY;
         finish(s, c, OUT_OK, n->sm.kv[key]);
@@ -238,6 +250,16 @@ void sim_client_wake(struct sim *s, unsigned ci)
         target = (unsigned)sim_rng_range(&s->rng_work, 0, s->n_nodes - 1);
     uint64_t key = sim_rng_range(&s->rng_work, 0, SIM_KEYS - 1);
     bool write = sim_rng_chance(&s->rng_work, s->p.write_ppm);
+    if (s->writes_paused)
+        write = false;
+    if (!write && s->n_nodes > 1 && s->p.follower_read_ppm &&
+        sim_rng_chance(&s->rng_work, s->p.follower_read_ppm)) {
+        /* A follower read on purpose: any node but the known leader. */
+        unsigned f = (unsigned)sim_rng_range(&s->rng_work, 0, s->n_nodes - 2);
+        if (c->known_leader >= 0 && f >= (unsigned)c->known_leader)
+            f++;
+        target = f;
+    }
     struct sim_node *n = &s->nodes[target];
     if (n->state != SIM_NODE_UP || !n->r) {
         sim_log(s, "client %u: n%" PRIu64 " is down", c->id, n->id);
@@ -319,12 +341,25 @@ void sim_workload_on_read_state(struct sim *s, struct sim_node *n,
 
 void sim_workload_on_progress(struct sim *s, struct sim_node *n)
 {
+    bool renew = false;
     for (unsigned i = 0; i < s->n_clients; i++) {
         struct sim_client *c = &s->clients[i];
-        if (waits_on(c, n) && c->state == SIM_CL_READ_WAIT_APPLY &&
-            n->sm.index >= c->index)
-            finish(s, c, OUT_OK, n->sm.kv[c->key]);
+        if (!waits_on(c, n) || c->state != SIM_CL_READ_WAIT_APPLY ||
+            n->sm.index < c->index)
+            continue;
+        if (c->read_term != 0 && (!n->r || raft_role_of(n->r) != RAFT_LEADER ||
+                                  raft_term_of(n->r) != c->read_term)) {
+            /* The index came from a lease this node no longer holds
+             * (etcd issue 20418): the server answers "retry". */
+            s->res->lease_recheck_failed++;
+            finish(s, c, OUT_DROP, 0);
+            continue;
+        }
+        renew = renew || c->read_term != 0;
+        finish(s, c, OUT_OK, n->sm.kv[c->key]);
     }
+    if (renew && !s->violated)
+        sim_node_lease_served(s, n);
 }
 
 void sim_workload_on_soft(struct sim *s, struct sim_node *n,
