@@ -109,7 +109,7 @@ if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; 
     rpid=$!
     sleep 0.5
     for pipe in 1 "$DEPTH"; do
-        r=$(redis-benchmark -p $((BASE + 90)) -t get -c "$CONNS" -d 256 -P "$pipe" -n 1000000 -q | awk '/GET/ {print $2}')
+        r=$(redis-benchmark -p $((BASE + 90)) -t get -c "$CONNS" -d 256 -P "$pipe" -n 1000000 -q | tr '\r' '\n' | awk '/GET.*requests per second/ {print $2}' | tail -n 1)
         echo "redis GET (-c $CONNS -P $pipe): $r ops/s; lease reads / redis: $(ratio "${ops[lease]}" "$r")   (target >= 0.5x)"
     done
     kill "$rpid"

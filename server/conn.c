@@ -29,6 +29,7 @@
 #include "proto/metastore.pb-c.h"
 #include "server/log.h"
 #include "server/peer.h"
+#include "server/range_pack.h"
 #include "server/server.h"
 #include "server/status.h"
 
@@ -147,25 +148,6 @@ static void reply_forward(struct srv_conn *c, bool is_error,
      * (srv_conn_request_done), which may come after this reply. */
 }
 
-static void forward_message(struct srv_conn *c, bool is_error,
-                            const ProtobufCMessage *msg)
-{
-    size_t len = msg != NULL ? protobuf_c_message_get_packed_size(msg) : 0;
-    uint8_t stack[512] = {0};
-    uint8_t *buf = len <= sizeof stack ? stack : malloc(len);
-    if (buf == NULL) {
-        reply_forward(c, true, NULL, 0);
-        return;
-    }
-    if (msg != NULL) {
-        protobuf_c_message_pack(msg, buf);
-    }
-    reply_forward(c, is_error, buf, len);
-    if (buf != stack) {
-        free(buf);
-    }
-}
-
 bool srv_conn_is_forwarded(const struct srv_conn *c)
 {
     return c->is_forward;
@@ -217,30 +199,84 @@ void srv_conn_reply_raw(struct srv *s, struct srv_conn *c, uint16_t method,
     mark_dirty(c);
 }
 
-static void append_frame(struct srv_conn *c, uint16_t method, uint8_t flags,
-                         uint64_t request_id, const ProtobufCMessage *msg)
+/* Queues a reply frame whose body_len-byte body pack() writes into the
+ * output buffer: the body is sized once by the caller and packed in place. */
+static void append_packed(struct srv_conn *c, uint16_t method, uint8_t flags,
+                          uint64_t request_id, size_t body_len,
+                          size_t (*pack)(const void *ctx, uint8_t *out),
+                          const void *ctx)
 {
     if (c->forward != NULL) {
-        forward_message(c, (flags & FRAME_FLAG_ERROR) != 0, msg);
+        uint8_t stack[512] = {0};
+        uint8_t *buf = body_len <= sizeof stack ? stack : malloc(body_len);
+        if (buf == NULL) {
+            reply_forward(c, true, NULL, 0);
+            return;
+        }
+        if (body_len > 0) {
+            pack(ctx, buf);
+        }
+        reply_forward(c, (flags & FRAME_FLAG_ERROR) != 0, buf, body_len);
+        if (buf != stack) {
+            free(buf);
+        }
         return;
     }
-    size_t need = frame_message_size(msg);
-    uint8_t *dst = out_reserve(c, need);
-    size_t written = 0;
+    if (body_len > MAX_REPLY_BYTES) {
+        ms_error("cannot encode a %s reply: %s", srv_method_name(method),
+                 frame_strerror(FRAME_ETOOBIG));
+        conn_close(c, "reply too large");
+        return;
+    }
+    struct frame_header h = {.length = (uint32_t)body_len,
+                             .method = method,
+                             .flags = flags,
+                             .request_id = request_id};
+    uint8_t *dst = out_reserve(c, FRAME_HEADER_BYTES + body_len);
     if (dst == NULL) {
         conn_close(c, "out of memory for replies");
         return;
     }
-    int rv = frame_encode_message(method, flags, request_id, msg,
-                                  MAX_REPLY_BYTES, dst, &written);
-    if (rv != 0) {
+    int rv = frame_header_encode(&h, dst);
+    size_t n = body_len > 0 ? pack(ctx, dst + FRAME_HEADER_BYTES) : 0;
+    if (rv != 0 || n != body_len) {
         ms_error("cannot encode a %s reply: %s", srv_method_name(method),
-                 frame_strerror(rv));
-        conn_close(c, "reply too large");
+                 frame_strerror(rv != 0 ? rv : FRAME_EINVAL));
+        conn_close(c, "reply encoding failed");
         return;
     }
-    c->out_len += written;
+    c->out_len += FRAME_HEADER_BYTES + body_len;
     mark_dirty(c);
+}
+
+static size_t pack_pb(const void *ctx, uint8_t *out)
+{
+    return protobuf_c_message_pack(ctx, out);
+}
+
+/* A protobuf reply (NULL msg: empty body), sized once and packed once. */
+static void append_frame(struct srv_conn *c, uint16_t method, uint8_t flags,
+                         uint64_t request_id, const ProtobufCMessage *msg)
+{
+    size_t len = msg != NULL ? protobuf_c_message_get_packed_size(msg) : 0;
+    append_packed(c, method, flags, request_id, len, pack_pb, msg);
+}
+
+static size_t pack_range(const void *ctx, uint8_t *out)
+{
+    return range_pack_write(ctx, out);
+}
+
+void srv_conn_reply_range(struct srv *s, struct srv_conn *c, uint16_t method,
+                          uint64_t request_id, const struct range_pack *r)
+{
+    if (c->closing) {
+        return;
+    }
+    srv_stats_request_done(&s->stats, method, SRV_STATUS_OK,
+                           srv_now_ns() - s->reply_start_ns);
+    append_packed(c, method, FRAME_FLAG_RESPONSE, request_id,
+                  range_pack_size(r), pack_range, r);
 }
 
 void srv_conn_reply(struct srv *s, struct srv_conn *c, uint16_t method,

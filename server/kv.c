@@ -32,6 +32,7 @@
 #include "proto/metastore.pb-c.h"
 #include "server/log.h"
 #include "server/peer.h"
+#include "server/range_pack.h"
 #include "server/server.h"
 #include "server/status.h"
 #include "storage/rocksdb.h"
@@ -643,15 +644,35 @@ static void run_range(struct srv *s, struct srv_conn *c, uint16_t method,
     if (rv != 0) {
         reply_engine_error(s, c, method, request_id, rv);
     } else {
-        Metastore__RangeResponse *p = to_range_resp(s, &res, r);
-        if (p == NULL) {
-            srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_INTERNAL,
-                                 "out of memory");
-        } else {
-            reply_ok(s, c, method, request_id, &p->base);
-        }
+        /* Encoded straight from the engine's result: the same bytes as
+         * to_range_resp() packed by protobuf-c (server/range_pack.h). */
+        struct range_pack p = {
+            .cluster_id = s->cluster_id,
+            .member_id = s->cfg.node.id,
+            .revision = engine_revision(s->eng),
+            .raft_term = raft_term_of(s->raft),
+            .applied_index = engine_applied_index(s->eng),
+            .kvs = res.kvs,
+            .n_kvs = res.kvs_len,
+            .min_mod_revision = r->min_mod_revision,
+            .max_mod_revision = r->max_mod_revision,
+            .min_create_revision = r->min_create_revision,
+            .max_create_revision = r->max_create_revision,
+            .more = res.more,
+            .count = res.count,
+        };
+        srv_conn_reply_range(s, c, method, request_id, &p);
     }
     engine_arena_reset(&s->arena);
+}
+
+/* RangeRequest decoding into a stack scratch buffer (no malloc for the
+ * usual small request); release with range_scratch_release(). */
+static Metastore__RangeRequest *unpack_range(struct range_scratch *sc,
+                                             const uint8_t *body, size_t len)
+{
+    range_scratch_init(sc);
+    return metastore__range_request__unpack(&sc->alloc, len, body);
 }
 
 void srv_kv_run_read(struct srv *s, struct srv_wait *w)
@@ -669,15 +690,16 @@ void srv_kv_run_read(struct srv *s, struct srv_wait *w)
                              "retry");
         return;
     }
-    Metastore__RangeRequest *r =
-        metastore__range_request__unpack(NULL, w->body_len, w->body);
+    struct range_scratch sc;
+    Metastore__RangeRequest *r = unpack_range(&sc, w->body, w->body_len);
     if (r == NULL) {
+        range_scratch_release(&sc, NULL);
         srv_conn_reply_error(s, w->conn, w->method, w->request_id,
                              SRV_STATUS_INTERNAL, "lost the parked request");
         return;
     }
     run_range(s, w->conn, w->method, w->request_id, r);
-    metastore__range_request__free_unpacked(r, NULL);
+    range_scratch_release(&sc, &r->base);
     srv_read_done(s, w->path, w->start_ns);
 }
 
@@ -896,9 +918,11 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
                            size_t len)
 {
     uint64_t start = srv_now_ns();
-    Metastore__RangeRequest *r = metastore__range_request__unpack(NULL, len, body);
+    struct range_scratch sc;
+    Metastore__RangeRequest *r = unpack_range(&sc, body, len);
     struct kv_error err;
     if (r == NULL) {
+        range_scratch_release(&sc, NULL);
         srv_conn_reply_error(s, c, method, request_id,
                              SRV_STATUS_INVALID_ARGUMENT,
                              "body is not a valid RangeRequest");
@@ -907,7 +931,7 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
     }
     if (!check_range(s, r, &err)) {
         srv_conn_reply_error(s, c, method, request_id, err.status, err.msg);
-        metastore__range_request__free_unpacked(r, NULL);
+        range_scratch_release(&sc, &r->base);
         srv_conn_request_done(c);
         return;
     }
@@ -929,7 +953,7 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
         /* Served at once: the common case of the lease fast path. */
         enum srv_read_path path = fast ? SRV_PATH_FAST : SRV_PATH_SERIALIZABLE;
         run_range(s, c, method, request_id, r);
-        metastore__range_request__free_unpacked(r, NULL);
+        range_scratch_release(&sc, &r->base);
         srv_read_done(s, path, start);
         srv_conn_request_done(c);
         if (fast && lease_should_renew_early(&s->lease, start)) {
@@ -937,7 +961,7 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
         }
         return;
     }
-    metastore__range_request__free_unpacked(r, NULL);
+    range_scratch_release(&sc, &r->base);
 
     if (!serializable && cfg->lease_read.read_mode == SRV_READ_MODE_LOG) {
         if (!propose(s, c, method, request_id, body, len)) {

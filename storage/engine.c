@@ -432,6 +432,90 @@ int engine_snapshot_restore(struct engine *e, engine_read_cb read, void *ctx)
     return e->ops->snapshot_restore(e, read, ctx);
 }
 
+int engine_history(struct engine *e, const struct engine_history_req *req,
+                   struct engine_arena *a, struct engine_history_result *out)
+{
+    if (!engine__valid_range(req->key, req->key_len, req->range_end,
+                             req->range_end_len) ||
+        req->start_revision < 1 || req->limit < 0)
+        return ENGINE_EINVAL;
+    if (e->ops->history == NULL)
+        return ENGINE_ENOTSUP;
+    return e->ops->history(e, req, a, out);
+}
+
+/* ---- history helpers ---------------------------------------------------- */
+
+int engine__history_check(int64_t start, int64_t current, int64_t compact)
+{
+    if (compact > 0 && start <= compact)
+        return ENGINE_ECOMPACTED;
+    if (start > current + 1)
+        return ENGINE_EFUTURE_REV;
+    return 0;
+}
+
+int engine__evvec_push(struct engine__evvec *v, const struct engine_event *ev)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap > 0 ? v->cap * 2 : 16;
+        struct engine_event *p = engine__realloc(v->v, cap * sizeof(*p));
+        if (p == NULL)
+            return ENGINE_ENOMEM;
+        v->v = p;
+        v->cap = cap;
+    }
+    v->v[v->n++] = *ev;
+    return 0;
+}
+
+void engine__evvec_free(struct engine__evvec *v)
+{
+    free(v->v);
+    v->v = NULL;
+    v->n = v->cap = 0;
+}
+
+static int event_cmp(const void *pa, const void *pb)
+{
+    const struct engine_event *a = pa, *b = pb;
+    if (a->kv.mod_revision != b->kv.mod_revision)
+        return a->kv.mod_revision < b->kv.mod_revision ? -1 : 1;
+    return engine_key_cmp(a->kv.key, a->kv.key_len, b->kv.key, b->kv.key_len);
+}
+
+int engine__history_finish(struct engine__evvec *v, int64_t limit,
+                           int64_t current, struct engine_arena *a,
+                           struct engine_history_result *out)
+{
+    if (v->n > 1)
+        qsort(v->v, v->n, sizeof(v->v[0]), event_cmp);
+    size_t cut = v->n;
+    if (limit > 0 && v->n > (size_t)limit) {
+        cut = (size_t)limit;
+        /* Never split a revision: a watcher resumes at a revision. */
+        while (cut < v->n &&
+               v->v[cut].kv.mod_revision == v->v[cut - 1].kv.mod_revision)
+            cut++;
+    }
+    out->events = NULL;
+    out->events_len = 0;
+    out->more = cut < v->n;
+    out->next_revision = out->more ? v->v[cut].kv.mod_revision : current + 1;
+    out->revision = current;
+    if (cut > 0) {
+        out->events = engine_arena_alloc(a, cut * sizeof(v->v[0]));
+        if (out->events == NULL) {
+            engine__evvec_free(v);
+            return ENGINE_ENOMEM;
+        }
+        memcpy(out->events, v->v, cut * sizeof(v->v[0]));
+        out->events_len = cut;
+    }
+    engine__evvec_free(v);
+    return 0;
+}
+
 void engine_close(struct engine *e)
 {
     if (e != NULL)

@@ -272,6 +272,46 @@ struct engine_stats {
     uint64_t applied_index;
 };
 
+/* ---- history (the changes a watch delivers) ----------------------------- */
+
+enum engine_event_type {
+    ENGINE_EVENT_PUT = 0,
+    ENGINE_EVENT_DELETE = 1,
+};
+
+/*
+ * One change of one key, as an etcd v3 mvccpb.Event.  PUT: kv is the key
+ * as written (value, create/mod revision, version, lease).  DELETE: kv has
+ * the key, mod_revision = the revision of the delete, an empty value and
+ * create_revision, version and lease 0.  prev_kv is the key just before
+ * the change (has_prev_kv false when it did not exist or was not asked).
+ */
+struct engine_event {
+    enum engine_event_type type;
+    struct engine_kv kv;
+    bool has_prev_kv;
+    struct engine_kv prev_kv;
+};
+
+struct engine_history_req {
+    const void *key; /* (key, range_end) as in engine_range_req */
+    size_t key_len;
+    const void *range_end;
+    size_t range_end_len;
+    int64_t start_revision; /* >= 1: first revision wanted */
+    int64_t limit;          /* 0 = no limit; see engine_history() */
+    bool prev_kv;
+};
+
+struct engine_history_result {
+    struct engine_event *events; /* in the arena */
+    size_t events_len;
+    bool more;             /* stopped because of the limit */
+    int64_t next_revision; /* where to continue; current revision + 1 when
+                              !more */
+    int64_t revision;      /* current revision of the store */
+};
+
 /* ---- snapshots ---------------------------------------------------------- */
 
 /* Receives the next piece of a snapshot stream (at most
@@ -310,6 +350,9 @@ struct engine_ops {
     int (*snapshot_save)(struct engine *e, engine_write_cb write, void *ctx);
     int (*snapshot_restore)(struct engine *e, engine_read_cb read, void *ctx);
     void (*close)(struct engine *e);
+    /* Added last so older initialisers stay valid; see engine_history(). */
+    int (*history)(struct engine *e, const struct engine_history_req *req,
+                   struct engine_arena *a, struct engine_history_result *out);
 };
 
 struct engine {
@@ -414,6 +457,26 @@ int engine_snapshot_save(struct engine *e, engine_write_cb write, void *ctx);
  * answer as the source engine did.  Stops reading after the trailer.
  */
 int engine_snapshot_restore(struct engine *e, engine_read_cb read, void *ctx);
+
+/*
+ * The changes to keys of (key, range_end) in revisions
+ * [start_revision, current], in revision order; the events of one revision
+ * (one txn) come in key order (the engines keep no sub-revision, so a
+ * txn's op order is not recorded; etcd delivers op order).  With limit > 0
+ * the result stops at a revision boundary after at least `limit` events
+ * (a revision is never split, so it may hold more than `limit` events);
+ * then `more` is true and next_revision is the revision to ask for next.
+ *
+ * ENGINE_EINVAL (bad range, start_revision < 1, negative limit),
+ * ENGINE_ECOMPACTED when start_revision <= the compact revision (as etcd:
+ * a watch from a compacted revision fails), ENGINE_EFUTURE_REV when
+ * start_revision > current revision + 1, ENGINE_ENOMEM, ENGINE_EIO.
+ * Cost: both engines walk every stored revision of every key in the range
+ * (O(keys in range x history)) and sort the events; fine for catch-up of
+ * a watcher, not for a hot path.  Results live in the arena.
+ */
+int engine_history(struct engine *e, const struct engine_history_req *req,
+                   struct engine_arena *a, struct engine_history_result *out);
 
 /* ---- testing ---------------------------------------------------------- */
 

@@ -129,4 +129,21 @@ bool engine__valid_range(const void *key, size_t key_len, const void *range_end,
 void engine__range_kind(size_t range_end_len, const void *range_end,
                         bool *single, bool *to_end);
 
+/* History: engines push events (their bytes already in the arena) in any
+ * order; engine__history_finish() sorts them by (revision, key), applies
+ * the limit at a revision boundary and fills *out.  The vector is freed by
+ * engine__evvec_free() in every case. */
+struct engine__evvec {
+    struct engine_event *v;
+    size_t n, cap;
+};
+
+int engine__evvec_push(struct engine__evvec *v, const struct engine_event *ev);
+void engine__evvec_free(struct engine__evvec *v);
+int engine__history_finish(struct engine__evvec *v, int64_t limit,
+                           int64_t current, struct engine_arena *a,
+                           struct engine_history_result *out);
+/* The checks every engine makes before reading history. */
+int engine__history_check(int64_t start, int64_t current, int64_t compact);
+
 #endif /* METASTORE_STORAGE_ENGINE_IMPL_H */

@@ -950,6 +950,76 @@ static int mem_snapshot_restore(struct engine *e, engine_read_cb read,
 
 /* ---- open / close ------------------------------------------------------- */
 
+/* ---- history ------------------------------------------------------------ */
+
+/* Pushes the events of key k at revisions >= start; prev is the revision
+ * before each one (compaction keeps it whenever the event is above the
+ * compact revision and the key was live just before). */
+static int key_history(const struct mem_key *k, int64_t start, bool prev_kv,
+                       struct engine_arena *a, struct engine__evvec *v)
+{
+    uint32_t i = k->n;
+    while (i > 0 && k->revs[i - 1].mod >= start)
+        i--;
+    for (; i < k->n; i++) {
+        const struct mem_rev *r = &k->revs[i];
+        struct engine_event ev;
+        memset(&ev, 0, sizeof(ev));
+        int rc = copy_kv(a, k, r, r->version == 0, &ev.kv);
+        if (rc != 0)
+            return rc;
+        ev.type = r->version > 0 ? ENGINE_EVENT_PUT : ENGINE_EVENT_DELETE;
+        if (prev_kv && i > 0 && k->revs[i - 1].version > 0) {
+            if ((rc = copy_kv(a, k, &k->revs[i - 1], false, &ev.prev_kv)) != 0)
+                return rc;
+            ev.has_prev_kv = true;
+        }
+        if ((rc = engine__evvec_push(v, &ev)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int mem_history(struct engine *e, const struct engine_history_req *req,
+                       struct engine_arena *a,
+                       struct engine_history_result *out)
+{
+    struct mem_engine *m = mem(e);
+    if (m->broken)
+        return ENGINE_EBROKEN;
+    int rc =
+        engine__history_check(req->start_revision, e->revision, m->compact_rev);
+    if (rc != 0)
+        return rc;
+    struct engine__evvec v = {NULL, 0, 0};
+    bool single, to_end;
+    engine__range_kind(req->range_end_len, req->range_end, &single, &to_end);
+    if (single) {
+        struct engine__bt_item *it =
+            engine__btree_get(&m->index, req->key, req->key_len);
+        if (it != NULL)
+            rc = key_history(key_of(it), req->start_revision, req->prev_kv, a,
+                             &v);
+    } else {
+        struct engine__bt_cursor c;
+        engine__btree_seek_ge(&m->index, req->key, req->key_len, &c);
+        for (struct engine__bt_item *it;
+             rc == 0 && (it = engine__btree_item(&c)) != NULL;
+             engine__btree_next(&c)) {
+            if (!to_end && engine_key_cmp(it->key, it->key_len, req->range_end,
+                                          req->range_end_len) >= 0)
+                break;
+            rc = key_history(key_of(it), req->start_revision, req->prev_kv, a,
+                             &v);
+        }
+    }
+    if (rc != 0) {
+        engine__evvec_free(&v);
+        return rc;
+    }
+    return engine__history_finish(&v, req->limit, e->revision, a, out);
+}
+
 static void mem_close(struct engine *e)
 {
     struct mem_engine *m = mem(e);
@@ -969,6 +1039,7 @@ static const struct engine_ops mem_ops = {
     .snapshot_save = mem_snapshot_save,
     .snapshot_restore = mem_snapshot_restore,
     .close = mem_close,
+    .history = mem_history,
 };
 
 int engine_memory_open(const struct engine_options *opts, struct engine **out)

@@ -1754,6 +1754,120 @@ uint64_t engine_rocksdb_disk_bytes(struct engine *e)
 
 /* ---- open / close ------------------------------------------------------- */
 
+/* ---- history ------------------------------------------------------------ */
+
+/* A key's records come newest first, so each record is the prev_kv of the
+ * event read just before it (`pend`, still waiting for its prev). */
+struct hist_ctx {
+    struct engine_arena *a;
+    struct engine__evvec v;
+    int64_t start;
+    bool prev_kv;
+    bool has_pend;
+    struct engine_event pend;
+};
+
+static int hist_flush(struct hist_ctx *h)
+{
+    if (!h->has_pend)
+        return 0;
+    h->has_pend = false;
+    return engine__evvec_push(&h->v, &h->pend);
+}
+
+/* One record of the key in r->cbuf (already known to be in the range). */
+static int hist_record(struct hist_ctx *h, const struct rent *e)
+{
+    int rc;
+    if (h->has_pend && h->prev_kv && e->version > 0) {
+        if ((rc = copy_kv(h->a, e, true, &h->pend.prev_kv)) != 0)
+            return rc;
+        h->pend.has_prev_kv = true;
+    }
+    if ((rc = hist_flush(h)) != 0)
+        return rc;
+    if (e->mod < h->start)
+        return 1; /* older records are of no use */
+    memset(&h->pend, 0, sizeof(h->pend));
+    if ((rc = copy_kv(h->a, e, e->version > 0, &h->pend.kv)) != 0)
+        return rc;
+    h->pend.type = e->version > 0 ? ENGINE_EVENT_PUT : ENGINE_EVENT_DELETE;
+    h->has_pend = true;
+    return 0;
+}
+
+/* Walks every record of the range: O(stored records in the range). */
+static int hist_scan(struct rdb *r, rocksdb_iterator_t *it,
+                     const struct engine_history_req *req, struct hist_ctx *h)
+{
+    bool single, to_end;
+    engine__range_kind(req->range_end_len, req->range_end, &single, &to_end);
+    int rc = enc_key(&r->sbuf, req->key, req->key_len);
+    if (rc != 0)
+        return rc;
+    if (!single && !to_end) {
+        if (engine_key_cmp(req->range_end, req->range_end_len, req->key,
+                           req->key_len) <= 0)
+            return 0;
+        if ((rc = enc_key(&r->ebuf, req->range_end, req->range_end_len)) != 0)
+            return rc;
+    }
+    r->cbuf.len = 0;
+    rocksdb_iter_seek(it, (const char *)r->sbuf.p, r->sbuf.len);
+    while (rocksdb_iter_valid(it)) {
+        struct rent e;
+        if ((rc = rent_parse(it, &e)) != 0)
+            return rc;
+        if (single ? !iter_on_key(it, &r->sbuf)
+                   : !to_end && engine_key_cmp(e.k, e.enc_len, r->ebuf.p,
+                                               r->ebuf.len) >= 0)
+            break;
+        if (!iter_on_key(it, &r->cbuf)) { /* a new key */
+            if ((rc = hist_flush(h)) != 0)
+                return rc;
+            if ((rc = rbuf_set(&r->cbuf, e.k, e.enc_len)) != 0)
+                return rc;
+        }
+        rc = hist_record(h, &e);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            skip_key(it, &r->cbuf);
+            continue;
+        }
+        rocksdb_iter_next(it);
+    }
+    if ((rc = iter_status(it)) != 0)
+        return rc;
+    return hist_flush(h);
+}
+
+static int rdb_history(struct engine *e, const struct engine_history_req *req,
+                       struct engine_arena *a,
+                       struct engine_history_result *out)
+{
+    struct rdb *r = rdb(e);
+    int rc = engine__history_check(req->start_revision, r->st.revision,
+                                   r->st.compact_rev);
+    if (rc != 0)
+        return rc;
+    rocksdb_iterator_t *it = kv_iter(r, false);
+    if (it == NULL)
+        return ENGINE_ENOMEM;
+    struct hist_ctx h;
+    memset(&h, 0, sizeof(h));
+    h.a = a;
+    h.start = req->start_revision;
+    h.prev_kv = req->prev_kv;
+    rc = hist_scan(r, it, req, &h);
+    rocksdb_iter_destroy(it);
+    if (rc != 0) {
+        engine__evvec_free(&h.v);
+        return rc;
+    }
+    return engine__history_finish(&h.v, req->limit, r->st.revision, a, out);
+}
+
 static void rdb_close(struct engine *e)
 {
     struct rdb *r = rdb(e);
@@ -1798,6 +1912,7 @@ static const struct engine_ops rdb_ops = {
     .snapshot_save = rdb_snapshot_save,
     .snapshot_restore = rdb_snapshot_restore,
     .close = rdb_close,
+    .history = rdb_history,
 };
 
 int engine_rocksdb_parse_compression(const char *name,

@@ -1459,6 +1459,174 @@ END_TEST
 
 /* ---- the suite ---------------------------------------------------------- */
 
+/* ---- history ------------------------------------------------------------ */
+
+/* History of (k, end) from `start` in engine e as one string:
+ * "P k=v@mod/ver" or "D k@mod" per event, with "<prev" appended for a
+ * prev_kv, separated by spaces; "|more>N" when the limit stopped it. */
+static char hist_buf[4096];
+
+static const char *history_of(struct engine *e, const char *k, const void *end,
+                              size_t el, int64_t start, int64_t limit,
+                              bool prev)
+{
+    /* "" stands for the key "\0", the smallest key. */
+    size_t kl = k[0] != '\0' ? strlen(k) : 1;
+    struct engine_history_req r = {k, kl, end, el, start, limit, prev};
+    struct engine_history_result res;
+    ck_ok(engine_history(e, &r, &A, &res));
+    ck_assert_int_eq(res.revision, engine_revision(e));
+    size_t n = 0;
+    hist_buf[0] = '\0';
+    for (size_t i = 0; i < res.events_len; i++) {
+        const struct engine_event *ev = &res.events[i];
+        const struct engine_kv *kv = &ev->kv;
+        if (ev->type == ENGINE_EVENT_PUT)
+            n += (size_t)snprintf(
+                hist_buf + n, sizeof(hist_buf) - n, "%sP %.*s=%.*s@%lld/%lld",
+                i ? " " : "", (int)kv->key_len, (const char *)kv->key,
+                (int)kv->value_len, (const char *)kv->value,
+                (long long)kv->mod_revision, (long long)kv->version);
+        else {
+            ck_assert_int_eq(kv->version, 0);
+            ck_assert_int_eq(kv->value_len, 0);
+            n += (size_t)snprintf(hist_buf + n, sizeof(hist_buf) - n,
+                                  "%sD %.*s@%lld", i ? " " : "",
+                                  (int)kv->key_len, (const char *)kv->key,
+                                  (long long)kv->mod_revision);
+        }
+        if (ev->has_prev_kv)
+            n += (size_t)snprintf(hist_buf + n, sizeof(hist_buf) - n, "<%.*s",
+                                  (int)ev->prev_kv.value_len,
+                                  (const char *)ev->prev_kv.value);
+        ck_assert(n < sizeof(hist_buf));
+    }
+    if (res.more)
+        n += (size_t)snprintf(hist_buf + n, sizeof(hist_buf) - n, "|more>%lld",
+                              (long long)res.next_revision);
+    else
+        ck_assert_int_eq(res.next_revision, engine_revision(e) + 1);
+    ck_assert(n < sizeof(hist_buf));
+    return hist_buf;
+}
+
+/* rev 2..: a=1, b=1, a=2, del b, txn{put c=1, put a=3}, del [a, c). */
+static void history_writes(void)
+{
+    put("a", "1");
+    put("b", "1");
+    put("a", "2");
+    delb("b", 1, NULL, 0);
+    struct engine_op ops[2] = {op_put("c", "1"), op_put("a", "3")};
+    struct engine_txn_req t = {NULL, 0, ops, 2, NULL, 0};
+    struct engine_txn_result tr;
+    ck_ok(engine_txn(E, ++IDX, &t, &A, &tr));
+    ck_assert_int_eq(tr.revision, 6);
+    delb("a", 1, "c", 1);
+    ck_assert_int_eq(engine_revision(E), 7);
+}
+
+START_TEST(history_lists_puts_deletes_and_txn_in_revision_order)
+{
+    ck_assert_str_eq(history_of(E, "\0", FROM_KEY, 1, 0, false), "");
+    history_writes();
+    /* A txn's events share revision 6 and come in key order. */
+    ck_assert_str_eq(history_of(E, "\0", FROM_KEY, 1, 0, false),
+                     "P a=1@2/1 P b=1@3/1 P a=2@4/2 D b@5 P a=3@6/3 "
+                     "P c=1@6/1 D a@7");
+    ck_assert_str_eq(history_of(E, "\0", FROM_KEY, 8, 0, false), "");
+}
+END_TEST
+
+START_TEST(history_filters_single_key_range_and_prefix)
+{
+    history_writes();
+    put("ab", "x");
+    put("b2", "y");
+    ck_assert_str_eq(history_of(E, "a", NULL, 0, 1, 0, false),
+                     "P a=1@2/1 P a=2@4/2 P a=3@6/3 D a@7");
+    ck_assert_str_eq(history_of(E, "b", "c", 1, 1, 0, false),
+                     "P b=1@3/1 D b@5 P b2=y@9/1");
+    uint8_t end[1];
+    size_t el = engine_prefix_end("a", 1, end);
+    ck_assert_str_eq(history_of(E, "a", end, el, 1, 0, false),
+                     "P a=1@2/1 P a=2@4/2 P a=3@6/3 D a@7 P ab=x@8/1");
+    ck_assert_str_eq(history_of(E, "zz", FROM_KEY, 1, 0, false), "");
+    ck_assert_str_eq(history_of(E, "c", "a", 1, 1, 0, false), "");
+}
+END_TEST
+
+START_TEST(history_from_middle_revision_with_prev_kv)
+{
+    history_writes();
+    ck_assert_str_eq(history_of(E, "\0", FROM_KEY, 4, 0, true),
+                     "P a=2@4/2<1 D b@5<1 P a=3@6/3<2 P c=1@6/1 D a@7<3");
+    ck_assert_str_eq(history_of(E, "\0", FROM_KEY, 6, 0, false),
+                     "P a=3@6/3 P c=1@6/1 D a@7");
+    put("a", "new");
+    /* After a delete the key starts again without a prev. */
+    ck_assert_str_eq(history_of(E, "a", NULL, 0, 8, 0, true), "P a=new@8/1");
+}
+END_TEST
+
+START_TEST(history_limit_stops_at_revision_boundary_and_continues)
+{
+    history_writes();
+    ck_assert_str_eq(history_of(E, "\0", FROM_KEY, 1, 2, false),
+                     "P a=1@2/1 P b=1@3/1|more>4");
+    /* Limit 3 ends inside revision 6: the whole revision comes. */
+    ck_assert_str_eq(history_of(E, "\0", FROM_KEY, 4, 3, false),
+                     "P a=2@4/2 D b@5 P a=3@6/3 P c=1@6/1|more>7");
+    ck_assert_str_eq(history_of(E, "\0", FROM_KEY, 7, 2, false), "D a@7");
+}
+END_TEST
+
+START_TEST(history_from_compacted_revision_fails)
+{
+    history_writes();
+    ck_ok(engine_compact(E, ++IDX, 5));
+    struct engine_history_req r = {"a", 1, NULL, 0, 5, 0, false};
+    struct engine_history_result res;
+    ck_err(engine_history(E, &r, &A, &res), ENGINE_ECOMPACTED);
+    r.start_revision = 2;
+    ck_err(engine_history(E, &r, &A, &res), ENGINE_ECOMPACTED);
+    ck_assert_str_eq(history_of(E, "\0", FROM_KEY, 6, 0, true),
+                     "P a=3@6/3<2 P c=1@6/1 D a@7<3");
+    r.start_revision = 9;
+    ck_err(engine_history(E, &r, &A, &res), ENGINE_EFUTURE_REV);
+    r.start_revision = 0;
+    ck_err(engine_history(E, &r, &A, &res), ENGINE_EINVAL);
+    r.start_revision = 6;
+    r.limit = -1;
+    ck_err(engine_history(E, &r, &A, &res), ENGINE_EINVAL);
+    r.limit = 0;
+    r.key_len = 0;
+    ck_err(engine_history(E, &r, &A, &res), ENGINE_EINVAL);
+}
+END_TEST
+
+START_TEST(history_survives_snapshot_restore_above_compact_revision)
+{
+    history_writes();
+    ck_ok(engine_compact(E, ++IDX, 4));
+    put("d", "1");
+    struct membuf buf = {0};
+    ck_ok(engine_snapshot_save(E, membuf_write, &buf));
+    struct engine *copy = eng_open();
+    ck_ok(engine_snapshot_restore(copy, membuf_read, &buf));
+    char want[sizeof(hist_buf)];
+    snprintf(want, sizeof(want), "%s",
+             history_of(E, "\0", FROM_KEY, 5, 0, true));
+    ck_assert_str_eq(want, "D b@5<1 P a=3@6/3<2 P c=1@6/1 D a@7<3 P d=1@8/1");
+    ck_assert_str_eq(history_of(copy, "\0", FROM_KEY, 5, 0, true), want);
+    struct engine_history_req r = {"a", 1, NULL, 0, 4, 0, false};
+    struct engine_history_result res;
+    ck_err(engine_history(copy, &r, &A, &res), ENGINE_ECOMPACTED);
+    eng_close(copy);
+    free(buf.data);
+}
+END_TEST
+
 Suite *conformance_suite(const struct conformance_factory *f)
 {
     factory = f;
@@ -1500,6 +1668,13 @@ Suite *conformance_suite(const struct conformance_factory *f)
           snapshot_corruption_detected_and_state_kept,
           snapshot_write_error_is_returned}},
         {"model", {random_ops_match_model}},
+        {"history",
+         {history_lists_puts_deletes_and_txn_in_revision_order,
+          history_filters_single_key_range_and_prefix,
+          history_from_middle_revision_with_prev_kv,
+          history_limit_stops_at_revision_boundary_and_continues,
+          history_from_compacted_revision_fails,
+          history_survives_snapshot_restore_above_compact_revision}},
     };
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
         TCase *tc = tcase_create(groups[g].name);
