@@ -32,6 +32,7 @@ UV_LIBS    := -luv
 YAML_LIBS  := -lyaml
 PB_LIBS    := -lprotobuf-c
 ROCKS_LIBS := -lrocksdb
+TLS_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 SYS_LIBS   := -lm -lpthread
 
 # ---- sources ---------------------------------------------------------------
@@ -61,9 +62,9 @@ LINK_lease   := $(LIB_LEASE) $(LIB_RAFT)
 LINK_sim     := $(LIB_SIM) $(LIB_LEASE) $(LIB_RAFT)
 LINK_storage := $(LIB_STORAGE) $(LIB_RAFT) $(ROCKS_LIBS)
 LINK_proto   := $(LIB_PROTO) $(PB_LIBS)
-LINK_client  := $(LIB_CLIENT) $(LIB_PROTO) $(UV_LIBS) $(PB_LIBS)
+LINK_client  := $(LIB_CLIENT) $(LIB_PROTO) $(UV_LIBS) $(PB_LIBS) $(TLS_LIBS)
 LINK_server  := $(LIB_SERVER) $(LIB_CLIENT) $(LIB_STORAGE) $(LIB_LEASE) $(LIB_RAFT) $(LIB_PROTO) \
-                $(UV_LIBS) $(YAML_LIBS) $(PB_LIBS) $(ROCKS_LIBS)
+                $(UV_LIBS) $(YAML_LIBS) $(PB_LIBS) $(ROCKS_LIBS) $(TLS_LIBS)
 LIBDEPS = $(filter %.a,$(LINK_$(1)))
 
 # ---- programs ----------------------------------------------------------------
