@@ -118,7 +118,10 @@ int ms__tls_ctx_create(const struct ms_tls_options *o, char *err,
     if (rc == 0 && has_key &&
         SSL_CTX_use_PrivateKey_file(t->ctx, o->key_file, SSL_FILETYPE_PEM) !=
             1) {
-        rc = file_error("key", o->key_file, last_reason(), err, errlen);
+        rc = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
+                 ? file_error("key", o->key_file,
+                              "does not match the certificate", err, errlen)
+                 : file_error("key", o->key_file, last_reason(), err, errlen);
     }
     if (rc == 0 && has_cert && SSL_CTX_check_private_key(t->ctx) != 1) {
         rc = file_error("key", o->key_file, "does not match the certificate",

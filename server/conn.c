@@ -97,14 +97,16 @@ static void on_closed(uv_handle_t *h)
  * failed handshake) goes out only if the socket takes it at once. */
 static void tls_goodbye(struct srv_conn *c)
 {
-    size_t n = 0;
+    /* Not into wbuf: a write of it may still be in flight.  uv_try_write()
+     * refuses while earlier bytes wait, so nothing is reordered. */
+    uint8_t *b = NULL;
+    size_t cap = 0, n = 0;
     srv_tls_close_notify(c->tls);
-    if (c->writing || srv_tls_take(c->tls, &c->wbuf, &c->wbuf_cap, &n) != 0 ||
-        n == 0) {
-        return;
+    if (srv_tls_take(c->tls, &b, &cap, &n) == 0 && n > 0) {
+        uv_buf_t buf = uv_buf_init((char *)b, (unsigned)n);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
     }
-    uv_buf_t buf = uv_buf_init((char *)c->wbuf, (unsigned)n);
-    (void)uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    free(b);
 }
 
 static void conn_close(struct srv_conn *c, const char *why)

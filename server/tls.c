@@ -122,6 +122,13 @@ int srv_tls_ctx_create(const struct srv_tls_files *f, char *err,
     }
     if (SSL_CTX_use_PrivateKey_file(c->ssl_ctx, f->key_file,
                                     SSL_FILETYPE_PEM) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s %s does not match %s", wkey,
+                     f->key_file, wcert);
+            rc = ctx_fail(err, errlen, "%s %s", msg, f->cert_file);
+            goto fail;
+        }
         rc = ctx_fail(err, errlen, "%s %s: not a PEM private key", wkey,
                       f->key_file);
         goto fail;
