@@ -288,6 +288,10 @@ int main(int argc, char **argv)
 {
     static struct srv s;
     bool print_config = false;
+    /* A peer that closed its socket must not kill the server: writes to it
+     * fail with EPIPE (handled per connection) instead of raising SIGPIPE.
+     * The TLS close_notify written just before closing hits this often. */
+    signal(SIGPIPE, SIG_IGN);
     srv_config_defaults(&s.cfg);
     int rv = parse_args(argc, argv, &s.cfg, &print_config);
     if (rv != 0) {

@@ -118,6 +118,7 @@ struct peer {
     bool outage_logged;           /* "lost"/"cannot connect" said */
     bool refused_logged;          /* a Hello refusal said */
     bool drop_logged;             /* in a burst of drops */
+    char outage_why[160];         /* the reason last logged for an outage */
     /* Output: whole frames; the one at batch_off is an open Batch whose
      * header is written when it is closed. */
     struct peer_buf out;
@@ -524,11 +525,15 @@ static void link_failed(struct peer *p, const char *why)
         ms_warn("lost connection to peer %llu (%s): %s",
                 (unsigned long long)p->id, p->addr, why);
         p->outage_logged = true;
-    } else if (!p->outage_logged) {
+    } else if (!p->outage_logged || strncmp(why, p->outage_why,
+                                            sizeof(p->outage_why) - 1) != 0) {
+        /* Once per outage, and again when the reason changes (refused,
+         * then a certificate the TLS handshake rejects). */
         ms_warn("cannot connect to peer %llu at %s: %s; retrying with backoff",
                 (unsigned long long)p->id, p->addr, why);
         p->outage_logged = true;
     }
+    snprintf(p->outage_why, sizeof(p->outage_why), "%s", why);
     if (!p->t->closing)
         arm_backoff(p);
     fail_forwards(p);
@@ -708,6 +713,7 @@ static void handle_hello_response(struct peer *p, const struct frame *f)
         p->refused_logged = true;
         p->st.refused++;
         p->outage_logged = true; /* said once; no "cannot connect" too */
+        snprintf(p->outage_why, sizeof(p->outage_why), "%s", why);
         link_failed(p, why);
         return;
     }
