@@ -525,15 +525,14 @@ static void link_failed(struct peer *p, const char *why)
         ms_warn("lost connection to peer %llu (%s): %s",
                 (unsigned long long)p->id, p->addr, why);
         p->outage_logged = true;
-    } else if (!p->outage_logged || strncmp(why, p->outage_why,
-                                            sizeof(p->outage_why) - 1) != 0) {
+    } else if (!p->outage_logged || strncmp(why, p->outage_why, 150) != 0) {
         /* Once per outage, and again when the reason changes (refused,
          * then a certificate the TLS handshake rejects). */
         ms_warn("cannot connect to peer %llu at %s: %s; retrying with backoff",
                 (unsigned long long)p->id, p->addr, why);
         p->outage_logged = true;
     }
-    snprintf(p->outage_why, sizeof(p->outage_why), "%s", why);
+    snprintf(p->outage_why, sizeof(p->outage_why), "%.150s", why);
     if (!p->t->closing)
         arm_backoff(p);
     fail_forwards(p);
@@ -713,7 +712,7 @@ static void handle_hello_response(struct peer *p, const struct frame *f)
         p->refused_logged = true;
         p->st.refused++;
         p->outage_logged = true; /* said once; no "cannot connect" too */
-        snprintf(p->outage_why, sizeof(p->outage_why), "%s", why);
+        snprintf(p->outage_why, sizeof(p->outage_why), "%.150s", why);
         link_failed(p, why);
         return;
     }
