@@ -211,9 +211,9 @@ static int opt_value(struct bench_opts *o, struct opt_seen *seen,
     }
     if (strcmp(name, "cacert") == 0 || strcmp(name, "cert") == 0 ||
         strcmp(name, "key") == 0) {
-        const char **dst = name[1] == 'a' ? &o->cacert
-                           : name[1] == 'e' ? &o->cert
-                                            : &o->key;
+        const char **dst = strcmp(name, "cacert") == 0 ? &o->cacert
+                           : strcmp(name, "cert") == 0 ? &o->cert
+                                                        : &o->key;
         *dst = v; /* argv outlives the options */
         o->tls = true;
         return 0;

@@ -20,6 +20,8 @@
 #   foreign-peer.pem    like peer.pem but signed by foreign-ca
 #   foreign-client.pem  like client.pem but signed by foreign-ca
 #   expired-client.pem  like client.pem but expired since 2020
+# KEY_MODE (default 0600) sets the mode of the key files; the Docker
+# compose example needs 0644 so that the container user can read them.
 # Certificates are valid for 30 days.  Needs the openssl command line
 # (Debian package openssl); exits 2 when it is missing.
 set -eu
@@ -115,5 +117,5 @@ make_expired expired-client "expired client" ca
 rm -f ./*.srl
 # Readable by the user only, but the certificates may be shared.
 chmod 0644 ./*.pem
-chmod 0600 ./*-key.pem
+chmod "${KEY_MODE:-0600}" ./*-key.pem
 echo "gen-test-certs: certificates in $(pwd)"
