@@ -65,10 +65,16 @@ struct srv_conn {
     /* TLS on the client port (NULL: plain TCP).  Replies are encrypted
      * when flushed; wbuf then holds ciphertext. */
     struct srv_tls *tls;
+    uint64_t accepted_ms; /* uv_now() at accept: the handshake deadline */
 };
 
 static char g_read_buf[READ_BUF_BYTES];
 static uint8_t g_plain_buf[READ_BUF_BYTES]; /* decrypted TLS input */
+/* With TLS on the client port: closes connections whose handshake is not
+ * done within server.request_timeout, so that silent or slow clients do
+ * not keep max_connections slots (the peer port has its Hello deadline). */
+static uv_timer_t g_handshake_sweep;
+static bool g_sweep_started;
 
 void srv_conn_ref(struct srv_conn *c)
 {
@@ -697,8 +703,27 @@ static void on_connection(uv_stream_t *server, int status)
             return;
         }
     }
+    c->accepted_ms = uv_now(s->loop);
     uv_tcp_nodelay(&c->tcp, 1);
     start_reading(c);
+}
+
+static void on_handshake_sweep(uv_timer_t *t)
+{
+    struct srv *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    uint64_t limit = s->cfg.server.request_timeout_ms;
+    struct srv_conn *next;
+    for (struct srv_conn *c = s->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->tls != NULL && !c->closing && !srv_tls_established(c->tls) &&
+            now - c->accepted_ms >= limit) {
+            ms_warn("client %s did not finish the TLS handshake within %llu "
+                    "ms (server.request_timeout); closing",
+                    c->peer, (unsigned long long)limit);
+            conn_close(c, NULL);
+        }
+    }
 }
 
 int srv_conn_listen(struct srv *s)
@@ -730,12 +755,23 @@ int srv_conn_listen(struct srv *s)
                  s->cfg.server.client_listen, uv_strerror(rv));
         return rv;
     }
+    if (s->client_tls != NULL) {
+        uint64_t every = s->cfg.server.request_timeout_ms / 4 + 1;
+        uv_timer_init(s->loop, &g_handshake_sweep);
+        g_handshake_sweep.data = s;
+        uv_timer_start(&g_handshake_sweep, on_handshake_sweep, every, every);
+        g_sweep_started = true;
+    }
     ms_info("listening for clients on %s", s->cfg.server.client_listen);
     return 0;
 }
 
 void srv_conn_close_listener(struct srv *s)
 {
+    if (g_sweep_started &&
+        !uv_is_closing((uv_handle_t *)&g_handshake_sweep)) {
+        uv_close((uv_handle_t *)&g_handshake_sweep, NULL);
+    }
     if (!uv_is_closing((uv_handle_t *)&s->client_listener)) {
         uv_close((uv_handle_t *)&s->client_listener, NULL);
     }
