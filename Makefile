@@ -32,6 +32,7 @@ UV_LIBS    := -luv
 YAML_LIBS  := -lyaml
 PB_LIBS    := -lprotobuf-c
 ROCKS_LIBS := -lrocksdb
+TLS_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 SYS_LIBS   := -lm -lpthread
 
 # ---- sources ---------------------------------------------------------------
@@ -61,9 +62,9 @@ LINK_lease   := $(LIB_LEASE) $(LIB_RAFT)
 LINK_sim     := $(LIB_SIM) $(LIB_LEASE) $(LIB_RAFT)
 LINK_storage := $(LIB_STORAGE) $(LIB_RAFT) $(ROCKS_LIBS)
 LINK_proto   := $(LIB_PROTO) $(PB_LIBS)
-LINK_client  := $(LIB_CLIENT) $(LIB_PROTO) $(UV_LIBS) $(PB_LIBS)
+LINK_client  := $(LIB_CLIENT) $(LIB_PROTO) $(UV_LIBS) $(PB_LIBS) $(TLS_LIBS)
 LINK_server  := $(LIB_SERVER) $(LIB_CLIENT) $(LIB_STORAGE) $(LIB_LEASE) $(LIB_RAFT) $(LIB_PROTO) \
-                $(UV_LIBS) $(YAML_LIBS) $(PB_LIBS) $(ROCKS_LIBS)
+                $(UV_LIBS) $(YAML_LIBS) $(PB_LIBS) $(ROCKS_LIBS) $(TLS_LIBS)
 LIBDEPS = $(filter %.a,$(LINK_$(1)))
 
 # ---- programs ----------------------------------------------------------------
@@ -101,7 +102,7 @@ E2E_HELPERS  := $(call obj,$(wildcard test/e2e/helpers/*.c))
 
 .PHONY: all deps deps-tools test test-asan test-run sim help format lint clean install run \
         docker-image-local docker-configs test-docker cluster cluster-stop \
-        fuzz valgrind bench-engines bench-reads
+        fuzz valgrind bench-engines bench-reads bench-tls
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(TEST_BINS) $(E2E_BINS) $(CLUSTER_BINS) $(DOCKER_BINS)
@@ -120,6 +121,7 @@ help:
 	@echo "  make valgrind      a single-node session under valgrind memcheck"
 	@echo "  make bench-engines in-process engine benchmark, memory vs RocksDB"
 	@echo "  make bench-reads   read paths side by side on a 3-node cluster"
+	@echo "  make bench-tls     lease reads with TLS vs without, alternating rounds"
 	@echo "  make format        clang-format every C file in place"
 	@echo "  make lint          cppcheck over the sources"
 	@echo "  make run           install missing packages, build, start one node with configs/config.yaml"
@@ -228,6 +230,9 @@ bench-engines: $(BUILD)/bench-engines
 
 bench-reads: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
 	BUILD=$(BUILD) scripts/bench-reads.sh
+
+bench-tls: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
+	BUILD=$(BUILD) scripts/bench-tls.sh
 
 sim: $(BUILD)/metastore-sim
 	$(BUILD)/metastore-sim --seeds $(SEEDS) --nodes $(NODES) --faults $(FAULTS)

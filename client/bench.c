@@ -35,6 +35,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "client/bench_util.h"
 #include "client/internal.h"
 #include "client/metastore.h"
@@ -93,6 +97,10 @@ struct conn {
     bool tcp_open; /* uv_tcp_init done: the handle must be closed */
     bool connected;
     bool dead;
+    /* TLS (NULL ssl: plain TCP); the BIOs belong to ssl */
+    SSL *ssl;
+    BIO *rbio, *wbio;
+    struct buf cin; /* ciphertext just read */
 };
 
 struct stats {
@@ -128,6 +136,7 @@ struct run {
     uint64_t prog_ns, prog_completed;
     size_t rr;
     struct stats st;
+    SSL_CTX *tls_ctx; /* NULL: plain TCP */
 };
 
 static void conn_fail(struct conn *c, int slot_status, const char *why);
@@ -249,12 +258,20 @@ static int conn_issue(struct conn *c, enum kind k, uint64_t key_idx,
 }
 
 static void on_write(uv_write_t *req, int status);
+static void tls_flush(struct conn *c);
 
 /* Starts a write of everything queued, unless one is in flight (its
  * callback starts the next). */
 static void conn_flush(struct conn *c)
 {
-    if (c->writing || c->dead || c->out.len == 0) {
+    if (c->writing || c->dead) {
+        return;
+    }
+    if (c->ssl != NULL) {
+        tls_flush(c);
+        return;
+    }
+    if (c->out.len == 0) {
         return;
     }
     struct buf t = c->wout;
@@ -280,6 +297,165 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     conn_flush(c);
+}
+
+/* ---- TLS ----------------------------------------------------------------- */
+/*
+ * With --cacert/--cert/--key/--insecure-skip-tls-verify every connection
+ * speaks TLS through memory BIOs: frames queued before the handshake is
+ * done wait in `out`; once it is, each flush encrypts `out` into the write
+ * BIO and writes the ciphertext (still one uv_write in flight); read bytes
+ * go into the read BIO and come out as plaintext in `in`.
+ */
+static SSL_CTX *tls_ctx_create(const struct bench_opts *o)
+{
+    struct ms_tls_options t = {.ca_file = o->cacert,
+                               .cert_file = o->cert,
+                               .key_file = o->key,
+                               .insecure_skip_verify = o->insecure_skip_verify};
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    bool ok = true;
+    if (t.ca_file != NULL) {
+        ok = SSL_CTX_load_verify_locations(ctx, t.ca_file, NULL) == 1;
+    } else {
+        (void)SSL_CTX_set_default_verify_paths(ctx);
+    }
+    if (ok && t.cert_file != NULL) {
+        ok = SSL_CTX_use_certificate_chain_file(ctx, t.cert_file) == 1 &&
+             t.key_file != NULL &&
+             SSL_CTX_use_PrivateKey_file(ctx, t.key_file, SSL_FILETYPE_PEM) ==
+                 1;
+    }
+    if (!ok) {
+        unsigned long e = ERR_peek_last_error();
+        fprintf(stderr, "metastore-bench: TLS files: %s\n",
+                e != 0 ? ERR_reason_error_string(e) : "cannot be used");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, t.insecure_skip_verify ? SSL_VERIFY_NONE
+                                                   : SSL_VERIFY_PEER,
+                       NULL);
+    return ctx;
+}
+
+static int tls_conn_init(struct run *r, struct conn *c)
+{
+    char host[256];
+    uint16_t port;
+    c->ssl = SSL_new(r->tls_ctx);
+    BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+    if (c->ssl == NULL || rb == NULL || wb == NULL) {
+        BIO_free(rb);
+        BIO_free(wb);
+        return MS_ENOMEM;
+    }
+    SSL_set_bio(c->ssl, rb, wb);
+    c->rbio = rb;
+    c->wbio = wb;
+    SSL_set_connect_state(c->ssl);
+    if (ms_endpoint_parse(c->target->endpoint, host, sizeof(host), &port) ==
+        0) {
+        ASN1_OCTET_STRING *ip = a2i_IPADDRESS(host);
+        if (ip != NULL) {
+            ASN1_OCTET_STRING_free(ip);
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host);
+        } else {
+            SSL_set1_host(c->ssl, host);
+            SSL_set_tlsext_host_name(c->ssl, host);
+        }
+    }
+    ERR_clear_error();
+    return 0;
+}
+
+static const char *tls_reason(struct conn *c)
+{
+    static char why[256];
+    unsigned long e = ERR_peek_last_error();
+    long v = SSL_get_verify_result(c->ssl);
+    snprintf(why, sizeof(why), "TLS: %s%s%s",
+             e != 0 ? ERR_reason_error_string(e) : "protocol error",
+             v != X509_V_OK ? ": " : "",
+             v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+    ERR_clear_error();
+    return why;
+}
+
+/* Encrypts what is queued (once the handshake is done) and writes the
+ * ciphertext waiting in the write BIO. */
+static void tls_flush(struct conn *c)
+{
+    if (c->out.len > 0 && SSL_is_init_finished(c->ssl)) {
+        if (SSL_write(c->ssl, c->out.p, (int)c->out.len) <= 0) {
+            conn_fail(c, ST_CONN_LOST, tls_reason(c));
+            return;
+        }
+        c->out.len = 0;
+    }
+    size_t n = BIO_ctrl_pending(c->wbio);
+    if (n == 0) {
+        return;
+    }
+    if (buf_reserve(&c->wout, n) == NULL) {
+        conn_fail(c, ST_CONN_LOST, "out of memory");
+        return;
+    }
+    c->wout.len = (size_t)BIO_read(c->wbio, c->wout.p, (int)n);
+    uv_buf_t b = uv_buf_init((char *)c->wout.p, (unsigned int)c->wout.len);
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc != 0) {
+        conn_fail(c, ST_CONN_LOST, uv_strerror(rc));
+        return;
+    }
+    c->writing = true;
+}
+
+/* nread ciphertext bytes arrived in c->cin: decrypt them into c->in.
+ * Returns 0, or -1 when the connection failed. */
+static int tls_input(struct conn *c, size_t nread)
+{
+    if (BIO_write(c->rbio, c->cin.p, (int)nread) != (int)nread) {
+        conn_fail(c, ST_CONN_LOST, "out of memory");
+        return -1;
+    }
+    if (!SSL_is_init_finished(c->ssl)) {
+        int r = SSL_do_handshake(c->ssl);
+        if (r != 1) {
+            if (SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ) {
+                conn_fail(c, ST_CONN_LOST, tls_reason(c));
+                return -1;
+            }
+            conn_flush(c);
+            return 0;
+        }
+    }
+    for (;;) {
+        uint8_t *p = buf_reserve(&c->in, READ_CHUNK);
+        if (p == NULL) {
+            conn_fail(c, ST_CONN_LOST, "out of memory");
+            return -1;
+        }
+        int n = SSL_read(c->ssl, p, (int)(c->in.cap - c->in.len));
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_READ) {
+            break;
+        }
+        conn_fail(c, ST_CONN_LOST,
+                  e == SSL_ERROR_ZERO_RETURN ? "closed by the server"
+                                             : tls_reason(c));
+        return -1;
+    }
+    conn_flush(c); /* frames queued during the handshake, key updates */
+    return 0;
 }
 
 /* Fills the free slots of c with whatever the phase allows, then writes. */
@@ -402,12 +578,13 @@ static int conn_frame(struct conn *c, const struct ms__frame_header *h,
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out)
 {
     struct conn *c = handle->data;
-    uint8_t *p = buf_reserve(&c->in, READ_CHUNK);
+    uint8_t *p = buf_reserve(c->ssl != NULL ? &c->cin : &c->in, READ_CHUNK);
     if (p == NULL) {
         *out = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
         return;
     }
-    *out = uv_buf_init((char *)p, (unsigned int)(c->in.cap - c->in.len));
+    struct buf *b = c->ssl != NULL ? &c->cin : &c->in;
+    *out = uv_buf_init((char *)p, (unsigned int)(b->cap - b->len));
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
@@ -420,7 +597,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
         run_check_done(c->run);
         return;
     }
-    c->in.len += (size_t)nread;
+    if (c->ssl == NULL) {
+        c->in.len += (size_t)nread;
+    } else if (tls_input(c, (size_t)nread) != 0) {
+        run_check_done(c->run);
+        return;
+    }
     uint64_t now = uv_hrtime();
     size_t off = 0;
     while (c->in.len - off >= MS__FRAME_HEADER_BYTES) {
@@ -514,6 +696,14 @@ static void on_connect(uv_connect_t *req, int status)
         int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         if (rc != 0) {
             conn_fail(c, ST_CONN_LOST, uv_strerror(rc));
+        } else if (r->tls_ctx != NULL) {
+            if (tls_conn_init(r, c) != 0) {
+                conn_fail(c, ST_CONN_LOST, "out of memory for TLS");
+            } else {
+                (void)SSL_do_handshake(c->ssl); /* the ClientHello */
+                ERR_clear_error();
+                conn_flush(c);
+            }
         }
     }
     run_connected_check(r);
@@ -766,12 +956,18 @@ static int resolve(const char *endpoint, struct sockaddr_storage *out)
 }
 
 /* Asks endpoint e for its Status; role "" when it did not answer. */
-static void probe(struct target *t)
+static void probe(const struct bench_opts *o, struct target *t)
 {
     struct ms_client *c = NULL;
+    struct ms_tls_options tls = {.ca_file = o->cacert,
+                                 .cert_file = o->cert,
+                                 .key_file = o->key,
+                                 .insecure_skip_verify =
+                                     o->insecure_skip_verify};
     struct ms_client_options copts = {.dial_timeout_ms = 1000,
                                       .command_timeout_ms = 2000,
-                                      .max_redirects = 0};
+                                      .max_redirects = 0,
+                                      .tls = o->tls ? &tls : NULL};
     const char *eps[1] = {t->endpoint};
     t->role[0] = '\0';
     if (ms_client_open(eps, 1, &copts, &c) != 0) {
@@ -823,7 +1019,7 @@ static int pick_targets(struct run *r)
             struct target *t = &r->targets[kept];
             memset(t, 0, sizeof(*t));
             t->endpoint = o->endpoints[i];
-            probe(t);
+            probe(r->o, t);
             if (t->role[0] == '\0' && waited == 0) {
                 fprintf(stderr, "metastore-bench: no Status from %s\n",
                         t->endpoint);
@@ -1063,6 +1259,9 @@ static int run_setup(struct run *r)
         bench_hist_init(&r->st.hist[k]);
     }
     bench_hist_init(&r->st.all);
+    if (o->tls && (r->tls_ctx = tls_ctx_create(o)) == NULL) {
+        return 1;
+    }
     r->tty = !o->json && isatty(STDOUT_FILENO);
     uv_signal_start(&r->sig_int, on_sigint, SIGINT);
     r->n_conns = o->conns;
@@ -1090,9 +1289,12 @@ static void run_free(struct run *r)
         buf_free(&c->out);
         buf_free(&c->wout);
         buf_free(&c->in);
+        buf_free(&c->cin);
+        SSL_free(c->ssl);
     }
     free(r->conns);
     free(r->targets);
+    SSL_CTX_free(r->tls_ctx);
     free(r->value);
 }
 

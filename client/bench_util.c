@@ -43,6 +43,10 @@ const char bench_usage[] =
     "  --preload            put every key once before measuring\n"
     "  --seed N             random seed (1)\n"
     "  --json               print one JSON object instead of the report\n"
+    "  --cacert FILE        TLS: verify the servers with this CA bundle\n"
+    "  --cert FILE          TLS: client certificate (with --key)\n"
+    "  --key FILE           TLS: the client certificate's key\n"
+    "  --insecure-skip-tls-verify  TLS without checking the server\n"
     "  -h, --help           this text\n";
 
 const char *bench_op_name(enum bench_op op)
@@ -174,6 +178,9 @@ static int opt_switch(struct bench_opts *o, const char *name)
         o->preload = true;
     } else if (strcmp(name, "json") == 0) {
         o->json = true;
+    } else if (strcmp(name, "insecure-skip-tls-verify") == 0) {
+        o->insecure_skip_verify = true;
+        o->tls = true;
     } else if (strcmp(name, "help") == 0) {
         o->help = true;
     } else {
@@ -201,6 +208,15 @@ static int opt_value(struct bench_opts *o, struct opt_seen *seen,
         }
         return mscli_endpoints_parse(v, &o->endpoints, &o->n_endpoints, err,
                                      err_size);
+    }
+    if (strcmp(name, "cacert") == 0 || strcmp(name, "cert") == 0 ||
+        strcmp(name, "key") == 0) {
+        const char **dst = strcmp(name, "cacert") == 0 ? &o->cacert
+                           : strcmp(name, "cert") == 0 ? &o->cert
+                                                        : &o->key;
+        *dst = v; /* argv outlives the options */
+        o->tls = true;
+        return 0;
     }
     if (strcmp(name, "conns") == 0) {
         if (parse_u64(v, 1, BENCH_MAX_CONNS, &u) != 0) {

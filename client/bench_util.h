@@ -54,6 +54,11 @@ struct bench_opts {
     bool preload;
     bool json;
     bool help;
+    /* TLS (etcdctl's flag names); tls is set when any was given.  The
+     * strings point into argv. */
+    const char *cacert, *cert, *key;
+    bool insecure_skip_verify;
+    bool tls;
 };
 
 /*

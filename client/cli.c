@@ -4,7 +4,8 @@
  *   metastore-cli [global flags] COMMAND [args] [flags]
  *
  * Global flags (anywhere on the line): --endpoints, --dial-timeout,
- * --command-timeout, -w/--write-out, -h/--help.  Commands: put, get, del,
+ * --command-timeout, --cacert, --cert, --key, --insecure-skip-tls-verify,
+ * -w/--write-out, -h/--help.  Commands: put, get, del,
  * txn, compaction, endpoint status|health [--cluster], member
  * list|add|remove|promote, move-leader, version, help, and the hidden
  * test-only fault drop-peer|heal-peer|heal-all.
@@ -32,6 +33,9 @@ struct cli {
     uint64_t command_ns;
     enum mscli_format format;
     bool help;
+    /* TLS (etcdctl's names); tls_on when any was given */
+    const char *cacert, *cert, *key;
+    bool insecure_skip_verify, tls_on;
     /* command flags */
     bool prev_kv, prefix, from_key, keys_only, count_only, print_value_only;
     bool interactive, physical;
@@ -99,7 +103,13 @@ static void usage_global(FILE *out)
           "comma-separated\n"
           "\t--dial-timeout=2s\t\tdial timeout for a client connection\n"
           "\t--command-timeout=5s\t\ttimeout for short running command\n"
-          "\t-w, --write-out=\"simple\"\tset the output format (simple, json, "
+          "\t--cacert=\"\"\t\t\tverify the server with this CA bundle "
+          "(turns TLS on)\n"
+          "\t--cert=\"\"\t\t\tclient certificate for servers that "
+          "require one\n"
+          "\t--key=\"\"\t\t\tthe client certificate's key\n"
+          "\t--insecure-skip-tls-verify\tTLS without checking the server's "
+          "certificate\n"          "\t-w, --write-out=\"simple\"\tset the output format (simple, json, "
           "table)\n"
           "\t-h, --help\t\t\thelp for metastore-cli or a command\n",
           out);
@@ -215,6 +225,10 @@ enum flag_id {
     F_CLIENT_URLS,
     F_LEARNER,
     F_CLUSTER,
+    F_CACERT,
+    F_CERT,
+    F_KEY,
+    F_INSECURE_SKIP_VERIFY,
 };
 
 struct flag {
@@ -249,6 +263,10 @@ static const struct flag flags[] = {
     {"client-urls", 0, true, C_MEMBER, F_CLIENT_URLS},
     {"learner", 0, false, C_MEMBER, F_LEARNER},
     {"cluster", 0, false, C_ENDPOINT, F_CLUSTER},
+    {"cacert", 0, true, 0, F_CACERT},
+    {"cert", 0, true, 0, F_CERT},
+    {"key", 0, true, 0, F_KEY},
+    {"insecure-skip-tls-verify", 0, false, 0, F_INSECURE_SKIP_VERIFY},
 };
 
 static int set_flag(struct cli *cli, const struct flag *f, const char *v)
@@ -337,6 +355,22 @@ static int set_flag(struct cli *cli, const struct flag *f, const char *v)
         return 0;
     case F_CLUSTER:
         cli->cluster = true;
+        return 0;
+    case F_CACERT:
+        cli->cacert = v;
+        cli->tls_on = true;
+        return 0;
+    case F_CERT:
+        cli->cert = v;
+        cli->tls_on = true;
+        return 0;
+    case F_KEY:
+        cli->key = v;
+        cli->tls_on = true;
+        return 0;
+    case F_INSECURE_SKIP_VERIFY:
+        cli->insecure_skip_verify = true;
+        cli->tls_on = true;
         return 0;
     }
     return -1;
@@ -427,6 +461,14 @@ static int open_client(struct cli *cli, char **eps, size_t n,
         .dial_timeout_ms = (uint32_t)((cli->dial_ns + 999999) / 1000000),
         .command_timeout_ms = (uint32_t)((cli->command_ns + 999999) / 1000000),
     };
+    struct ms_tls_options tls = {.ca_file = cli->cacert,
+                                 .cert_file = cli->cert,
+                                 .key_file = cli->key,
+                                 .insecure_skip_verify =
+                                     cli->insecure_skip_verify};
+    if (cli->tls_on) {
+        o.tls = &tls; /* any TLS flag turns TLS on */
+    }
     int rc = ms_client_create((const char *const *)eps, n, &o, c);
     if (rc != 0) {
         return rc;

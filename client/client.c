@@ -44,6 +44,12 @@ struct ms_client {
     uint8_t *rbuf; /* response body */
     size_t rbuf_cap;
     char errmsg[512];
+    /* TLS (NULL tls_opts: plain TCP).  The context is built on the first
+     * connect; tls is the connection's state while fd is open. */
+    struct ms_tls_options *tls_opts; /* owned copy, strings too */
+    struct ms__tls_ctx *tls_ctx;
+    struct ms__tls_conn *tls;
+    char tls_err[256]; /* why the last TLS read or write failed */
 };
 
 void ms__client_set_errmsg(struct ms_client *c, const char *fmt, ...)
@@ -79,6 +85,8 @@ uint64_t ms__client_min_applied(const struct ms_client *c)
 static void disconnect(struct ms_client *c)
 {
     if (c->fd >= 0) {
+        ms__tls_close(c->tls);
+        c->tls = NULL;
         close(c->fd);
         c->fd = -1;
     }
@@ -118,13 +126,35 @@ static int connect_endpoint(struct ms_client *c, const char *ep,
     if (left_ms < timeout) {
         timeout = (uint32_t)left_ms;
     }
+    if (c->tls_opts != NULL && c->tls_ctx == NULL) {
+        char err[400];
+        int rc = ms__tls_ctx_create(c->tls_opts, err, sizeof(err), &c->tls_ctx);
+        if (rc != 0) {
+            ms__client_set_errmsg(c, "%s", err);
+            return rc;
+        }
+    }
     int fd = ms__net_dial(host, port, timeout);
     if (fd < 0) {
         ms__client_set_errmsg(c, "dial %s: %s", ep, ms_strerror(fd));
         return fd;
     }
+    struct ms__tls_conn *tls = NULL;
+    if (c->tls_ctx != NULL) {
+        char err[300] = "";
+        uint64_t dl = ms__now_ns() + (uint64_t)timeout * 1000000u;
+        int rc = ms__tls_connect(c->tls_ctx, fd, host, dl, &tls, err,
+                                 sizeof(err));
+        if (rc != 0) {
+            close(fd);
+            ms__client_set_errmsg(c, "dial %s: TLS handshake failed: %s", ep,
+                                  err[0] != '\0' ? err : ms_strerror(rc));
+            return rc == MS_ETLS ? rc : MS_ETLS;
+        }
+    }
     disconnect(c);
     c->fd = fd;
+    c->tls = tls;
     snprintf(c->current, sizeof(c->current), "%s", ep);
     return 0;
 }
@@ -140,6 +170,9 @@ static int connect_any(struct ms_client *c, uint64_t deadline)
             c->next = idx;
             return 0;
         }
+        if (c->tls_opts != NULL && c->tls_ctx == NULL) {
+            return rc; /* the TLS files are unusable: errmsg says why */
+        }
         if (ms__now_ns() >= deadline) {
             return MS_ETIMEDOUT;
         }
@@ -149,6 +182,41 @@ static int connect_any(struct ms_client *c, uint64_t deadline)
     ms__client_set_errmsg(c, "no endpoint could be reached (last error: %s)",
                           last);
     return MS_ENOENDPOINT;
+}
+
+static void free_tls_opts(struct ms_tls_options *o)
+{
+    if (o != NULL) {
+        free((char *)o->ca_file);
+        free((char *)o->cert_file);
+        free((char *)o->key_file);
+        free(o);
+    }
+}
+
+/* Keeps a copy of the caller's TLS options (their strings too). */
+static int copy_tls(struct ms_client *c, const struct ms_tls_options *in)
+{
+    struct ms_tls_options *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        return MS_ENOMEM;
+    }
+    c->tls_opts = o;
+    o->insecure_skip_verify = in->insecure_skip_verify;
+    const char *src[3] = {in->ca_file, in->cert_file, in->key_file};
+    char *dst[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        if (src[i] != NULL && (dst[i] = strdup(src[i])) == NULL) {
+            o->ca_file = dst[0];
+            o->cert_file = dst[1];
+            o->key_file = dst[2];
+            return MS_ENOMEM;
+        }
+    }
+    o->ca_file = dst[0];
+    o->cert_file = dst[1];
+    o->key_file = dst[2];
+    return 0;
 }
 
 int ms_client_create(const char *const *endpoints, size_t n,
@@ -177,6 +245,10 @@ int ms_client_create(const char *const *endpoints, size_t n,
         }
         if (opts->max_redirects != 0) {
             c->max_redirects = opts->max_redirects;
+        }
+        if (opts->tls != NULL && copy_tls(c, opts->tls) != 0) {
+            ms_client_close(c);
+            return MS_ENOMEM;
         }
     }
     c->endpoints = calloc(n, sizeof(*c->endpoints));
@@ -237,6 +309,8 @@ void ms_client_close(struct ms_client *c)
     for (size_t i = 0; i < c->n_endpoints; i++) {
         free(c->endpoints[i]);
     }
+    ms__tls_ctx_destroy(c->tls_ctx);
+    free_tls_opts(c->tls_opts);
     free(c->endpoints);
     free(c->sbuf);
     free(c->rbuf);
@@ -257,6 +331,27 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
     return 0;
 }
 
+/* The connection's I/O, through TLS when it has it. */
+static int conn_read(struct ms_client *c, void *buf, size_t len,
+                     uint64_t deadline)
+{
+    if (c->tls != NULL) {
+        return ms__tls_read_full(c->tls, buf, len, deadline, c->tls_err,
+                                 sizeof(c->tls_err));
+    }
+    return ms__net_read_full(c->fd, buf, len, deadline);
+}
+
+static int conn_write(struct ms_client *c, const void *buf, size_t len,
+                      uint64_t deadline, size_t *sent)
+{
+    if (c->tls != NULL) {
+        return ms__tls_write_all(c->tls, buf, len, deadline, sent, c->tls_err,
+                                 sizeof(c->tls_err));
+    }
+    return ms__net_write_all(c->fd, buf, len, deadline, sent);
+}
+
 /* Reads frames until the response to `id` arrives; its header goes to *h
  * and its body to c->rbuf. */
 static int read_reply(struct ms_client *c, uint64_t id, uint16_t method,
@@ -264,7 +359,7 @@ static int read_reply(struct ms_client *c, uint64_t id, uint16_t method,
 {
     for (;;) {
         uint8_t raw[MS__FRAME_HEADER_BYTES];
-        int rc = ms__net_read_full(c->fd, raw, sizeof(raw), deadline);
+        int rc = conn_read(c, raw, sizeof(raw), deadline);
         if (rc != 0) {
             return rc;
         }
@@ -275,7 +370,7 @@ static int read_reply(struct ms_client *c, uint64_t id, uint16_t method,
         if (reserve(&c->rbuf, &c->rbuf_cap, h->length ? h->length : 1)) {
             return MS_ENOMEM;
         }
-        rc = ms__net_read_full(c->fd, c->rbuf, h->length, deadline);
+        rc = conn_read(c, c->rbuf, h->length, deadline);
         if (rc != 0) {
             return rc;
         }
@@ -350,7 +445,7 @@ static int exchange(struct ms_client *c, struct ms__call *call, size_t total,
     };
     ms__frame_header_encode(&h, c->sbuf);
     uint64_t start = ms__now_ns();
-    int rc = ms__net_write_all(c->fd, c->sbuf, total, deadline, sent);
+    int rc = conn_write(c, c->sbuf, total, deadline, sent);
     if (rc != 0) {
         return rc;
     }
@@ -414,9 +509,14 @@ int ms__client_call(struct ms_client *c, struct ms__call *call)
         }
         fail_over(c);
         bool may_resend = call->idempotent || sent == 0;
-        if (rc == MS_EPROTO || rc == MS_ETOOBIG || rc == MS_ENOMEM ||
+        if (rc == MS_EPROTO || rc == MS_ETOOBIG || rc == MS_ENOMEM || rc == MS_ETLS ||
             !may_resend || ++failovers > c->n_endpoints) {
-            ms__client_set_errmsg(c, "%s: %s", ep, ms_strerror(rc));
+            if (rc == MS_ETLS) {
+                ms__client_set_errmsg(c, "%s: %s: %s", ep, ms_strerror(rc),
+                                      c->tls_err);
+            } else {
+                ms__client_set_errmsg(c, "%s: %s", ep, ms_strerror(rc));
+            }
             return rc;
         }
     }

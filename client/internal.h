@@ -36,6 +36,36 @@ int ms__net_write_all(int fd, const void *buf, size_t len, uint64_t deadline_ns,
  */
 int ms__net_read_full(int fd, void *buf, size_t len, uint64_t deadline_ns);
 
+/* Reads at least one byte (at most cap) before deadline_ns.  Returns the
+ * count (> 0), MS_ETIMEDOUT, MS_ECLOSED or -errno. */
+int ms__net_read_some(int fd, void *buf, size_t cap, uint64_t deadline_ns);
+
+/* ---- TLS (tls.c) ------------------------------------------------------ */
+/*
+ * TLS over a connected socket from ms__net_dial(), through memory BIOs
+ * (bytes still move with send/recv and poll deadlines).  Errors: MS_EINVAL
+ * (files: unreadable, not PEM, key not matching), MS_ETLS (handshake,
+ * verification, a bad record), MS_ECLOSED, MS_ETIMEDOUT, -errno,
+ * MS_ENOMEM; err gets a sentence for MS_EINVAL and MS_ETLS.
+ */
+struct ms_tls_options;
+struct ms__tls_ctx;
+struct ms__tls_conn;
+int ms__tls_ctx_create(const struct ms_tls_options *o, char *err,
+                       size_t errlen, struct ms__tls_ctx **out);
+void ms__tls_ctx_destroy(struct ms__tls_ctx *t);
+/* Handshakes on fd and checks the server certificate names `host`. */
+int ms__tls_connect(struct ms__tls_ctx *t, int fd, const char *host,
+                    uint64_t deadline, struct ms__tls_conn **out, char *err,
+                    size_t errlen);
+int ms__tls_write_all(struct ms__tls_conn *c, const void *buf, size_t len,
+                      uint64_t deadline, size_t *sent, char *err,
+                      size_t errlen);
+int ms__tls_read_full(struct ms__tls_conn *c, void *buf, size_t len,
+                      uint64_t deadline, char *err, size_t errlen);
+/* Sends close_notify if the socket takes it at once, frees c (not the fd). */
+void ms__tls_close(struct ms__tls_conn *c);
+
 /* ---- frames (docs/protocol.md) -------------------------------------- */
 /*
  * The client's own copy of the 16-byte frame header codec, byte-compatible

@@ -66,7 +66,8 @@
     X(MS_ECOMPACTED, -10014, "required revision has been compacted")           \
     X(MS_ETOOBIG, -10015, "request or response larger than the frame limit")   \
     X(MS_ECLOSED, -10016, "connection closed by the server")                   \
-    X(MS_EDENIED, -10017, "permission denied by the server")
+    X(MS_EDENIED, -10017, "permission denied by the server")                      \
+    X(MS_ETLS, -10030, "TLS handshake or certificate verification failed")
 
 enum ms_error {
 #define MS__ERR_ENUM(name, value, text) name = value,
@@ -120,10 +121,30 @@ int ms_endpoint_parse(const char *endpoint, char *host, size_t host_size,
 
 struct ms_client;
 
+/*
+ * TLS for every connection of a client (etcdctl's --cacert, --cert, --key,
+ * --insecure-skip-tls-verify).  Paths are copied by ms_client_create();
+ * the files are loaded on the first connect, and a problem with them (not
+ * readable, not PEM, key not matching) fails that connect with MS_EINVAL
+ * and ms_client_errmsg() naming the file.  The server certificate must
+ * chain to ca_file (or to the system CAs when ca_file is NULL) and name
+ * the endpoint's host (a DNS or IP subjectAltName).  A certificate
+ * problem fails the call with MS_ETLS (or MS_ENOENDPOINT when no endpoint
+ * could be reached), the reason in ms_client_errmsg().
+ */
+struct ms_tls_options {
+    const char *ca_file;   /* PEM CA bundle; NULL: the system's CAs */
+    const char *cert_file; /* client certificate (PEM); NULL: none */
+    const char *key_file;  /* its private key (PEM); with cert_file */
+    bool insecure_skip_verify; /* accept any server certificate (tests) */
+};
+
 struct ms_client_options {
     uint32_t dial_timeout_ms;    /* per connection attempt; 0 = default */
     uint32_t command_timeout_ms; /* per call, all retries included; 0 = def. */
     uint32_t max_redirects;      /* NOT_LEADER redirects per call; 0 = 3 */
+    /* NULL: plain TCP.  Borrowed for the ms_client_create/open call. */
+    const struct ms_tls_options *tls;
 };
 
 /*

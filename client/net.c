@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -178,4 +179,30 @@ int ms__net_read_full(int fd, void *buf, size_t len, uint64_t deadline_ns)
         }
     }
     return 0;
+}
+
+int ms__net_read_some(int fd, void *buf, size_t cap, uint64_t deadline_ns)
+{
+    if (cap > INT_MAX) {
+        cap = INT_MAX;
+    }
+    for (;;) {
+        ssize_t n = recv(fd, buf, cap, 0);
+        if (n > 0) {
+            return (int)n;
+        }
+        if (n == 0) {
+            return MS_ECLOSED;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            return -errno;
+        }
+        int rc = wait_fd(fd, POLLIN, deadline_ns);
+        if (rc != 0) {
+            return rc;
+        }
+    }
 }

@@ -9,6 +9,9 @@
 #   follower   linearizable reads on the followers (read index from leader)
 #   serial     serializable reads on the leader (local state, no guarantee)
 #   ping       the protocol alone
+#   lease-tls  lease reads again, TLS on the client and peer ports
+#              (certificates from scripts/gen-test-certs.sh; skipped
+#              without the openssl command)
 # plus, when redis-benchmark is installed (apt-get install redis-server), a
 # Redis GET anchor: the ceiling of one event loop on this machine.
 # Environment: BUILD, DURATION (10s), CONNS (64), DEPTH (16), KEYS (10000).
@@ -22,6 +25,7 @@ KEYS=${KEYS:-10000}
 BASE=${BASE_PORT:-27100}
 DIR=$(mktemp -d /tmp/metastore-bench-XXXXXX)
 pids=()
+CLIENT_TLS=() # metastore-cli / metastore-bench flags for a TLS cluster
 
 stop_cluster() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -48,7 +52,7 @@ start_cluster() { # extra metastored flags...
         pids+=($!)
     done
     local deadline=$((SECONDS + 30))
-    until "$BUILD/metastore-cli" --endpoints="$(endpoints)" endpoint status -w table 2>/dev/null | grep -q true; do
+    until "$BUILD/metastore-cli" "${CLIENT_TLS[@]}" --endpoints="$(endpoints)" endpoint status -w table 2>/dev/null | grep -q true; do
         [ $SECONDS -lt $deadline ] || { echo "bench-reads: no leader" >&2; cat "$DIR/log" >&2; exit 1; }
         sleep 0.2
     done
@@ -56,7 +60,7 @@ start_cluster() { # extra metastored flags...
 
 # Prints "ops_per_sec p50_us p99_us" for one bench run.
 run_bench() { # metastore-bench flags...
-    "$BUILD/metastore-bench" --endpoints "$(endpoints)" --conns "$CONNS" \
+    "$BUILD/metastore-bench" "${CLIENT_TLS[@]}" --endpoints "$(endpoints)" --conns "$CONNS" \
         --depth "$DEPTH" --keys "$KEYS" --value-size 256 --duration "$DURATION" \
         --json "$@" | awk '
         { line = line $0 }
@@ -89,6 +93,18 @@ measure follower --op range --consistency l --target followers
 measure serial --op range --consistency s --target leader
 measure ping --op ping --target leader
 
+if command -v openssl >/dev/null 2>&1; then
+    scripts/gen-test-certs.sh "$DIR/certs" >/dev/null
+    C="$DIR/certs"
+    CLIENT_TLS=(--cacert "$C/ca.pem")
+    start_cluster --cert-file "$C/server.pem" --key-file "$C/server-key.pem" \
+        --peer-cert-file "$C/peer.pem" --peer-key-file "$C/peer-key.pem" \
+        --peer-trusted-ca-file "$C/ca.pem" --peer-client-cert-auth
+    "$BUILD/metastore-bench" "${CLIENT_TLS[@]}" --endpoints "$(endpoints)" --keys "$KEYS" --value-size 256 --op put --preload --requests 1 --json >/dev/null
+    measure lease-tls --op range --consistency l --target leader
+    CLIENT_TLS=()
+fi
+
 start_cluster --set lease_read.enable=false --set lease_read.read_mode=readindex
 "$BUILD/metastore-bench" --endpoints "$(endpoints)" --keys "$KEYS" --value-size 256 --op put --preload --requests 1 --json >/dev/null
 measure readindex --op range --consistency l --target leader
@@ -103,6 +119,11 @@ echo
 echo "lease / readindex : $(ratio "${ops[lease]}" "${ops[readindex]}")   (target >= 2x)"
 echo "lease / log       : $(ratio "${ops[lease]}" "${ops[log]}")   (target >= 10x)"
 echo "lease / ping      : $(ratio "${ops[lease]}" "${ops[ping]}")   (target >= 0.8x)"
+if [ -n "${ops[lease-tls]:-}" ]; then
+    echo "lease-tls / lease : $(ratio "${ops[lease-tls]}" "${ops[lease]}")   (the cost of TLS; p99 ${p99[lease-tls]} vs ${p99[lease]} us)"
+else
+    echo "lease-tls: not measured (the openssl command is not installed)"
+fi
 
 if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
     redis-server --port $((BASE + 90)) --save '' --appendonly no --daemonize no >/dev/null 2>&1 &

@@ -6,11 +6,12 @@
 set -eu
 
 # Build and run: libuv (event loop), RocksDB (engine), protobuf-c (wire
-# format), libyaml (config), Check (unit tests), pkg-config.  Test tools:
+# format), libyaml (config), OpenSSL (TLS on the client and peer ports; the
+# openssl command makes the test certificates), Check (unit tests), pkg-config.  Test tools:
 # clang with its libFuzzer runtime (the fuzz targets `make test` runs
 # briefly), valgrind (`make valgrind`).
 PACKAGES="build-essential pkg-config libuv1-dev librocksdb-dev libprotobuf-c-dev
-protobuf-c-compiler libyaml-dev check clang libclang-rt-14-dev valgrind"
+protobuf-c-compiler libyaml-dev libssl-dev openssl check clang libclang-rt-14-dev valgrind"
 # Tooling: clang-format and cppcheck for `make format` and `make lint`.
 if [ "${WITH_TOOLS:-0}" = 1 ]; then
     PACKAGES="$PACKAGES clang-format cppcheck"

@@ -124,7 +124,18 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
     X(READ_MODE, "lease_read.read_mode", T_ENUM, lease_read.read_mode,         \
       read_mode_names)                                                         \
     X(LOG_LEVEL, "log.level", T_ENUM, log.level, log_level_names)              \
-    X(LOG_FORMAT, "log.format", T_ENUM, log.format, log_format_names)
+    X(LOG_FORMAT, "log.format", T_ENUM, log.format, log_format_names)              \
+    X(TLS_CERT, "tls.cert_file", T_STR, tls.cert_file, NULL)                  \
+    X(TLS_KEY, "tls.key_file", T_STR, tls.key_file, NULL)                     \
+    X(TLS_CA, "tls.trusted_ca_file", T_STR, tls.trusted_ca_file, NULL)        \
+    X(TLS_CLIENT_AUTH, "tls.client_cert_auth", T_BOOL, tls.client_cert_auth,  \
+      NULL)                                                                    \
+    X(TLS_PEER_CERT, "tls.peer_cert_file", T_STR, tls.peer_cert_file, NULL)   \
+    X(TLS_PEER_KEY, "tls.peer_key_file", T_STR, tls.peer_key_file, NULL)      \
+    X(TLS_PEER_CA, "tls.peer_trusted_ca_file", T_STR, tls.peer_trusted_ca_file, \
+      NULL)                                                                    \
+    X(TLS_PEER_CLIENT_AUTH, "tls.peer_client_cert_auth", T_BOOL,              \
+      tls.peer_client_cert_auth, NULL)
 
 enum key_id {
 #define KEY_ENUM(id, path, type, field, names) K_##id,
@@ -152,7 +163,7 @@ static const struct key_desc keys[N_KEYS] = {
 /* Mappings that hold keys rather than values. */
 static const char *const sections[] = {
     "node",       "cluster", "server", "raft", "storage", "storage.rocksdb",
-    "lease_read", "log",     NULL};
+    "lease_read", "log",     "tls",     NULL};
 
 static const char *const member_keys[] = {"id", "name", "peer_addr",
                                           "client_addr", NULL};
@@ -971,6 +982,14 @@ static const struct {
     {"engine", "storage.engine"},
     {"cluster-name", "cluster.name"},
     {"join", "cluster.join"},
+    {"cert-file", "tls.cert_file"},
+    {"key-file", "tls.key_file"},
+    {"trusted-ca-file", "tls.trusted_ca_file"},
+    {"client-cert-auth", "tls.client_cert_auth"},
+    {"peer-cert-file", "tls.peer_cert_file"},
+    {"peer-key-file", "tls.peer_key_file"},
+    {"peer-trusted-ca-file", "tls.peer_trusted_ca_file"},
+    {"peer-client-cert-auth", "tls.peer_client_cert_auth"},
 };
 
 /* One "ID[:NAME]=PEER@CLIENT" item of --initial-cluster (`item` is
@@ -1066,7 +1085,9 @@ int srv_config_apply_flag(struct srv_config *cfg, const char *flag,
     int rc;
     while (*flag == '-')
         flag++;
-    if (value == NULL && strcmp(flag, "join") == 0)
+    if (value == NULL && (strcmp(flag, "join") == 0 ||
+                          strcmp(flag, "client-cert-auth") == 0 ||
+                          strcmp(flag, "peer-client-cert-auth") == 0))
         value = "true";
     if (value == NULL)
         return errorf(err, errlen, "command line: --%s needs a value", flag);
@@ -1424,11 +1445,57 @@ static int check_lease(const struct srv_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* One port's TLS keys: cert and key together, client auth needs a CA, and
+ * (peer port) a CA is always needed, since a dialing member verifies. */
+static int check_tls_port(const struct srv_config *cfg, int kcert, int kkey,
+                          int kca, int kauth, bool need_ca, char *err,
+                          size_t errlen)
+{
+    char o[300];
+    const char *cert = field_cptr(cfg, kcert);
+    const char *key = field_cptr(cfg, kkey);
+    const char *ca = field_cptr(cfg, kca);
+    bool auth;
+    memcpy(&auth, field_cptr(cfg, kauth), sizeof(auth));
+    if (cert[0] != '\0' && key[0] == '\0')
+        return errorf(err, errlen, "%s: %s: is set but %s is not", AT(kcert),
+                      keys[kkey].path);
+    if (key[0] != '\0' && cert[0] == '\0')
+        return errorf(err, errlen, "%s: %s: is set but %s is not", AT(kkey),
+                      keys[kcert].path);
+    if (cert[0] == '\0' && (ca[0] != '\0' || auth))
+        return errorf(err, errlen,
+                      "%s: %s: TLS is off on this port (set %s and %s)",
+                      AT(ca[0] != '\0' ? kca : kauth), keys[kcert].path,
+                      keys[kkey].path);
+    if (auth && ca[0] == '\0')
+        return errorf(err, errlen,
+                      "%s: %s: needs %s (the CA that signs the certificates "
+                      "to accept)",
+                      AT(kauth), keys[kca].path);
+    if (need_ca && cert[0] != '\0' && ca[0] == '\0')
+        return errorf(err, errlen,
+                      "%s: %s: peer TLS needs %s (each member verifies the "
+                      "members it dials)",
+                      AT(kcert), keys[kca].path);
+    return 0;
+}
+
+static int check_tls(const struct srv_config *cfg, char *err, size_t errlen)
+{
+    int rc = check_tls_port(cfg, K_TLS_CERT, K_TLS_KEY, K_TLS_CA,
+                            K_TLS_CLIENT_AUTH, false, err, errlen);
+    if (rc < 0)
+        return rc;
+    return check_tls_port(cfg, K_TLS_PEER_CERT, K_TLS_PEER_KEY, K_TLS_PEER_CA,
+                          K_TLS_PEER_CLIENT_AUTH, true, err, errlen);
+}
+
 int srv_config_validate(const struct srv_config *cfg, char *err, size_t errlen)
 {
     int (*const checks[])(const struct srv_config *, char *, size_t) = {
         check_node,    check_ranges, check_timing, check_listen,
-        check_members, check_sizes,  check_lease,
+        check_members, check_sizes,  check_lease,  check_tls,
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         int rc = checks[i](cfg, err, errlen);

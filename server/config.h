@@ -151,6 +151,23 @@ struct srv_config {
         enum ms_log_format format;
     } log;
 
+    /* TLS (docs/security.md).  Empty cert_file: that port is plain TCP.
+     * Client port: cert_file, key_file, trusted_ca_file (the CAs client
+     * certificates must come from), client_cert_auth (require one).  Peer
+     * port: the peer_ keys; a member presents peer_cert_file both when it
+     * accepts and when it dials, and checks the other side against
+     * peer_trusted_ca_file in both directions. */
+    struct {
+        char cert_file[SRV_CONFIG_PATH_MAX];
+        char key_file[SRV_CONFIG_PATH_MAX];
+        char trusted_ca_file[SRV_CONFIG_PATH_MAX];
+        bool client_cert_auth;
+        char peer_cert_file[SRV_CONFIG_PATH_MAX];
+        char peer_key_file[SRV_CONFIG_PATH_MAX];
+        char peer_trusted_ca_file[SRV_CONFIG_PATH_MAX];
+        bool peer_client_cert_auth;
+    } tls;
+
     /* Where each value came from, for error messages (private to
      * config.c: file name of the last load, and per key the line, 0 for a
      * default, SRV_CONFIG_LINE_FLAG for the command line). */
@@ -206,6 +223,11 @@ int srv_config_apply_flag(struct srv_config *cfg, const char *flag,
  *    election up to one tick early; a lease longer than this could outlive
  *    the leader's leadership), and the default rule must leave a positive
  *    lease; read_mode lease needs lease_read.enable;
+ *  - TLS: cert and key files given together; client_cert_auth needs
+ *    cert, key and trusted CA; peer TLS needs peer_trusted_ca_file (a
+ *    dialing member always verifies the member it reaches).  Whether the
+ *    files can be read and the key matches is checked at start-up
+ *    (server/tls.h), not here;
  *  - sizes and counts within sane ranges; max_key + max_value fit in a
  *    frame; raft.max_msg_bytes >= server.max_frame_bytes (a proposal must
  *    fit in a Raft message).

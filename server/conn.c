@@ -32,6 +32,7 @@
 #include "server/range_pack.h"
 #include "server/server.h"
 #include "server/status.h"
+#include "server/tls.h"
 
 #define READ_BUF_BYTES (64u * 1024u)
 #define OUT_HIGH_WATER (4u * 1024u * 1024u)
@@ -61,9 +62,19 @@ struct srv_conn {
     /* A request forwarded by a follower: the reply goes to this token. */
     struct peer_forward_token *forward;
     bool is_forward; /* no socket behind it */
+    /* TLS on the client port (NULL: plain TCP).  Replies are encrypted
+     * when flushed; wbuf then holds ciphertext. */
+    struct srv_tls *tls;
+    uint64_t accepted_ms; /* uv_now() at accept: the handshake deadline */
 };
 
 static char g_read_buf[READ_BUF_BYTES];
+static uint8_t g_plain_buf[READ_BUF_BYTES]; /* decrypted TLS input */
+/* With TLS on the client port: closes connections whose handshake is not
+ * done within server.request_timeout, so that silent or slow clients do
+ * not keep max_connections slots (the peer port has its Hello deadline). */
+static uv_timer_t g_handshake_sweep;
+static bool g_sweep_started;
 
 void srv_conn_ref(struct srv_conn *c)
 {
@@ -73,6 +84,7 @@ void srv_conn_ref(struct srv_conn *c)
 void srv_conn_unref(struct srv_conn *c)
 {
     if (--c->refs == 0) {
+        srv_tls_destroy(c->tls);
         frame_decoder_close(&c->dec);
         free(c->out);
         free(c->wbuf);
@@ -87,6 +99,22 @@ static void on_closed(uv_handle_t *h)
     srv_conn_unref(c);
 }
 
+/* Best effort, never blocking: a close_notify (or the alert that ended a
+ * failed handshake) goes out only if the socket takes it at once. */
+static void tls_goodbye(struct srv_conn *c)
+{
+    /* Not into wbuf: a write of it may still be in flight.  uv_try_write()
+     * refuses while earlier bytes wait, so nothing is reordered. */
+    uint8_t *b = NULL;
+    size_t cap = 0, n = 0;
+    srv_tls_close_notify(c->tls);
+    if (srv_tls_take(c->tls, &b, &cap, &n) == 0 && n > 0) {
+        uv_buf_t buf = uv_buf_init((char *)b, (unsigned)n);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    }
+    free(b);
+}
+
 static void conn_close(struct srv_conn *c, const char *why)
 {
     if (c->closing) {
@@ -97,6 +125,9 @@ static void conn_close(struct srv_conn *c, const char *why)
     }
     c->closing = true;
     struct srv *s = c->s;
+    if (c->tls != NULL) {
+        tls_goodbye(c);
+    }
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
@@ -328,6 +359,16 @@ void srv_conn_reply_error(struct srv *s, struct srv_conn *c, uint16_t method,
                  &e.base);
 }
 
+/* Reply bytes not yet taken by the kernel (plaintext and ciphertext). */
+static size_t queued_bytes(const struct srv_conn *c)
+{
+    size_t n = c->out_len + c->wbuf_len;
+    if (c->tls != NULL) {
+        n += srv_tls_pending(c->tls);
+    }
+    return n;
+}
+
 static void start_reading(struct srv_conn *c);
 
 static void maybe_resume(struct srv_conn *c)
@@ -335,7 +376,7 @@ static void maybe_resume(struct srv_conn *c)
     struct srv *s = c->s;
     if (!c->is_forward && !c->reading && !c->closing && !s->shutting_down &&
         c->pending < s->cfg.server.max_pending_per_conn &&
-        c->out_len + c->wbuf_len < OUT_HIGH_WATER) {
+        queued_bytes(c) < OUT_HIGH_WATER) {
         start_reading(c);
     }
 }
@@ -372,7 +413,7 @@ static void on_written(uv_write_t *req, int status)
         }
         conn_close(c, NULL);
     } else if (!c->closing) {
-        if (c->out_len > 0) {
+        if (c->out_len > 0 || (c->tls != NULL && srv_tls_pending(c->tls) > 0)) {
             flush(c);
         } else if (c->close_after_flush) {
             conn_close(c, NULL);
@@ -382,9 +423,40 @@ static void on_written(uv_write_t *req, int status)
     srv_conn_unref(c);
 }
 
+static void write_wbuf(struct srv_conn *c);
+
+/* TLS: encrypt what gathered, then write whatever ciphertext waits (also
+ * handshake messages and alerts). */
+static void flush_tls(struct srv_conn *c)
+{
+    if (c->out_len > 0) {
+        int rc = srv_tls_write(c->tls, c->out, c->out_len);
+        c->out_len = 0;
+        if (rc != 0) {
+            conn_close(c, rc == SRV_TLS_ENOMEM ? "out of memory for replies"
+                                               : srv_tls_error(c->tls));
+            return;
+        }
+    }
+    if (srv_tls_take(c->tls, &c->wbuf, &c->wbuf_cap, &c->wbuf_len) != 0) {
+        conn_close(c, "out of memory for replies");
+        return;
+    }
+    if (c->wbuf_len > 0) {
+        write_wbuf(c);
+    }
+}
+
 static void flush(struct srv_conn *c)
 {
-    if (c->closing || c->writing || c->out_len == 0) {
+    if (c->closing || c->writing) {
+        return;
+    }
+    if (c->tls != NULL) {
+        flush_tls(c);
+        return;
+    }
+    if (c->out_len == 0) {
         return;
     }
     /* Swap buffers: replies keep gathering while this write runs. */
@@ -396,6 +468,12 @@ static void flush(struct srv_conn *c)
     c->out = b;
     c->out_cap = bcap;
     c->out_len = 0;
+    write_wbuf(c);
+}
+
+/* One uv_write of wbuf[0..wbuf_len). */
+static void write_wbuf(struct srv_conn *c)
+{
     uv_buf_t buf = uv_buf_init((char *)c->wbuf, (unsigned)c->wbuf_len);
     c->s->stats.bytes_sent += c->wbuf_len;
     c->wreq.data = c;
@@ -451,6 +529,9 @@ static void handle_frame(struct srv_conn *c, const struct frame *f)
                     f->hdr.length);
 }
 
+static void read_frames(struct srv_conn *c, const uint8_t *p, size_t left);
+static void read_tls(struct srv_conn *c, const uint8_t *p, size_t len);
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct srv_conn *c = stream->data;
@@ -463,10 +544,24 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c, uv_strerror((int)nread));
         return;
     }
-    const uint8_t *p = (const uint8_t *)buf->base;
-    size_t left = (size_t)nread;
     c->s->stats.bytes_received += (uint64_t)nread;
     srv_conn_ref(c);
+    if (c->tls != NULL) {
+        read_tls(c, (const uint8_t *)buf->base, (size_t)nread);
+    } else {
+        read_frames(c, (const uint8_t *)buf->base, (size_t)nread);
+    }
+    if (!c->closing && c->reading &&
+        (c->pending >= c->s->cfg.server.max_pending_per_conn ||
+         queued_bytes(c) >= OUT_HIGH_WATER)) {
+        stop_reading(c); /* backpressure: TCP slows the client down */
+    }
+    srv_conn_unref(c);
+}
+
+/* Cuts plaintext into frames and dispatches each request. */
+static void read_frames(struct srv_conn *c, const uint8_t *p, size_t left)
+{
     while (!c->closing) {
         struct frame f;
         size_t used = 0;
@@ -497,12 +592,37 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         }
         break;
     }
-    if (!c->closing && c->reading &&
-        (c->pending >= c->s->cfg.server.max_pending_per_conn ||
-         c->out_len + c->wbuf_len >= OUT_HIGH_WATER)) {
-        stop_reading(c); /* backpressure: TCP slows the client down */
+}
+
+/* TLS: ciphertext in, plaintext frames out.  Handshake messages the input
+ * produced are written by the next flush. */
+static void read_tls(struct srv_conn *c, const uint8_t *p, size_t len)
+{
+    if (srv_tls_feed(c->tls, p, len) != 0) {
+        conn_close(c, "out of memory");
+        return;
     }
-    srv_conn_unref(c);
+    while (!c->closing && !c->close_after_flush) {
+        size_t n = 0;
+        int rc = srv_tls_read(c->tls, g_plain_buf, sizeof g_plain_buf, &n);
+        if (rc == SRV_TLS_ECLOSED) {
+            int frc = frame_decoder_finish(&c->dec);
+            conn_close(c, frc != 0 ? "connection ended inside a frame" : NULL);
+            return;
+        }
+        if (rc != 0) {
+            ms_warn("client %s: %s; closing", c->peer, srv_tls_error(c->tls));
+            conn_close(c, NULL);
+            return;
+        }
+        if (n == 0) {
+            break;
+        }
+        read_frames(c, g_plain_buf, n);
+    }
+    if (!c->closing && srv_tls_pending(c->tls) > 0) {
+        mark_dirty(c);
+    }
 }
 
 static void start_reading(struct srv_conn *c)
@@ -576,8 +696,34 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c, NULL);
         return;
     }
+    if (s->client_tls != NULL) {
+        c->tls = srv_tls_create(s->client_tls, true, NULL);
+        if (c->tls == NULL) {
+            conn_close(c, "out of memory for TLS");
+            return;
+        }
+    }
+    c->accepted_ms = uv_now(s->loop);
     uv_tcp_nodelay(&c->tcp, 1);
     start_reading(c);
+}
+
+static void on_handshake_sweep(uv_timer_t *t)
+{
+    struct srv *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    uint64_t limit = s->cfg.server.request_timeout_ms;
+    struct srv_conn *next;
+    for (struct srv_conn *c = s->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->tls != NULL && !c->closing && !srv_tls_established(c->tls) &&
+            now - c->accepted_ms >= limit) {
+            ms_warn("client %s did not finish the TLS handshake within %llu "
+                    "ms (server.request_timeout); closing",
+                    c->peer, (unsigned long long)limit);
+            conn_close(c, NULL);
+        }
+    }
 }
 
 int srv_conn_listen(struct srv *s)
@@ -609,12 +755,23 @@ int srv_conn_listen(struct srv *s)
                  s->cfg.server.client_listen, uv_strerror(rv));
         return rv;
     }
+    if (s->client_tls != NULL) {
+        uint64_t every = s->cfg.server.request_timeout_ms / 4 + 1;
+        uv_timer_init(s->loop, &g_handshake_sweep);
+        g_handshake_sweep.data = s;
+        uv_timer_start(&g_handshake_sweep, on_handshake_sweep, every, every);
+        g_sweep_started = true;
+    }
     ms_info("listening for clients on %s", s->cfg.server.client_listen);
     return 0;
 }
 
 void srv_conn_close_listener(struct srv *s)
 {
+    if (g_sweep_started &&
+        !uv_is_closing((uv_handle_t *)&g_handshake_sweep)) {
+        uv_close((uv_handle_t *)&g_handshake_sweep, NULL);
+    }
     if (!uv_is_closing((uv_handle_t *)&s->client_listener)) {
         uv_close((uv_handle_t *)&s->client_listener, NULL);
     }

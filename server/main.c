@@ -18,6 +18,7 @@
 #include "server/log.h"
 #include "server/server.h"
 #include "server/status.h"
+#include "server/tls.h"
 
 static void usage(FILE *f)
 {
@@ -42,6 +43,14 @@ static void usage(FILE *f)
 "  --engine ENGINE          memory or rocksdb (storage.engine)\n"
 "  --initial-cluster LIST   ID[:NAME]=PEER_ADDR@CLIENT_ADDR,... bootstrap members\n"
 "  --join                   join an existing cluster instead of bootstrapping\n"
+"  --cert-file FILE         client port TLS certificate (tls.cert_file)\n"
+"  --key-file FILE          its private key (tls.key_file)\n"
+"  --trusted-ca-file FILE   CA for client certificates (tls.trusted_ca_file)\n"
+"  --client-cert-auth       require client certificates (tls.client_cert_auth)\n"
+"  --peer-cert-file FILE    peer port TLS certificate (tls.peer_cert_file)\n"
+"  --peer-key-file FILE     its private key (tls.peer_key_file)\n"
+"  --peer-trusted-ca-file FILE  CA of the members (tls.peer_trusted_ca_file)\n"
+"  --peer-client-cert-auth  require member certificates (tls.peer_client_cert_auth)\n"
 "  --set KEY=VALUE          set any config key, e.g. --set raft.election_timeout=2s\n"
 "  --print-config           print the effective configuration and exit\n"
 "  --version                print the version and exit\n"
@@ -61,7 +70,9 @@ static void usage(FILE *f)
 /* Flags that take no value. */
 static bool is_switch(const char *flag)
 {
-    return strcmp(flag, "--join") == 0;
+    return strcmp(flag, "--join") == 0 ||
+           strcmp(flag, "--client-cert-auth") == 0 ||
+           strcmp(flag, "--peer-client-cert-auth") == 0;
 }
 
 static int parse_args(int argc, char **argv, struct srv_config *cfg,
@@ -251,10 +262,36 @@ static int run(struct srv *s)
     return s->exit_code;
 }
 
+/* Says once at start-up which ports speak TLS, and warns about a peer
+ * port that accepts any member (no client certificate required). */
+static void log_tls(const struct srv *s)
+{
+    const struct srv_config *c = &s->cfg;
+    if (s->client_tls != NULL) {
+        ms_info("client port: TLS, %s", c->tls.client_cert_auth
+                                            ? "client certificates required"
+                                            : "no client certificates");
+    }
+    if (s->peer_tls != NULL) {
+        ms_info("peer port: TLS, %s", c->tls.peer_client_cert_auth
+                                          ? "mutual (members verified)"
+                                          : "server side only");
+        if (!c->tls.peer_client_cert_auth) {
+            ms_warn("tls.peer_client_cert_auth is false: anyone who can "
+                    "reach the peer port may pretend to be a member; set it "
+                    "to true (docs/security.md)");
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     static struct srv s;
     bool print_config = false;
+    /* A peer that closed its socket must not kill the server: writes to it
+     * fail with EPIPE (handled per connection) instead of raising SIGPIPE.
+     * The TLS close_notify written just before closing hits this often. */
+    signal(SIGPIPE, SIG_IGN);
     srv_config_defaults(&s.cfg);
     int rv = parse_args(argc, argv, &s.cfg, &print_config);
     if (rv != 0) {
@@ -277,6 +314,13 @@ int main(int argc, char **argv)
     if (warn != NULL) {
         ms_warn("%s", warn);
     }
+    if (srv_tls_load_config(&s.cfg, &s.client_tls, &s.peer_tls, err,
+                            sizeof err) != 0) {
+        ms_error("%s", err);
+        fprintf(stderr, "metastored: %s\n", err);
+        return 1;
+    }
+    log_tls(&s);
     s.cluster_id = srv_config_cluster_id(&s.cfg);
     s.loop = uv_default_loop();
     ms_info("metastored %s starting: node %llu (%s), engine %s, data dir "
@@ -287,6 +331,8 @@ int main(int argc, char **argv)
             s.cfg.node.data_dir);
     rv = run(&s);
     srv_storage_close(&s);
+    srv_tls_ctx_destroy(s.client_tls);
+    srv_tls_ctx_destroy(s.peer_tls);
     uv_loop_close(s.loop);
     ms_info("stopped (exit %d)", rv);
     return rv;

@@ -741,6 +741,7 @@ static int start_peers(struct srv *s)
     peer_transport_options_default(&o);
     o.max_frame_bytes = (uint32_t)(s->cfg.raft.max_msg_bytes + (1u << 20));
     o.version = METASTORE_VERSION;
+    o.tls = s->peer_tls;
     int rv = peer_transport_create(s->loop, s->cfg.node.id, s->cluster_id,
                                    s->cfg.server.peer_listen, &cb, &o,
                                    &s->peers);

@@ -44,6 +44,7 @@
 #include "server/log.h"
 #include "server/peer.h"
 #include "server/status.h"
+#include "server/tls.h"
 
 #define READ_BUF_BYTES (256u * 1024u)
 #define ADDR_MAX       256
@@ -73,6 +74,7 @@ struct peer_conn {
     struct peer_buf out; /* accepted: answers waiting for the next flush */
     struct peer_conn *next, *prev; /* t->conns */
     char name[64];
+    struct srv_tls *tls; /* NULL: plain TCP */
 };
 
 struct peer_write {
@@ -116,6 +118,7 @@ struct peer {
     bool outage_logged;           /* "lost"/"cannot connect" said */
     bool refused_logged;          /* a Hello refusal said */
     bool drop_logged;             /* in a burst of drops */
+    char outage_why[160];         /* the reason last logged for an outage */
     /* Output: whole frames; the one at batch_off is an open Batch whose
      * header is written when it is closed. */
     struct peer_buf out;
@@ -150,6 +153,8 @@ struct peer_transport {
     uint64_t hellos_refused;
     raft_id refused_from; /* the last refused Hello, to log it once */
     uint64_t refused_cluster;
+    char tls_refused[320]; /* the last TLS refusal logged: "host: why" */
+    uint8_t plain_buf[READ_BUF_BYTES]; /* decrypted TLS input */
     uint8_t read_buf[READ_BUF_BYTES];
 };
 
@@ -239,6 +244,7 @@ static void on_conn_closed(uv_handle_t *h)
     struct peer_conn *c = h->data;
     struct peer_transport *t = c->t;
     frame_decoder_close(&c->dec);
+    srv_tls_destroy(c->tls);
     peer_buf_free(&c->out);
     free(c);
     handle_released(t);
@@ -266,6 +272,20 @@ static struct peer_conn *conn_new(struct peer_transport *t, bool outgoing)
     return c;
 }
 
+/* Best effort, never blocking: a close_notify (or the alert that ended a
+ * failed handshake) goes out only if the socket takes it at once. */
+static void tls_goodbye(struct peer_conn *c)
+{
+    uint8_t *b = NULL;
+    size_t cap = 0, n = 0;
+    srv_tls_close_notify(c->tls);
+    if (srv_tls_take(c->tls, &b, &cap, &n) == 0 && n > 0) {
+        uv_buf_t buf = uv_buf_init((char *)b, (unsigned)n);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    }
+    free(b);
+}
+
 /* Closes c (idempotent).  Forward tokens on it are orphaned; an outgoing
  * connection is detached from its peer (the caller fixes the peer's state). */
 static void conn_close(struct peer_conn *c)
@@ -286,6 +306,9 @@ static void conn_close(struct peer_conn *c)
     if (c->peer != NULL && c->peer->conn == c)
         c->peer->conn = NULL;
     c->peer = NULL;
+    if (c->tls != NULL) {
+        tls_goodbye(c);
+    }
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -319,8 +342,8 @@ static void on_written(uv_write_t *req, int status)
         conn_close(c);
 }
 
-/* Writes data[0..len) (ownership passes here) on c. */
-static void conn_write(struct peer_conn *c, uint8_t *data, size_t len,
+/* Writes data[0..len) (ownership passes here) to c's socket. */
+static void raw_write(struct peer_conn *c, uint8_t *data, size_t len,
                        bool close_after)
 {
     struct peer_write *w = calloc(1, sizeof(*w));
@@ -340,6 +363,43 @@ static void conn_write(struct peer_conn *c, uint8_t *data, size_t len,
         free(w);
         conn_fail(c, uv_strerror(rv));
     }
+}
+
+/* TLS: writes the ciphertext waiting in c's TLS state (handshake
+ * messages, encrypted frames). */
+static void tls_push(struct peer_conn *c, bool close_after)
+{
+    uint8_t *b = NULL;
+    size_t cap = 0, n = 0;
+    if (srv_tls_take(c->tls, &b, &cap, &n) != 0) {
+        free(b);
+        conn_fail(c, "out of memory");
+        return;
+    }
+    if (n == 0) {
+        free(b);
+        return;
+    }
+    raw_write(c, b, n, close_after);
+}
+
+/* Writes data[0..len) (ownership passes here) on c, through TLS when the
+ * port has it (before the handshake is done it waits inside c->tls). */
+static void conn_write(struct peer_conn *c, uint8_t *data, size_t len,
+                       bool close_after)
+{
+    if (c->tls == NULL) {
+        raw_write(c, data, len, close_after);
+        return;
+    }
+    int rc = srv_tls_write(c->tls, data, len);
+    free(data);
+    if (rc != 0) {
+        conn_fail(c, rc == SRV_TLS_ENOMEM ? "out of memory"
+                                          : srv_tls_error(c->tls));
+        return;
+    }
+    tls_push(c, close_after);
 }
 
 /* Appends a whole frame to b.  FRAME_* / PEER_ENOMEM on failure. */
@@ -465,11 +525,14 @@ static void link_failed(struct peer *p, const char *why)
         ms_warn("lost connection to peer %llu (%s): %s",
                 (unsigned long long)p->id, p->addr, why);
         p->outage_logged = true;
-    } else if (!p->outage_logged) {
+    } else if (!p->outage_logged || strncmp(why, p->outage_why, 150) != 0) {
+        /* Once per outage, and again when the reason changes (refused,
+         * then a certificate the TLS handshake rejects). */
         ms_warn("cannot connect to peer %llu at %s: %s; retrying with backoff",
                 (unsigned long long)p->id, p->addr, why);
         p->outage_logged = true;
     }
+    snprintf(p->outage_why, sizeof(p->outage_why), "%.150s", why);
     if (!p->t->closing)
         arm_backoff(p);
     fail_forwards(p);
@@ -525,6 +588,18 @@ static void connect_to(struct peer *p, const struct sockaddr *sa)
     c->peer = p;
     p->conn = c;
     p->state = LINK_CONNECTING;
+    if (p->t->opts.tls != NULL) {
+        /* The member's certificate must name the host we dial. */
+        char host[ADDR_MAX];
+        uint16_t port = 0;
+        if (srv_addr_split(p->addr, host, sizeof(host), &port) != 0)
+            host[0] = '\0';
+        c->tls = srv_tls_create(p->t->opts.tls, false, host);
+        if (c->tls == NULL) {
+            link_failed(p, "out of memory for TLS");
+            return;
+        }
+    }
     c->connect_req.data = c;
     int rv = uv_tcp_connect(&c->connect_req, &c->tcp, sa, on_connected);
     if (rv != 0)
@@ -637,6 +712,7 @@ static void handle_hello_response(struct peer *p, const struct frame *f)
         p->refused_logged = true;
         p->st.refused++;
         p->outage_logged = true; /* said once; no "cannot connect" too */
+        snprintf(p->outage_why, sizeof(p->outage_why), "%.150s", why);
         link_failed(p, why);
         return;
     }
@@ -920,6 +996,56 @@ static void read_frames(struct peer_conn *c, const uint8_t *data, size_t len)
     }
 }
 
+/* A refused TLS handshake on an accepted connection: warned about once per
+ * remote host and reason (a refused member redials every few seconds). */
+static void log_tls_refusal(struct peer_conn *c, const char *why)
+{
+    struct peer_transport *t = c->t;
+    char key[sizeof(t->tls_refused)];
+    const char *colon = strrchr(c->name, ':');
+    int host_len = colon != NULL ? (int)(colon - c->name) : (int)strlen(c->name);
+    snprintf(key, sizeof(key), "%.*s: %s", host_len, c->name, why);
+    t->hellos_refused++;
+    if (strcmp(key, t->tls_refused) == 0) {
+        ms_debug("refused peer connection from %s: %s", c->name, why);
+        return;
+    }
+    snprintf(t->tls_refused, sizeof(t->tls_refused), "%s", key);
+    ms_warn("refused peer connection from %s: %s", c->name, why);
+}
+
+/* TLS: ciphertext in, plaintext frames out, handshake replies written. */
+static void read_tls(struct peer_conn *c, const uint8_t *data, size_t len)
+{
+    struct peer_transport *t = c->t;
+    if (srv_tls_feed(c->tls, data, len) != 0) {
+        conn_fail(c, "out of memory");
+        return;
+    }
+    while (!c->closing && !t->closing) {
+        size_t n = 0;
+        int rc = srv_tls_read(c->tls, t->plain_buf, sizeof(t->plain_buf), &n);
+        if (rc == SRV_TLS_ECLOSED) {
+            conn_fail(c, "connection closed by peer");
+            return;
+        }
+        if (rc != 0) {
+            if (!c->outgoing && !srv_tls_established(c->tls)) {
+                log_tls_refusal(c, srv_tls_error(c->tls));
+                conn_close(c);
+            } else {
+                conn_fail(c, srv_tls_error(c->tls));
+            }
+            return;
+        }
+        if (n == 0)
+            break;
+        read_frames(c, t->plain_buf, n);
+    }
+    if (!c->closing && !t->closing && srv_tls_pending(c->tls) > 0)
+        tls_push(c, false);
+}
+
 static void on_read_common(struct peer_conn *c, ssize_t nread,
                            const uv_buf_t *buf)
 {
@@ -933,7 +1059,10 @@ static void on_read_common(struct peer_conn *c, ssize_t nread,
         conn_fail(c, uv_strerror((int)nread));
         return;
     }
-    read_frames(c, (const uint8_t *)buf->base, (size_t)nread);
+    if (c->tls != NULL)
+        read_tls(c, (const uint8_t *)buf->base, (size_t)nread);
+    else
+        read_frames(c, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void on_out_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -965,6 +1094,13 @@ static void on_connection(uv_stream_t *server, int status)
     int len = sizeof(ss);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
         sockaddr_name(&ss, c->name, sizeof(c->name));
+    if (t->opts.tls != NULL) {
+        c->tls = srv_tls_create(t->opts.tls, true, NULL);
+        if (c->tls == NULL) {
+            conn_close(c);
+            return;
+        }
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     uv_tcp_keepalive(&c->tcp, 1, KEEPALIVE_S);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_in_read) != 0)
@@ -1017,6 +1153,7 @@ static void fill_options(struct peer_transport_options *o,
     o->seed = in->seed;
     if (in->version != NULL)
         o->version = in->version;
+    o->tls = in->tls;
 }
 
 static void on_listener_closed(uv_handle_t *h)

@@ -39,6 +39,7 @@
 #include "server/peer_codec.h"
 
 struct peer_transport;
+struct srv_tls_ctx;
 /* A forwarded request waiting for its answer (see on_forward). */
 struct peer_forward_token;
 
@@ -84,6 +85,10 @@ struct peer_transport_options {
     uint64_t seed;
     /* Sent in Hello, for the peer's logs.  Default "metastore". */
     const char *version;
+    /* TLS for every connection, both directions (borrowed; must outlive the
+     * transport).  NULL: plain TCP.  A dialed member must present a
+     * certificate naming the host of its address. */
+    struct srv_tls_ctx *tls;
 };
 
 /* Fills *o with the defaults above.  A zero field given to

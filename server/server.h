@@ -147,6 +147,7 @@ void srv_hist_record_count(struct srv_hist *h, uint64_t n);
 struct srv_persist; /* a ready batch waiting to become durable (node.c) */
 struct peer_transport;
 struct peer_forward_token;
+struct srv_tls_ctx;
 
 struct srv {
     uv_loop_t *loop;
@@ -196,6 +197,8 @@ struct srv {
     uv_timer_t tick_timer;
     uv_prepare_t prepare; /* drives ready batches once per loop turn */
     uv_tcp_t client_listener;
+    struct srv_tls_ctx *client_tls; /* NULL: the client port is plain TCP */
+    struct srv_tls_ctx *peer_tls;   /* NULL: the peer port is plain TCP */
     uv_signal_t sig_term, sig_int;
     uv_timer_t shutdown_timer;
 

@@ -199,7 +199,8 @@ static bool node_answers(const struct cluster_node *nd)
 {
     const char *eps[] = {nd->endpoint};
     struct ms_client_options o = {.dial_timeout_ms = 200,
-                                  .command_timeout_ms = 500};
+                                  .command_timeout_ms = 500,
+                                  .tls = e2e_client_tls};
     struct ms_client *cl;
     if (ms_client_open(eps, 1, &o, &cl) != 0) {
         return false;
@@ -515,7 +516,8 @@ struct ms_client *cluster_client(const struct cluster *c, int i,
         }
     }
     struct ms_client_options o = {.dial_timeout_ms = 300,
-                                  .command_timeout_ms = timeout_ms};
+                                  .command_timeout_ms = timeout_ms,
+                                  .tls = e2e_client_tls};
     struct ms_client *cl = NULL;
     if (i >= 0) {
         if (ms_client_open(eps, n, &o, &cl) != 0) {
@@ -847,7 +849,8 @@ static struct ms_client *rotated_client(const struct cluster *c, int first,
         eps[k] = c->nodes[(first + k) % c->n].endpoint;
     }
     struct ms_client_options o = {.dial_timeout_ms = 300,
-                                  .command_timeout_ms = timeout_ms};
+                                  .command_timeout_ms = timeout_ms,
+                                  .tls = e2e_client_tls};
     struct ms_client *cl = NULL;
     if (ms_client_create(eps, (size_t)c->n, &o, &cl) != 0) {
         return NULL;

@@ -95,11 +95,15 @@ static void print_log(const struct e2e_server *s)
     }
 }
 
+/* TLS options of the clients the helpers open (NULL: plain TCP). */
+const struct ms_tls_options *e2e_client_tls;
+
 static bool server_answers(const struct e2e_server *s)
 {
     const char *eps[] = {s->endpoint};
     struct ms_client_options o = {.dial_timeout_ms = 200,
-                                  .command_timeout_ms = 500};
+                                  .command_timeout_ms = 500,
+                                  .tls = e2e_client_tls};
     struct ms_client *c;
     if (ms_client_open(eps, 1, &o, &c) != 0) {
         return false;

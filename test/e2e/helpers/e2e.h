@@ -70,4 +70,23 @@ uint64_t e2e_now_ms(void);
  * timeouts), or -1. */
 int e2e_connect(uint16_t port);
 
+/* TLS options every client the helpers open uses (the start-up Ping of
+ * e2e_server_start and the cluster helpers included); NULL, the default,
+ * is plain TCP.  A test of a TLS port sets it before starting servers. */
+struct ms_tls_options;
+extern const struct ms_tls_options *e2e_client_tls;
+
+/*
+ * Makes throwaway certificates with scripts/gen-test-certs.sh (found by
+ * walking up from the test binary) into a new temporary directory, once
+ * per process, and returns the directory, or NULL when the openssl
+ * command is missing (the caller skips its TLS tests, loudly).
+ * extra_sans as the script takes it (NULL: none).  e2e_tls_certs_cleanup()
+ * removes the directory.
+ */
+const char *e2e_tls_certs(const char *extra_sans);
+void e2e_tls_certs_cleanup(void);
+/* "<certs dir>/<name>" in a static buffer (a few at a time). */
+const char *e2e_tls_path(const char *name);
+
 #endif /* METASTORE_TEST_E2E_H */
