@@ -969,8 +969,7 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
         }
         return;
     }
-    struct srv_wait *w = new_wait(s, c, SRV_WAIT_READ_INDEX, method,
-                                  request_id);
+    struct srv_wait *w = new_wait(s, c, SRV_WAIT_READ, method, request_id);
     if (w != NULL && len > 0 && (w->body = malloc(len)) == NULL) {
         srv_conn_unref(c);
         free(w);
@@ -988,25 +987,16 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
     w->body_len = len;
     w->start_ns = start;
     w->read_term = raft_term_of(s->raft);
+    /* Waits for apply (lease or serializable), or for a ReadIndex round
+     * that srv_reads_start_rounds() starts once for every read parked in
+     * this loop turn (reads.c); on a node that knows no leader yet the read
+     * waits for one.  Refused with RESOURCE_EXHAUSTED past
+     * server.max_pending_reads. */
     if (serializable || fast) {
-        w->kind = SRV_WAIT_APPLY;
         w->path = fast ? SRV_PATH_FAST : SRV_PATH_SERIALIZABLE;
         w->index = index;
-        s->stats.apply_waits++;
-        srv_node_park(s, w);
-        return;
-    }
-    w->path = leader ? SRV_PATH_READINDEX : SRV_PATH_FOLLOWER;
-    w->ctx = s->next_read_ctx++;
-    int rv = raft_read_index(s->raft, w->ctx, start);
-    if (rv == 0) {
-        s->stats.readindex_rounds++;
-    }
-    if (rv != 0) {
-        /* No leader known: wait for one, up to the request timeout. */
-        w->kind = SRV_WAIT_LEADER;
-        srv_node_park(s, w);
-        return;
+    } else {
+        w->path = leader ? SRV_PATH_READINDEX : SRV_PATH_FOLLOWER;
     }
     srv_node_park(s, w);
 }
@@ -1043,8 +1033,13 @@ static void dispatch_status(struct srv *s, struct srv_conn *c, uint16_t method,
         ls.last_renew_ns != 0 && now > ls.last_renew_ns
             ? (now - ls.last_renew_ns) / 1000u
             : 0;
-    rs->read_index_rounds = s->stats.reads[SRV_PATH_READINDEX] +
-                            s->stats.reads[SRV_PATH_FOLLOWER];
+    struct readindex_stats ri;
+    readindex_stats(&s->reads, &ri);
+    rs->read_index_rounds = s->stats.readindex_rounds;
+    rs->read_index_round_reads = ri.round_reads;
+    rs->pending_reads = ri.pending;
+    rs->rejected_reads = ri.rejected;
+    rs->cancelled_reads = ri.cancelled;
     rs->apply_waits = s->stats.apply_waits;
     rs->read_timeouts = s->stats.read_timeouts;
     rs->lease_answered_follower = s->stats.lease_answered_follower;

@@ -287,6 +287,7 @@ int main(int argc, char **argv)
             s.cfg.node.data_dir);
     rv = run(&s);
     srv_storage_close(&s);
+    srv_reads_close(&s);
     uv_loop_close(s.loop);
     ms_info("stopped (exit %d)", rv);
     return rv;
