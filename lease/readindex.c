@@ -12,8 +12,11 @@
  *
  * Failure modes: a full table refuses new reads (LEASE_EEXHAUSTED, the
  * client gets RESOURCE_EXHAUSTED); deadlines answer LEASE_ETIMEDOUT; a
- * step-down answers everything with the caller's status; an answer for a
- * ctx nobody waits for (an old round, a retried batch) changes nothing.
+ * step-down answers everything (or the reads of some paths) with the
+ * caller's status; a client that left takes its reads out at once
+ * (readindex_cancel_if); a round that could not start goes back for a
+ * fresh ctx (readindex_unbatch); an answer for a ctx nobody waits for (an
+ * old round, a retried batch) changes nothing.
  * Ids and ctxs only grow, so neither is ever mistaken for an older one.
  */
 #include <stdlib.h>
