@@ -32,6 +32,7 @@
 #include "proto/metastore.pb-c.h"
 #include "server/log.h"
 #include "server/peer.h"
+#include "server/range_decode.h"
 #include "server/range_pack.h"
 #include "server/server.h"
 #include "server/status.h"
@@ -661,17 +662,24 @@ static void run_range(struct srv *s, struct srv_conn *c, uint16_t method,
             .more = res.more,
             .count = res.count,
         };
+        range_pack_prepare(&p);
         srv_conn_reply_range(s, c, method, request_id, &p);
     }
     engine_arena_reset(&s->arena);
 }
 
-/* RangeRequest decoding into a stack scratch buffer (no malloc for the
- * usual small request); release with range_scratch_release(). */
+/* RangeRequest decoding: by the hand-written decoder into *fast (bytes
+ * point into body, nothing allocated), or, for what it leaves to
+ * protobuf-c (unknown fields, malformed input), into a stack scratch
+ * buffer; release with range_scratch_release() either way. */
 static Metastore__RangeRequest *unpack_range(struct range_scratch *sc,
+                                             Metastore__RangeRequest *fast,
                                              const uint8_t *body, size_t len)
 {
     range_scratch_init(sc);
+    if (range_request_decode(body, len, fast) == 0) {
+        return fast;
+    }
     return metastore__range_request__unpack(&sc->alloc, len, body);
 }
 
@@ -691,7 +699,9 @@ void srv_kv_run_read(struct srv *s, struct srv_wait *w)
         return;
     }
     struct range_scratch sc;
-    Metastore__RangeRequest *r = unpack_range(&sc, w->body, w->body_len);
+    Metastore__RangeRequest decoded;
+    Metastore__RangeRequest *r = unpack_range(&sc, &decoded, w->body,
+                                              w->body_len);
     if (r == NULL) {
         range_scratch_release(&sc, NULL);
         srv_conn_reply_error(s, w->conn, w->method, w->request_id,
@@ -919,7 +929,8 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
 {
     uint64_t start = srv_now_ns();
     struct range_scratch sc;
-    Metastore__RangeRequest *r = unpack_range(&sc, body, len);
+    Metastore__RangeRequest decoded;
+    Metastore__RangeRequest *r = unpack_range(&sc, &decoded, body, len);
     struct kv_error err;
     if (r == NULL) {
         range_scratch_release(&sc, NULL);
