@@ -449,7 +449,7 @@ void srv_node_process(struct srv *s)
         return;
     }
     /* Reads parked since the last turn share one ReadIndex round. */
-    srv_reads_start_rounds(s, srv_now_ns());
+    srv_reads_start_rounds(s);
     while (raft_has_ready(s->raft)) {
         int rv = take_ready(s);
         if (rv != 0) {
@@ -460,7 +460,7 @@ void srv_node_process(struct srv *s)
             return;
         }
         /* Reads a batch woke up (a leader became known) go now too. */
-        srv_reads_start_rounds(s, srv_now_ns());
+        srv_reads_start_rounds(s);
     }
     persist_pump(s);
     if (s->cfg.raft.snapshot_entries > 0 &&

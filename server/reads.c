@@ -158,7 +158,7 @@ int srv_reads_park(struct srv *s, struct srv_wait *w)
     return 0;
 }
 
-void srv_reads_start_rounds(struct srv *s, uint64_t now_ns)
+void srv_reads_start_rounds(struct srv *s)
 {
     if (raft_leader(s->raft) == RAFT_NONE) {
         return; /* the reads wait for a leader (or their deadline) */
@@ -167,7 +167,7 @@ void srv_reads_start_rounds(struct srv *s, uint64_t now_ns)
     if (readindex_take_batch(&s->reads, &ctx, NULL, 0) == 0) {
         return;
     }
-    int rv = raft_read_index(s->raft, ctx, now_ns);
+    int rv = raft_read_index(s->raft, ctx, srv_now_ns());
     if (rv != 0) {
         (void)readindex_unbatch(&s->reads, ctx);
         return;

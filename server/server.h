@@ -307,7 +307,7 @@ void srv_reads_close(struct srv *s);
  */
 int srv_reads_park(struct srv *s, struct srv_wait *w);
 /* Once per loop turn: one ReadIndex round for every read that needs one. */
-void srv_reads_start_rounds(struct srv *s, uint64_t now_ns);
+void srv_reads_start_rounds(struct srv *s);
 /* A ReadIndex answer from a ready batch. */
 void srv_reads_on_read_state(struct srv *s, const struct raft_read_state *rs);
 /* After applying: serves every read whose index has applied. */
