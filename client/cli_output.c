@@ -508,7 +508,9 @@ static void json_read_stats(FILE *out, const struct ms_read_stats *r)
             "\"forwarded\":%llu,\"serializableReads\":%llu,"
             "\"logReads\":%llu,\"readIndexRounds\":%llu,"
             "\"applyWaits\":%llu,\"readTimeouts\":%llu,"
-            "\"leaseAnsweredFollower\":%llu,\"latency\":[",
+            "\"leaseAnsweredFollower\":%llu,\"pendingReads\":%llu,"
+            "\"rejectedReads\":%llu,\"cancelledReads\":%llu,"
+            "\"readIndexRoundReads\":%llu,\"latency\":[",
             (unsigned long long)r->lease_remaining_us,
             (unsigned long long)r->lease_renewals,
             (unsigned long long)r->lease_expirations,
@@ -523,7 +525,11 @@ static void json_read_stats(FILE *out, const struct ms_read_stats *r)
             (unsigned long long)r->read_index_rounds,
             (unsigned long long)r->apply_waits,
             (unsigned long long)r->read_timeouts,
-            (unsigned long long)r->lease_answered_follower);
+            (unsigned long long)r->lease_answered_follower,
+            (unsigned long long)r->pending_reads,
+            (unsigned long long)r->rejected_reads,
+            (unsigned long long)r->cancelled_reads,
+            (unsigned long long)r->read_index_round_reads);
     for (size_t i = 0; i < r->n_latency; i++) {
         const struct ms_path_latency *l = &r->latency[i];
         fprintf(out,

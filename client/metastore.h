@@ -351,6 +351,10 @@ struct ms_read_stats {
     uint64_t apply_waits;
     uint64_t read_timeouts;
     uint64_t lease_answered_follower;
+    uint64_t pending_reads;   /* parked now (server.max_pending_reads) */
+    uint64_t rejected_reads;  /* answered RESOURCE_EXHAUSTED: too many parked */
+    uint64_t cancelled_reads; /* dropped: their connection closed */
+    uint64_t read_index_round_reads; /* reads carried by read_index_rounds */
     size_t n_latency;
     struct ms_path_latency latency[MS_MAX_READ_PATHS];
 };

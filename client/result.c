@@ -207,6 +207,10 @@ static void fill_status(struct ms_status_result *out,
             .apply_waits = s->apply_waits,
             .read_timeouts = s->read_timeouts,
             .lease_answered_follower = s->lease_answered_follower,
+            .pending_reads = s->pending_reads,
+            .rejected_reads = s->rejected_reads,
+            .cancelled_reads = s->cancelled_reads,
+            .read_index_round_reads = s->read_index_round_reads,
         };
         for (size_t i = 0; i < s->n_latency && i < MS_MAX_READ_PATHS; i++) {
             const Metastore__PathLatency *l = s->latency[i];

@@ -12,8 +12,11 @@
  *
  * Failure modes: a full table refuses new reads (LEASE_EEXHAUSTED, the
  * client gets RESOURCE_EXHAUSTED); deadlines answer LEASE_ETIMEDOUT; a
- * step-down answers everything with the caller's status; an answer for a
- * ctx nobody waits for (an old round, a retried batch) changes nothing.
+ * step-down answers everything (or the reads of some paths) with the
+ * caller's status; a client that left takes its reads out at once
+ * (readindex_cancel_if); a round that could not start goes back for a
+ * fresh ctx (readindex_unbatch); an answer for a ctx nobody waits for (an
+ * old round, a retried batch) changes nothing.
  * Ids and ctxs only grow, so neither is ever mistaken for an older one.
  */
 #include <stdlib.h>
@@ -386,12 +389,18 @@ int readindex_cancel(struct readindex_manager *rim, uint64_t id)
 size_t readindex_fail_all(struct readindex_manager *rim, int status,
                           readindex_cb cb, void *cb_data)
 {
+    return readindex_fail_paths(rim, READINDEX_PATHS_ALL, status, cb, cb_data);
+}
+
+size_t readindex_fail_paths(struct readindex_manager *rim, unsigned path_mask,
+                            int status, readindex_cb cb, void *cb_data)
+{
     if (status >= 0)
         status = LEASE_EUNAVAILABLE; /* never report success by mistake */
     size_t n = 0;
     for (size_t i = 0; i < rim->slots_hw && rim->n_pending > 0; i++) {
         struct readindex__read *rd = &rim->reads[i];
-        if (rd->used) {
+        if (rd->used && (path_mask & READINDEX_PATH_BIT(rd->path)) != 0) {
             rim->stats.failed++;
             answer(rim, rd, status, 0, cb, cb_data);
             n++;
@@ -409,6 +418,36 @@ size_t readindex_retry_all(struct readindex_manager *rim)
             rd->ctx != 0) {
             rd->ctx = 0;
             rim->n_unbatched++;
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t readindex_unbatch(struct readindex_manager *rim, uint64_t ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; ctx != 0 && i < rim->slots_hw; i++) {
+        struct readindex__read *rd = &rim->reads[i];
+        if (rd->used && !rd->has_index && rd->ctx == ctx) {
+            rd->ctx = 0;
+            rim->n_unbatched++;
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t readindex_cancel_if(struct readindex_manager *rim,
+                           bool (*match)(void *match_arg, void *user),
+                           void *match_arg, readindex_cb cb, void *cb_data)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rim->slots_hw && rim->n_pending > 0; i++) {
+        struct readindex__read *rd = &rim->reads[i];
+        if (rd->used && match(match_arg, rd->user)) {
+            rim->stats.cancelled++;
+            answer(rim, rd, LEASE_ECANCELED, 0, cb, cb_data);
             n++;
         }
     }

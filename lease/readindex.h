@@ -27,7 +27,11 @@
  *     leader change seen by a follower: readindex_retry_all(rim) so the
  *                     reads waiting on a round get a fresh ctx (the answer
  *                     to the old ctx, if it ever comes, is ignored)
- *     connection closed: readindex_cancel(rim, id)     no callback
+ *     connection closed: readindex_cancel(rim, id)     no callback, or
+ *                     readindex_cancel_if(rim, match, arg, cb, data) for
+ *                     all of one client's reads at once
+ *     round refused:  readindex_unbatch(rim, ctx): no leader known yet,
+ *                     the reads wait for a later take_batch
  *
  * Every read added is answered exactly once (callback) or cancelled by the
  * caller: none is dropped silently.  Before serving a read answered OK the
@@ -213,6 +217,41 @@ size_t readindex_fail_all(struct readindex_manager *rim, int status,
 /* Every read waiting on a round that has not answered goes back to "needs
  * a round"; the next take_batch gives it a fresh ctx.  Returns how many. */
 size_t readindex_retry_all(struct readindex_manager *rim);
+
+/*
+ * The round `ctx` could not be started (raft_read_index() refused it, e.g.
+ * no leader is known yet): its reads go back to "needs a round" and the
+ * next take_batch gives them a fresh ctx.  The ctx itself is retired, so a
+ * late answer to it changes nothing.  Returns how many reads went back
+ * (0 for a ctx nobody waits on).
+ */
+size_t readindex_unbatch(struct readindex_manager *rim, uint64_t ctx);
+
+/* Bit of a path in a path mask. */
+#define READINDEX_PATH_BIT(p) (1u << (unsigned)(p))
+#define READINDEX_PATHS_ALL ((1u << READINDEX_PATH_COUNT) - 1u)
+
+/*
+ * Like readindex_fail_all(), for the reads on the paths in path_mask only
+ * (READINDEX_PATH_BIT(...) | ...): on step-down the reads whose index came
+ * from this node's leadership (FAST, SLOW) must not be served, while a
+ * serializable read waiting for apply still may be.  Returns the number
+ * answered.
+ */
+size_t readindex_fail_paths(struct readindex_manager *rim, unsigned path_mask,
+                            int status, readindex_cb cb, void *cb_data);
+
+/*
+ * Cancels every pending read for which match(match_arg, user) is true
+ * (e.g. the reads of a connection that closed).  Each leaves the manager
+ * at once, is counted as cancelled, and is handed to cb with status
+ * LEASE_ECANCELED so that its owner can release `user`: this is not an
+ * answer for the client, who is gone.  cb may be NULL.  Returns the number
+ * cancelled.
+ */
+size_t readindex_cancel_if(struct readindex_manager *rim,
+                           bool (*match)(void *match_arg, void *user),
+                           void *match_arg, readindex_cb cb, void *cb_data);
 
 /* Where read `id` stands.  LEASE_ENOTFOUND when not pending. */
 int readindex_lookup(const struct readindex_manager *rim, uint64_t id,

@@ -260,8 +260,22 @@ static void collect_raft(struct metrics *m, struct srv *s, uint64_t now)
     put(m, METRICS_COUNTER, "metastore_lease_expirations_total",
         "Leases that ran out of time while held.", (double)ls.expirations);
     put(m, METRICS_COUNTER, "metastore_readindex_rounds_total",
-        "ReadIndex requests made to the Raft core.",
+        "ReadIndex rounds started (one raft_read_index() call per batch).",
         (double)s->stats.readindex_rounds);
+    struct readindex_stats ri;
+    readindex_stats(&s->reads, &ri);
+    put(m, METRICS_COUNTER, "metastore_readindex_round_reads_total",
+        "Reads carried by those ReadIndex rounds.", (double)ri.round_reads);
+    put(m, METRICS_GAUGE, "metastore_reads_pending",
+        "Reads parked now, waiting for a read index or for apply.",
+        (double)ri.pending);
+    put(m, METRICS_COUNTER, "metastore_reads_rejected_total",
+        "Reads answered RESOURCE_EXHAUSTED: server.max_pending_reads were "
+        "parked.",
+        (double)ri.rejected);
+    put(m, METRICS_COUNTER, "metastore_reads_cancelled_total",
+        "Parked reads dropped because their connection closed.",
+        (double)ri.cancelled);
 }
 
 static void collect_storage(struct metrics *m, struct srv *s)

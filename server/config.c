@@ -81,6 +81,8 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
       NULL)                                                                    \
     X(MAX_PENDING, "server.max_pending_per_conn", T_U64,                       \
       server.max_pending_per_conn, NULL)                                       \
+    X(MAX_PENDING_READS, "server.max_pending_reads", T_U64,                    \
+      server.max_pending_reads, NULL)                                          \
     X(MAX_KEY, "server.max_key_bytes", T_SIZE, server.max_key_bytes, NULL)     \
     X(MAX_VALUE, "server.max_value_bytes", T_SIZE, server.max_value_bytes,     \
       NULL)                                                                    \
@@ -532,6 +534,7 @@ void srv_config_defaults(struct srv_config *cfg)
     cfg->server.max_frame_bytes = 4u << 20;
     cfg->server.max_connections = 1024;
     cfg->server.max_pending_per_conn = 1024;
+    cfg->server.max_pending_reads = 10000;
     cfg->server.max_key_bytes = 4u << 10;
     cfg->server.max_value_bytes = 1u << 20;
     cfg->server.max_txn_ops = 128;
@@ -1159,6 +1162,7 @@ static const struct {
     {K_MAX_FRAME, 4096, 256ull << 20},
     {K_MAX_CONNS, 1, 1000000},
     {K_MAX_PENDING, 1, 100000},
+    {K_MAX_PENDING_READS, 1, 1000000},
     {K_MAX_KEY, 1, 1u << 20},
     {K_MAX_VALUE, 0, 256ull << 20},
     {K_MAX_TXN_OPS, 1, 100000},

@@ -105,6 +105,7 @@ struct srv_config {
         uint64_t max_frame_bytes;      /* largest frame body accepted */
         uint64_t max_connections;      /* client connections at once */
         uint64_t max_pending_per_conn; /* requests in progress per conn */
+        uint64_t max_pending_reads;    /* linearizable reads parked at once */
         uint64_t max_key_bytes;
         uint64_t max_value_bytes;
         uint64_t max_txn_ops; /* per list of a txn: compares, success ops,

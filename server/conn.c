@@ -128,6 +128,8 @@ static void conn_close(struct srv_conn *c, const char *why)
     if (c->tls != NULL) {
         tls_goodbye(c);
     }
+    /* Its parked reads go at once: nobody will take their answers. */
+    srv_node_conn_closed(s, c);
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {

@@ -32,6 +32,7 @@
 #include "proto/metastore.pb-c.h"
 #include "server/log.h"
 #include "server/peer.h"
+#include "server/range_decode.h"
 #include "server/range_pack.h"
 #include "server/server.h"
 #include "server/status.h"
@@ -661,17 +662,24 @@ static void run_range(struct srv *s, struct srv_conn *c, uint16_t method,
             .more = res.more,
             .count = res.count,
         };
+        range_pack_prepare(&p);
         srv_conn_reply_range(s, c, method, request_id, &p);
     }
     engine_arena_reset(&s->arena);
 }
 
-/* RangeRequest decoding into a stack scratch buffer (no malloc for the
- * usual small request); release with range_scratch_release(). */
+/* RangeRequest decoding: by the hand-written decoder into *fast (bytes
+ * point into body, nothing allocated), or, for what it leaves to
+ * protobuf-c (unknown fields, malformed input), into a stack scratch
+ * buffer; release with range_scratch_release() either way. */
 static Metastore__RangeRequest *unpack_range(struct range_scratch *sc,
+                                             Metastore__RangeRequest *fast,
                                              const uint8_t *body, size_t len)
 {
     range_scratch_init(sc);
+    if (range_request_decode(body, len, fast) == 0) {
+        return fast;
+    }
     return metastore__range_request__unpack(&sc->alloc, len, body);
 }
 
@@ -691,7 +699,9 @@ void srv_kv_run_read(struct srv *s, struct srv_wait *w)
         return;
     }
     struct range_scratch sc;
-    Metastore__RangeRequest *r = unpack_range(&sc, w->body, w->body_len);
+    Metastore__RangeRequest decoded;
+    Metastore__RangeRequest *r = unpack_range(&sc, &decoded, w->body,
+                                              w->body_len);
     if (r == NULL) {
         range_scratch_release(&sc, NULL);
         srv_conn_reply_error(s, w->conn, w->method, w->request_id,
@@ -919,7 +929,8 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
 {
     uint64_t start = srv_now_ns();
     struct range_scratch sc;
-    Metastore__RangeRequest *r = unpack_range(&sc, body, len);
+    Metastore__RangeRequest decoded;
+    Metastore__RangeRequest *r = unpack_range(&sc, &decoded, body, len);
     struct kv_error err;
     if (r == NULL) {
         range_scratch_release(&sc, NULL);
@@ -969,8 +980,7 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
         }
         return;
     }
-    struct srv_wait *w = new_wait(s, c, SRV_WAIT_READ_INDEX, method,
-                                  request_id);
+    struct srv_wait *w = new_wait(s, c, SRV_WAIT_READ, method, request_id);
     if (w != NULL && len > 0 && (w->body = malloc(len)) == NULL) {
         srv_conn_unref(c);
         free(w);
@@ -988,25 +998,16 @@ static void dispatch_range(struct srv *s, struct srv_conn *c, uint16_t method,
     w->body_len = len;
     w->start_ns = start;
     w->read_term = raft_term_of(s->raft);
+    /* Waits for apply (lease or serializable), or for a ReadIndex round
+     * that srv_reads_start_rounds() starts once for every read parked in
+     * this loop turn (reads.c); on a node that knows no leader yet the read
+     * waits for one.  Refused with RESOURCE_EXHAUSTED past
+     * server.max_pending_reads. */
     if (serializable || fast) {
-        w->kind = SRV_WAIT_APPLY;
         w->path = fast ? SRV_PATH_FAST : SRV_PATH_SERIALIZABLE;
         w->index = index;
-        s->stats.apply_waits++;
-        srv_node_park(s, w);
-        return;
-    }
-    w->path = leader ? SRV_PATH_READINDEX : SRV_PATH_FOLLOWER;
-    w->ctx = s->next_read_ctx++;
-    int rv = raft_read_index(s->raft, w->ctx, start);
-    if (rv == 0) {
-        s->stats.readindex_rounds++;
-    }
-    if (rv != 0) {
-        /* No leader known: wait for one, up to the request timeout. */
-        w->kind = SRV_WAIT_LEADER;
-        srv_node_park(s, w);
-        return;
+    } else {
+        w->path = leader ? SRV_PATH_READINDEX : SRV_PATH_FOLLOWER;
     }
     srv_node_park(s, w);
 }
@@ -1043,8 +1044,13 @@ static void dispatch_status(struct srv *s, struct srv_conn *c, uint16_t method,
         ls.last_renew_ns != 0 && now > ls.last_renew_ns
             ? (now - ls.last_renew_ns) / 1000u
             : 0;
-    rs->read_index_rounds = s->stats.reads[SRV_PATH_READINDEX] +
-                            s->stats.reads[SRV_PATH_FOLLOWER];
+    struct readindex_stats ri;
+    readindex_stats(&s->reads, &ri);
+    rs->read_index_rounds = s->stats.readindex_rounds;
+    rs->read_index_round_reads = ri.round_reads;
+    rs->pending_reads = ri.pending;
+    rs->rejected_reads = ri.rejected;
+    rs->cancelled_reads = ri.cancelled;
     rs->apply_waits = s->stats.apply_waits;
     rs->read_timeouts = s->stats.read_timeouts;
     rs->lease_answered_follower = s->stats.lease_answered_follower;

@@ -331,6 +331,7 @@ int main(int argc, char **argv)
             s.cfg.node.data_dir);
     rv = run(&s);
     srv_storage_close(&s);
+    srv_reads_close(&s);
     srv_tls_ctx_destroy(s.client_tls);
     srv_tls_ctx_destroy(s.peer_tls);
     uv_loop_close(s.loop);

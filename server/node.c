@@ -24,6 +24,7 @@
  * next start recovers).  A proposal whose index was taken by another
  * leader's entry is answered UNAVAILABLE ("not applied, retry").
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -92,9 +93,15 @@ void srv_node_park(struct srv *s, struct srv_wait *w)
         }
         s->proposals_tail = w;
         break;
-    case SRV_WAIT_READ_INDEX:
-        w->next = s->reads_index;
-        s->reads_index = w;
+    case SRV_WAIT_READ:
+        if (srv_reads_park(s, w) != 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "too many reads waiting on this node "
+                     "(server.max_pending_reads is %llu); retry later",
+                     (unsigned long long)s->cfg.server.max_pending_reads);
+            wait_fail(s, w, SRV_STATUS_RESOURCE_EXHAUSTED, msg);
+        }
         break;
     case SRV_WAIT_LEADER:
         w->next = s->wait_leader;
@@ -103,16 +110,6 @@ void srv_node_park(struct srv *s, struct srv_wait *w)
     case SRV_WAIT_TRANSFER:
         w->next = s->transfers;
         s->transfers = w;
-        break;
-    case SRV_WAIT_APPLY:
-        if (engine_applied_index(s->eng) >= w->index) {
-            s->parked--;
-            srv_kv_run_read(s, w);
-            srv_wait_free(w);
-            return;
-        }
-        w->next = s->reads_apply;
-        s->reads_apply = w;
         break;
     }
 }
@@ -131,8 +128,7 @@ void srv_node_fail_all(struct srv *s, int status, const char *msg)
 {
     fail_list(s, &s->proposals_head, status, msg);
     s->proposals_tail = NULL;
-    fail_list(s, &s->reads_index, status, msg);
-    fail_list(s, &s->reads_apply, status, msg);
+    srv_reads_fail_all(s, status, msg);
     fail_list(s, &s->wait_leader, status, msg);
     fail_list(s, &s->transfers, status, msg);
 }
@@ -154,9 +150,6 @@ static void expire_list(struct srv *s, struct srv_wait **head,
             if (tail != NULL && *tail == w) {
                 *tail = prev;
             }
-            if (w->kind == SRV_WAIT_READ_INDEX || w->kind == SRV_WAIT_APPLY) {
-                s->stats.read_timeouts++;
-            }
             if (w->kind == SRV_WAIT_LEADER) {
                 wait_fail(s, w, SRV_STATUS_UNAVAILABLE,
                           "no leader within the request timeout");
@@ -177,45 +170,9 @@ static void expire_list(struct srv *s, struct srv_wait **head,
 static void expire_waits(struct srv *s, uint64_t now)
 {
     expire_list(s, &s->proposals_head, &s->proposals_tail, now);
-    expire_list(s, &s->reads_index, NULL, now);
-    expire_list(s, &s->reads_apply, NULL, now);
+    srv_reads_expire(s, now);
     expire_list(s, &s->wait_leader, NULL, now);
     expire_list(s, &s->transfers, NULL, now);
-}
-
-/* Runs every parked read whose index has now applied. */
-static void wake_reads(struct srv *s)
-{
-    raft_index applied = engine_applied_index(s->eng);
-    struct srv_wait **pp = &s->reads_apply;
-    while (*pp != NULL) {
-        struct srv_wait *w = *pp;
-        if (w->index <= applied) {
-            *pp = w->next;
-            s->parked--;
-            srv_kv_run_read(s, w);
-            srv_wait_free(w);
-        } else {
-            pp = &w->next;
-        }
-    }
-}
-
-static void read_index_answered(struct srv *s, const struct raft_read_state *rs)
-{
-    for (struct srv_wait **pp = &s->reads_index; *pp != NULL;
-         pp = &(*pp)->next) {
-        struct srv_wait *w = *pp;
-        if (w->ctx == rs->ctx) {
-            *pp = w->next;
-            s->parked--;
-            w->kind = SRV_WAIT_APPLY;
-            w->index = rs->index;
-            srv_node_park(s, w);
-            return;
-        }
-    }
-    /* Timed out meanwhile, or an answer to an older attempt: ignore. */
 }
 
 /* ---- ready batches ------------------------------------------------------ */
@@ -278,11 +235,7 @@ static void handle_soft(struct srv *s, const struct raft_soft_state *soft)
                     (unsigned long long)soft->term);
         }
     }
-    if (s->last_role == RAFT_LEADER && soft->role != RAFT_LEADER) {
-        /* The core dropped its pending read requests: answer them. */
-        fail_list(s, &s->reads_index, SRV_STATUS_UNAVAILABLE,
-                  "leadership changed while confirming the read; retry");
-    }
+    srv_reads_soft_changed(s, soft);
     s->last_leader = soft->leader;
     s->last_role = soft->role;
     if (soft->leader != RAFT_NONE) {
@@ -475,9 +428,9 @@ static int take_ready(struct srv *s)
 
     apply_committed(s, rd);
     for (size_t i = 0; i < rd->n_reads; i++) {
-        read_index_answered(s, &rd->reads[i]);
+        srv_reads_on_read_state(s, &rd->reads[i]);
     }
-    wake_reads(s);
+    srv_reads_on_applied(s);
     raft_advance(s->raft, rd);
     (void)lease_update_from_raft(&s->lease, s->raft, srv_now_ns());
 
@@ -495,6 +448,8 @@ void srv_node_process(struct srv *s)
     if (s->failed || s->raft == NULL) {
         return;
     }
+    /* Reads parked since the last turn share one ReadIndex round. */
+    srv_reads_start_rounds(s);
     while (raft_has_ready(s->raft)) {
         int rv = take_ready(s);
         if (rv != 0) {
@@ -504,6 +459,8 @@ void srv_node_process(struct srv *s)
         if (s->failed) {
             return;
         }
+        /* Reads a batch woke up (a leader became known) go now too. */
+        srv_reads_start_rounds(s);
     }
     persist_pump(s);
     if (s->cfg.raft.snapshot_entries > 0 &&
@@ -827,12 +784,10 @@ int srv_node_start(struct srv *s)
     s->last_role = RAFT_FOLLOWER;
     s->sync_gen_next = 1;
     s->sync_gen_done = 0;
-    /* Read contexts of this run lie above those of any earlier run (a
-     * late answer to a read sent before a restart never matches). */
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    s->next_read_ctx =
-        (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
+    rv = srv_reads_init(s);
+    if (rv != 0) {
+        return rv;
+    }
 
     /* A lone voter need not wait out an election timeout. */
     const struct raft_conf *conf = raft_conf_of(s->raft);

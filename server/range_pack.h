@@ -38,10 +38,17 @@ struct range_pack {
     int64_t max_create_revision;
     bool more;
     int64_t count;
+    /* Size of the encoded ResponseHeader: 0 (computed when needed) until
+     * range_pack_prepare() caches it, so sizing and writing do not both
+     * compute it.  Stale if a header field changes afterwards. */
+    size_t header_bytes;
 };
 
 /* True when kv passes r's revision filters (it is encoded). */
 bool range_pack_keeps(const struct range_pack *r, const struct engine_kv *kv);
+
+/* Caches the header size in r (call after filling the header fields). */
+void range_pack_prepare(struct range_pack *r);
 
 /* Bytes range_pack_write() writes for r. */
 size_t range_pack_size(const struct range_pack *r);

@@ -25,6 +25,7 @@
 
 #include "lease/histogram.h"
 #include "lease/lease.h"
+#include "lease/readindex.h"
 #include "raft/raft.h"
 #include "server/config.h"
 #include "server/frame.h"
@@ -50,8 +51,7 @@ struct srv_conn;
  */
 enum srv_wait_kind {
     SRV_WAIT_PROPOSAL = 0, /* until entry (index, term) applies */
-    SRV_WAIT_READ_INDEX,   /* until the core answers ctx */
-    SRV_WAIT_APPLY,        /* until applied >= index, then run the read */
+    SRV_WAIT_READ,         /* a read parked in s->reads (reads.c) */
     SRV_WAIT_LEADER,       /* until a leader is known, then dispatch again */
     SRV_WAIT_TRANSFER,     /* until `index` (the target id) leads */
 };
@@ -78,7 +78,7 @@ struct srv_wait {
     uint64_t request_id;
     raft_index index;
     raft_term term;
-    uint64_t ctx;          /* SRV_WAIT_READ_INDEX */
+    uint64_t ctx; /* reads: id in s->reads; member changes: member id */
     uint64_t deadline_ns;
     uint64_t start_ns;
     size_t body_len;
@@ -186,11 +186,10 @@ struct srv {
 
     /* Parked requests. */
     struct srv_wait *proposals_head, *proposals_tail; /* by index */
-    struct srv_wait *reads_index;  /* waiting for a read index (any order) */
-    struct srv_wait *reads_apply;  /* waiting for apply (any order) */
+    struct readindex_manager reads; /* parked reads (reads.c) */
+    raft_term reads_term;           /* term the reads last saw */
     struct srv_wait *wait_leader;  /* waiting for a leader to be known */
     struct srv_wait *transfers;    /* move-leader requests */
-    uint64_t next_read_ctx;
     size_t parked;
 
     /* libuv handles. */
@@ -293,6 +292,39 @@ void srv_kv_redispatch(struct srv *s, struct srv_wait *w);
 void srv_read_done(struct srv *s, enum srv_read_path path, uint64_t start_ns);
 /* Runs a parked read now that its index has applied, and answers it. */
 void srv_kv_run_read(struct srv *s, struct srv_wait *w);
+
+/* ---- reads.c ----------------------------------------------------------- */
+
+/* Allocates the table of parked reads (server.max_pending_reads).  0 or a
+ * LEASE_E* code (logged). */
+int srv_reads_init(struct srv *s);
+/* Frees it (every read must have been answered: srv_node_fail_all). */
+void srv_reads_close(struct srv *s);
+/*
+ * Parks read w (w->path set, and w->index for FAST and SERIALIZABLE reads)
+ * until it can be served: FAST and SERIALIZABLE reads wait for applied >=
+ * w->index, READINDEX and FOLLOWER reads for a round first.  Called by
+ * srv_node_park().  LEASE_EEXHAUSTED when server.max_pending_reads reads
+ * are parked already: w is untouched and the caller answers
+ * RESOURCE_EXHAUSTED.
+ */
+int srv_reads_park(struct srv *s, struct srv_wait *w);
+/* Once per loop turn: one ReadIndex round for every read that needs one. */
+void srv_reads_start_rounds(struct srv *s);
+/* A ReadIndex answer from a ready batch. */
+void srv_reads_on_read_state(struct srv *s, const struct raft_read_state *rs);
+/* After applying: serves every read whose index has applied. */
+void srv_reads_on_applied(struct srv *s);
+/* Every tick: DEADLINE_EXCEEDED to reads past their deadline. */
+void srv_reads_expire(struct srv *s, uint64_t now_ns);
+/* The soft state changed (called before s->last_role / last_leader are
+ * updated): step-down answers NOT_LEADER, a new leader gets the rounds. */
+void srv_reads_soft_changed(struct srv *s, const struct raft_soft_state *soft);
+/* Answers every parked read with status / msg (shutdown, failure). */
+void srv_reads_fail_all(struct srv *s, int status, const char *msg);
+/* Connection c closed: its parked reads, and its requests waiting for a
+ * leader, are cancelled at once (nothing is sent; references released). */
+void srv_node_conn_closed(struct srv *s, struct srv_conn *c);
 
 /* ---- conn.c ------------------------------------------------------------ */
 

@@ -484,7 +484,8 @@ START_TEST(every_limit_has_a_safe_default_in_print_config)
     ck_assert_int_eq(pclose(p), 0);
     static const char *const want[] = {
         "max_frame_bytes: \"4MiB\"",  "max_connections: 1024",
-        "max_pending_per_conn: 1024", "max_key_bytes: \"4KiB\"",
+        "max_pending_per_conn: 1024", "max_pending_reads: 10000",
+        "max_key_bytes: \"4KiB\"",
         "max_value_bytes: \"1MiB\"",  "max_txn_ops: 128",
         "request_timeout: \"5s\"",    "client_listen: \"127.0.0.1:",
         "peer_listen: \"127.0.0.1:",  "admin_listen: \"127.0.0.1:",

@@ -304,7 +304,9 @@ START_TEST(endpoint_status_json_mirrors_etcd_shape)
                      "\"forwarded\":0,\"serializableReads\":0,"
                      "\"logReads\":0,\"readIndexRounds\":0,"
                      "\"applyWaits\":0,\"readTimeouts\":0,"
-                     "\"leaseAnsweredFollower\":0,\"latency\":[{\"path\":"
+                     "\"leaseAnsweredFollower\":0,\"pendingReads\":0,"
+                     "\"rejectedReads\":0,\"cancelledReads\":0,"
+                     "\"readIndexRoundReads\":0,\"latency\":[{\"path\":"
                      "\"fast\",\"count\":10,\"p50Us\":20,\"p90Us\":30,"
                      "\"p99Us\":40,\"p999Us\":50,\"maxUs\":60}]},"
                      "\"errors\":[\"alarm: NOSPACE\"]}}]\n");

@@ -511,6 +511,23 @@ START_TEST(out_of_range_sizes_and_limits_are_refused)
 }
 END_TEST
 
+START_TEST(max_pending_reads_defaults_to_10000_and_is_bounded)
+{
+    ck_assert_uint_eq(cfg.server.max_pending_reads, 10000);
+    ck_assert_int_eq(load_and_validate("server:\n  max_pending_reads: 0\n"),
+                     -EINVAL);
+    ck_assert_err_has("t.yaml:2: server.max_pending_reads: 0 is out of range");
+    setup();
+    ck_assert_int_eq(
+        load_and_validate("server:\n  max_pending_reads: 1000001\n"), -EINVAL);
+    ck_assert_err_has("server.max_pending_reads: 1000001 is out of range");
+    setup();
+    ck_assert_int_eq(load_and_validate("server:\n  max_pending_reads: 1\n"),
+                     0);
+    ck_assert_uint_eq(cfg.server.max_pending_reads, 1);
+}
+END_TEST
+
 START_TEST(listen_addresses_must_parse_and_differ)
 {
     ck_assert_int_eq(load_and_validate("server:\n  client_listen: "
@@ -746,6 +763,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, unsafe_lease_settings_are_refused);
     tcase_add_test(tc, default_lease_follows_the_reference_rule);
     tcase_add_test(tc, out_of_range_sizes_and_limits_are_refused);
+    tcase_add_test(tc, max_pending_reads_defaults_to_10000_and_is_bounded);
     tcase_add_test(tc, listen_addresses_must_parse_and_differ);
     tcase_add_test(tc,
                    validation_of_defaults_changed_by_flags_says_command_line);
