@@ -205,6 +205,9 @@ static int run(struct srv *s)
         rv = srv_node_start(s);
     }
     if (rv == 0) {
+        rv = srv_watch_start(s);
+    }
+    if (rv == 0) {
         rv = srv_conn_listen(s);
     }
     if (rv == 0) {
@@ -286,6 +289,7 @@ int main(int argc, char **argv)
             s.cfg.storage.engine == SRV_ENGINE_ROCKSDB ? "rocksdb" : "memory",
             s.cfg.node.data_dir);
     rv = run(&s);
+    srv_watch_close(&s);
     srv_storage_close(&s);
     uv_loop_close(s.loop);
     ms_info("stopped (exit %d)", rv);
