@@ -790,6 +790,45 @@ START_TEST(cli_watch_prints_what_etcdctl_prints)
 }
 END_TEST
 
+START_TEST(watch_settings_are_validated)
+{
+    const char *bad[][2] = {
+        {"--set", "server.max_watchers=0"},
+        {"--set", "server.watch_backlog_bytes=100"},
+        {"--set", "server.watch_batch_events=0"},
+        {"--set", "server.watch_progress_interval=1ms"},
+        {"--set", "server.watch_slow_timeout=2h"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char out[256], err[512];
+        const char *args[] = {bad[i][0], bad[i][1], "--print-config", NULL};
+        /* metastored, not the cli: run it through a shell-free fork. */
+        int pipefd[2];
+        ck_assert_int_eq(pipe(pipefd), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(pipefd[1], 2);
+            dup2(pipefd[1], 1);
+            execl(e2e_bin("metastored"), "metastored", args[0], args[1],
+                  args[2], (char *)NULL);
+            _exit(127);
+        }
+        close(pipefd[1]);
+        ssize_t n = read(pipefd[0], err, sizeof err - 1);
+        err[n > 0 ? n : 0] = '\0';
+        close(pipefd[0]);
+        int st;
+        waitpid(pid, &st, 0);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1,
+                      "%s accepted", bad[i][1]);
+        snprintf(out, sizeof out, "%.*s", (int)(strchr(bad[i][1], '=') -
+                                               bad[i][1]), bad[i][1]);
+        ck_assert_msg(strstr(err, out) != NULL, "error does not name %s: %s",
+                      out, err);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("watch");
@@ -802,6 +841,7 @@ static Suite *suite(void)
     tcase_add_test(tc, resume_after_sigkill_and_restart_misses_and_repeats_nothing);
     tcase_add_test(tc, wait_until_deleted_with_a_timeout);
     tcase_add_test(tc, cli_watch_prints_what_etcdctl_prints);
+    tcase_add_test(tc, watch_settings_are_validated);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -423,6 +423,8 @@ static const ProtobufCMessageDescriptor *const all_messages[] = {
     &metastore__move_leader_response__descriptor,
     &metastore__fault_request__descriptor,
     &metastore__fault_response__descriptor,
+    &metastore__watch_request__descriptor,
+    &metastore__watch_response__descriptor,
     &metastore__raft__hello__descriptor,
     &metastore__raft__hello_response__descriptor,
     &metastore__raft__batch__descriptor,
