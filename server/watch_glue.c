@@ -53,6 +53,7 @@ struct wstream {
     int64_t *ids; /* watchers of this stream, in creation order */
     size_t n, cap;
     uint64_t blocked_since_ns; /* 0 when the connection keeps up */
+    bool dead; /* its connection closed while the glue was busy with it */
 };
 
 struct srv_watch {
@@ -64,6 +65,7 @@ struct srv_watch {
     struct wstream *streams;
     int64_t seen_rev; /* engine revision at the last srv_watch_applied() */
     bool dirty;       /* a pump may have something to send */
+    int busy;         /* inside a function that holds stream pointers */
     struct srv_watch_stats st;
 };
 
@@ -145,6 +147,21 @@ static void stream_remove_at(struct wstream *st, size_t i)
 {
     memmove(&st->ids[i], &st->ids[i + 1], (st->n - i - 1) * sizeof st->ids[0]);
     st->n--;
+}
+
+/* Frees the streams whose connection closed while they were in use (a
+ * reply can close its connection: out of memory). */
+static void sweep(struct srv_watch *w)
+{
+    struct wstream *next;
+    for (struct wstream *st = w->streams; st != NULL; st = next) {
+        next = st->next;
+        if (st->dead) {
+            watch_hub_drop_owner(w->hub, st);
+            stream_free(w, st);
+        }
+    }
+    w->st.watchers = watch_hub_count(w->hub);
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -345,6 +362,10 @@ static void handle_create(struct srv *s, struct srv_conn *c, uint64_t rid,
     w->dirty = true;
 }
 
+static void dispatch_request(struct srv *s, struct srv_conn *c,
+                             uint64_t request_id, struct wstream *st,
+                             const Metastore__WatchRequest *r);
+
 void srv_watch_request(struct srv *s, struct srv_conn *c, uint64_t request_id,
                        const uint8_t *body, size_t len)
 {
@@ -355,20 +376,31 @@ void srv_watch_request(struct srv *s, struct srv_conn *c, uint64_t request_id,
                              "watch is not available on this connection");
         return;
     }
+    w->busy++;
     struct wstream *st = stream_find(w, c, request_id);
     Metastore__WatchRequest *r =
         metastore__watch_request__unpack(NULL, len, body);
     if (r == NULL) {
         reply_error(s, c, request_id, st, SRV_STATUS_INVALID_ARGUMENT,
                     "undecodable WatchRequest");
-        return;
-    }
-    if (s->failed || s->shutting_down) {
+    } else if (s->failed || s->shutting_down) {
         reply_error(s, c, request_id, st, SRV_STATUS_UNAVAILABLE,
                     s->failed ? "server failed" : "shutting down");
-        metastore__watch_request__free_unpacked(r, NULL);
-        return;
+    } else {
+        dispatch_request(s, c, request_id, st, r);
     }
+    if (r != NULL) {
+        metastore__watch_request__free_unpacked(r, NULL);
+    }
+    w->busy--;
+    sweep(w);
+}
+
+static void dispatch_request(struct srv *s, struct srv_conn *c,
+                             uint64_t request_id, struct wstream *st,
+                             const Metastore__WatchRequest *r)
+{
+    struct srv_watch *w = s->watch;
     switch (r->request_union_case) {
     case METASTORE__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST:
         handle_create(s, c, request_id, st, r->create_request);
@@ -404,7 +436,6 @@ void srv_watch_request(struct srv *s, struct srv_conn *c, uint64_t request_id,
                     "WatchRequest with no create, cancel or progress request");
         break;
     }
-    metastore__watch_request__free_unpacked(r, NULL);
 }
 
 /* ---- pumping ---------------------------------------------------------------- */
@@ -415,7 +446,7 @@ static bool pump_stream(struct srv_watch *w, struct wstream *st,
                         uint64_t limit, bool *logged)
 {
     size_t i = 0;
-    while (i < st->n) {
+    while (i < st->n && !st->dead) {
         if (srv_conn_backlog(st->c) >= limit) {
             if (st->blocked_since_ns == 0) {
                 st->blocked_since_ns = srv_now_ns();
@@ -450,11 +481,13 @@ static bool pump_stream(struct srv_watch *w, struct wstream *st,
             engine_arena_reset(&w->arena);
             ms_error("watch: out of memory building a response; dropping the "
                      "stream's watchers");
-            watch_hub_drop_owner(w->hub, st);
-            stream_free(w, st);
-            return true;
+            st->dead = true;
+            return false;
         }
         engine_arena_reset(&w->arena);
+        if (st->dead) {
+            return false; /* the reply closed the connection: sweep() */
+        }
         if (r.type == WATCH_RESP_CANCELED) {
             stream_remove_at(st, i);
             if (st->n == 0) {
@@ -474,6 +507,7 @@ void srv_watch_pump(struct srv *s)
         return;
     }
     w->dirty = false;
+    w->busy++;
     bool logged = false;
     uint64_t limit = s->cfg.server.watch_backlog_bytes;
     struct wstream *next;
@@ -484,7 +518,8 @@ void srv_watch_pump(struct srv *s)
     if (logged) {
         w->dirty = true; /* retry on the next turn (the timer wakes us) */
     }
-    w->st.watchers = watch_hub_count(w->hub);
+    w->busy--;
+    sweep(w);
 }
 
 void srv_watch_applied(struct srv *s)
@@ -526,11 +561,12 @@ void srv_watch_conn_closed(struct srv *s, struct srv_conn *c)
     for (struct wstream *st = w->streams; st != NULL; st = next) {
         next = st->next;
         if (st->c == c) {
-            watch_hub_drop_owner(w->hub, st);
-            stream_free(w, st);
+            st->dead = true;
         }
     }
-    w->st.watchers = watch_hub_count(w->hub);
+    if (w->busy == 0) {
+        sweep(w);
+    }
 }
 
 /* Cancels every watcher of a stream whose connection has not drained for
@@ -557,9 +593,7 @@ static void cancel_slow_stream(struct srv_watch *w, struct wstream *st)
         w->st.slow_canceled++;
     }
     engine_arena_reset(&w->arena);
-    watch_hub_drop_owner(w->hub, st);
-    stream_free(w, st);
-    w->st.watchers = watch_hub_count(w->hub);
+    st->dead = true; /* the caller's sweep() drops its watchers */
 }
 
 static void on_timer(uv_timer_t *t)
@@ -572,15 +606,17 @@ static void on_timer(uv_timer_t *t)
         w->dirty = true; /* time-based progress may be due */
     }
     uint64_t slow_ns = s->cfg.server.watch_slow_timeout_ms * 1000000u;
-    struct wstream *next;
+    w->busy++;
     for (struct wstream *st = w->streams; slow_ns > 0 && st != NULL;
-         st = next) {
-        next = st->next;
-        if (st->blocked_since_ns != 0 && now - st->blocked_since_ns >= slow_ns &&
+         st = st->next) {
+        if (!st->dead && st->blocked_since_ns != 0 &&
+            now - st->blocked_since_ns >= slow_ns &&
             srv_conn_backlog(st->c) >= s->cfg.server.watch_backlog_bytes) {
             cancel_slow_stream(w, st);
         }
     }
+    w->busy--;
+    sweep(w);
     srv_watch_pump(s);
     srv_conn_flush_all(s);
 }
