@@ -580,6 +580,11 @@ struct ms_watch_options {
     bool no_put;            /* do not deliver PUT events */
     bool no_delete;         /* do not deliver DELETE events */
     bool progress_notify;   /* periodic progress responses while idle */
+    /* Silence on the stream before ms_watch probes the node (a progress
+     * request); no answer within as long again and it resumes on another
+     * endpoint.  Finds a stopped node or a broken path that did not close
+     * the connection.  0 = 10000 ms. */
+    uint32_t keepalive_ms;
 };
 
 /* Called for each response; return 0 to go on, nonzero to stop watching
@@ -597,9 +602,10 @@ typedef int (*ms_watch_cb)(void *arg, const struct ms_watch_response *r);
  * when the connection breaks, the node restarts or the server cancels the
  * watch as slow, ms_watch reconnects (any endpoint, starting with the next
  * one; retrying until the time is up) and resumes from the revision after
- * the last one it delivered.  The callback sees `created` only once, for
- * the first watch; it also sees progress responses (when progress_notify
- * is set, or with timeout_ms 0).
+ * the last one it delivered; also when a node stops answering for two
+ * keepalive periods (keepalive_ms) without closing the connection.  The
+ * callback sees `created` only once, for the first watch; it sees progress
+ * responses only when progress_notify is set, or with timeout_ms 0.
  *
  * timeout_ms: -1 = no limit; > 0 = return MS_ETIMEDOUT when that much
  * time has passed (reconnects included); 0 = deliver what has already

@@ -17,6 +17,13 @@
  * missed and nothing repeated.  A node that is behind simply holds the
  * watcher until it reaches `next`.
  *
+ * Keepalive: a node that stops (SIGSTOP, a hung host) or a path that breaks
+ * without closing the connection is noticed by silence: after keepalive_ms
+ * without a frame a progress request is sent, and when nothing answers it
+ * within as long again the watch resumes elsewhere.  A follower cut off
+ * from its leader still answers (it serves its own applied state): that
+ * case is not detected.
+ *
  * Failure modes: compaction -> MS_ECOMPACTED; refusal by the server
  * (limits, bad key) -> its code; the time limit -> MS_ETIMEDOUT.  The
  * connection is always dropped on return: the stream may still have
@@ -25,10 +32,13 @@
  */
 #include "client/internal.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#define MS__WATCH_KEEPALIVE_MS 10000u
 #define RETRY_MIN_MS 50u
 #define RETRY_MAX_MS 1000u
 
@@ -41,6 +51,7 @@ struct wctx {
     bool once;          /* timeout_ms 0: stop at the first progress */
     int64_t next;       /* first revision not delivered; 0 = unknown yet */
     bool created_seen;  /* the callback got `created` */
+    uint64_t keepalive_ns;
     uint8_t *end_buf;   /* prefix range end */
     size_t end_len;
     uint8_t *buf;
@@ -102,45 +113,78 @@ static int send_create(struct wctx *w, uint64_t id)
     cr.filters = filters;
     rq.request_union_case = METASTORE__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
     rq.create_request = &cr;
-    Metastore__WatchProgressRequest pr = METASTORE__WATCH_PROGRESS_REQUEST__INIT;
-    Metastore__WatchRequest prq = METASTORE__WATCH_REQUEST__INIT;
-    prq.request_union_case =
-        METASTORE__WATCH_REQUEST__REQUEST_UNION_PROGRESS_REQUEST;
-    prq.progress_request = &pr;
-
-    size_t n1 = protobuf_c_message_get_packed_size(&rq.base);
-    size_t n2 = protobuf_c_message_get_packed_size(&prq.base);
-    size_t total = 2 * MS__FRAME_HEADER_BYTES + n1 + n2;
-    uint8_t *out = malloc(total);
+    size_t n = protobuf_c_message_get_packed_size(&rq.base);
+    uint8_t *out = malloc(MS__FRAME_HEADER_BYTES + n);
     if (out == NULL) {
         return MS_ENOMEM;
     }
-    struct ms__frame_header h = {(uint32_t)n1, MS__METHOD_WATCH, 0, id};
+    struct ms__frame_header h = {(uint32_t)n, MS__METHOD_WATCH, 0, id};
     ms__frame_header_encode(&h, out);
     protobuf_c_message_pack(&rq.base, out + MS__FRAME_HEADER_BYTES);
-    size_t len = MS__FRAME_HEADER_BYTES + n1;
-    if (w->once) {
-        /* Answered once the watcher has caught up: the end of "what has
-         * already happened". */
-        struct ms__frame_header h2 = {(uint32_t)n2, MS__METHOD_WATCH, 0, id};
-        ms__frame_header_encode(&h2, out + len);
-        protobuf_c_message_pack(&prq.base, out + len + MS__FRAME_HEADER_BYTES);
-        len += MS__FRAME_HEADER_BYTES + n2;
-    }
     size_t sent = 0;
-    int rc = ms__net_write_all(ms__client_fd(w->c), out, len, w->deadline,
-                               &sent);
+    int rc = ms__net_write_all(ms__client_fd(w->c), out,
+                               MS__FRAME_HEADER_BYTES + n, w->deadline, &sent);
     free(out);
     return rc;
 }
 
-/* Reads the next frame of stream `id` into w->buf. */
-static int read_frame(struct wctx *w, uint64_t id, struct ms__frame_header *h)
+/* Asks for a progress response on stream id: answered once the watcher
+ * has caught up.  Used to find the end of "what has already happened"
+ * (timeout_ms 0) and as a keepalive probe. */
+static int send_progress(struct wctx *w, uint64_t id)
+{
+    Metastore__WatchProgressRequest pr = METASTORE__WATCH_PROGRESS_REQUEST__INIT;
+    Metastore__WatchRequest rq = METASTORE__WATCH_REQUEST__INIT;
+    rq.request_union_case =
+        METASTORE__WATCH_REQUEST__REQUEST_UNION_PROGRESS_REQUEST;
+    rq.progress_request = &pr;
+    uint8_t out[MS__FRAME_HEADER_BYTES + 8];
+    size_t n = protobuf_c_message_get_packed_size(&rq.base);
+    struct ms__frame_header h = {(uint32_t)n, MS__METHOD_WATCH, 0, id};
+    ms__frame_header_encode(&h, out);
+    protobuf_c_message_pack(&rq.base, out + MS__FRAME_HEADER_BYTES);
+    size_t sent = 0;
+    return ms__net_write_all(ms__client_fd(w->c), out,
+                             MS__FRAME_HEADER_BYTES + n, w->deadline, &sent);
+}
+
+/* Waits until fd is readable or deadline_ns: 0 or MS_ETIMEDOUT. */
+static int wait_readable(int fd, uint64_t deadline_ns)
+{
+    for (;;) {
+        uint64_t now = ms__now_ns();
+        if (now >= deadline_ns) {
+            return MS_ETIMEDOUT;
+        }
+        uint64_t left = (deadline_ns - now + 999999u) / 1000000u;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+        if (n > 0 || (n < 0 && errno != EINTR)) {
+            return 0; /* readable, or an error the read will report */
+        }
+    }
+}
+
+/* Outcomes of one connection's watch. */
+enum {
+    W_RETRY = 1, /* reconnect and resume */
+    W_IDLE = 3,  /* nothing arrived before the idle deadline */
+};
+
+/* Reads the next frame of stream `id` into w->buf; W_IDLE when no frame
+ * starts before idle_ns (a frame that has started is read whole, within
+ * the call's deadline). */
+static int read_frame(struct wctx *w, uint64_t id, uint64_t idle_ns,
+                      struct ms__frame_header *h)
 {
     for (;;) {
         uint8_t raw[MS__FRAME_HEADER_BYTES];
         int fd = ms__client_fd(w->c);
-        int rc = ms__net_read_full(fd, raw, sizeof raw, w->deadline);
+        int rc = wait_readable(fd, idle_ns < w->deadline ? idle_ns : w->deadline);
+        if (rc != 0) {
+            return ms__now_ns() < w->deadline ? W_IDLE : rc;
+        }
+        rc = ms__net_read_full(fd, raw, sizeof raw, w->deadline);
         if (rc != 0) {
             return rc;
         }
@@ -168,11 +212,6 @@ static int read_frame(struct wctx *w, uint64_t id, struct ms__frame_header *h)
         /* A late answer to something else: skip it. */
     }
 }
-
-/* Outcomes of one connection's watch. */
-enum {
-    W_RETRY = 1, /* reconnect and resume */
-};
 
 /* Delivers one WatchResponse.  0 to read on, W_RETRY, or a final code
  * (<= 0; 1 is never final: a stopping callback gives MS__STOP). */
@@ -225,8 +264,11 @@ static int deliver(struct wctx *w, const Metastore__WatchResponse *m)
     } else if (r.progress && r.header.revision + 1 > w->next) {
         w->next = r.header.revision + 1;
     }
+    /* Hidden: a second `created` (a resumed watch), a slow-watcher cancel
+     * (resumed), progress nobody asked for (keepalive probes). */
     bool show = !(m->created && w->created_seen) &&
-                !(m->canceled && m->compact_revision == 0);
+                !(m->canceled && m->compact_revision == 0) &&
+                !(r.progress && !w->o->progress_notify && !w->once);
     if (m->created) {
         w->created_seen = true;
     }
@@ -261,21 +303,45 @@ static int watch_once(struct wctx *w)
 {
     uint64_t id = ms__client_next_id(w->c);
     int rc = send_create(w, id);
+    if (rc == 0 && w->once) {
+        rc = send_progress(w, id);
+    }
     if (rc == MS_ETIMEDOUT || rc == MS_ENOMEM) {
         return rc;
     }
     if (rc != 0) {
         return W_RETRY;
     }
+    /* Keepalive: after keepalive_ns of silence, probe with a progress
+     * request; silence for as long again means the node or the path to it
+     * hangs (a stopped process, a partition): go elsewhere. */
+    bool probing = false;
+    uint64_t idle = ms__now_ns() + w->keepalive_ns;
     for (;;) {
         struct ms__frame_header h;
-        rc = read_frame(w, id, &h);
+        rc = read_frame(w, id, idle, &h);
+        if (rc == W_IDLE) {
+            if (probing) {
+                ms__client_set_errmsg(w->c, "%s: no answer to a watch "
+                                            "keepalive probe",
+                                      ms_client_endpoint(w->c));
+                return W_RETRY;
+            }
+            if (send_progress(w, id) != 0) {
+                return W_RETRY;
+            }
+            probing = true;
+            idle = ms__now_ns() + w->keepalive_ns;
+            continue;
+        }
         if (rc == MS_ETIMEDOUT || rc == MS_ENOMEM) {
             return rc;
         }
         if (rc != 0) {
             return W_RETRY; /* closed, reset, garbage: another endpoint */
         }
+        probing = false;
+        idle = ms__now_ns() + w->keepalive_ns;
         if (h.flags & MS__FLAG_ERROR) {
             Metastore__ErrorDetail *d =
                 metastore__error_detail__unpack(NULL, h.length, w->buf);
@@ -325,6 +391,9 @@ int ms_watch(struct ms_client *c, const struct ms_watch_options *o,
         .arg = arg,
         .once = timeout_ms == 0,
         .next = o->start_revision,
+        .keepalive_ns = (uint64_t)(o->keepalive_ms != 0 ? o->keepalive_ms
+                                                        : MS__WATCH_KEEPALIVE_MS) *
+                        1000000u,
     };
     /* timeout_ms 0 ("what has happened so far") is bounded like a call. */
     uint64_t limit_ms =

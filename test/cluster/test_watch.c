@@ -132,8 +132,10 @@ static void *watch_main(void *arg)
 static void coll_start(struct coll *k, const int *nodes, size_t n,
                        const char *prefix, int64_t start, size_t stop_after)
 {
+    uint32_t keepalive = k->o.keepalive_ms;
     memset(k, 0, sizeof *k);
     pthread_mutex_init(&k->mu, NULL);
+    k->o.keepalive_ms = keepalive;
     for (size_t i = 0; i < n; i++) {
         k->endpoints[i] = cl.nodes[nodes[i]].endpoint;
     }
@@ -271,6 +273,38 @@ START_TEST(watcher_resumes_on_another_node_after_sigkill)
 }
 END_TEST
 
+START_TEST(watcher_leaves_a_stopped_node_after_its_keepalive)
+{
+    int leader = start_cluster(NULL);
+    int f1 = (leader + 1) % 3, f2 = (leader + 2) % 3;
+    struct ms_client *c = cluster_client(&cl, leader, 2000);
+    int64_t base = put_rev(c, "base", "x");
+    static struct coll k;
+    int order[3] = {f1, f2, leader};
+    k.o.keepalive_ms = 300;
+    coll_start(&k, order, 3, "p/", base + 1, 2 * RESUME_EACH);
+    static char keys[2 * RESUME_EACH][32];
+    static int64_t revs[2 * RESUME_EACH];
+    for (int i = 0; i < RESUME_EACH; i++) {
+        snprintf(keys[i], 32, "p/%04d", i);
+        revs[i] = put_rev(c, keys[i], "v");
+    }
+    coll_wait(&k, RESUME_EACH, 10000);
+    /* The process stops but its sockets stay open: only silence tells. */
+    cluster_node_pause(&cl, f1);
+    uint64_t t0 = e2e_now_ms();
+    for (int i = RESUME_EACH; i < 2 * RESUME_EACH; i++) {
+        snprintf(keys[i], 32, "p/%04d", i);
+        revs[i] = put_rev(c, keys[i], "v");
+    }
+    pthread_join(k.thread, NULL);
+    ck_assert_uint_ge(e2e_now_ms() - t0, 500); /* two keepalive periods */
+    coll_check(&k, keys, revs, 2 * RESUME_EACH);
+    cluster_node_resume(&cl, f1);
+    ms_client_close(c);
+}
+END_TEST
+
 #define SNAP_WRITES 300
 
 START_TEST(watcher_on_follower_survives_a_snapshot_install)
@@ -313,6 +347,7 @@ int main(void)
     tcase_add_test(tc, watchers_on_every_node_see_every_change_in_order);
     tcase_add_test(tc, watcher_resumes_on_another_node_after_sigkill);
     tcase_add_test(tc, watcher_on_follower_survives_a_snapshot_install);
+    tcase_add_test(tc, watcher_leaves_a_stopped_node_after_its_keepalive);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

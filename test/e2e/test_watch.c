@@ -795,6 +795,48 @@ START_TEST(cli_watch_prints_what_etcdctl_prints)
 }
 END_TEST
 
+struct progress_seen {
+    int progress;
+    int64_t last_rev;
+};
+
+static int count_progress(void *arg, const struct ms_watch_response *r)
+{
+    struct progress_seen *p = arg;
+    if (r->progress) {
+        p->progress++;
+        p->last_rev = r->header.revision;
+    }
+    return p->progress >= 2;
+}
+
+START_TEST(idle_watchers_get_progress_notifications)
+{
+    e2e_server_init(&srv);
+    const char *extra[] = {"--set", "server.watch_progress_interval=200ms",
+                           NULL};
+    ck_assert_int_eq(e2e_server_start(&srv, extra, 10000), 0);
+    struct ms_client *c = client_for(srv.endpoint);
+    int64_t rev = put_rev(c, "other", "x");
+    struct progress_seen p = {0, 0};
+    struct ms_watch_options o = {.key = "idle", .key_len = 4,
+                                 .progress_notify = true};
+    uint64_t t0 = e2e_now_ms();
+    ck_assert_int_eq(ms_watch(c, &o, 5000, count_progress, &p), 0);
+    ck_assert_int_eq(p.progress, 2);
+    ck_assert_int_eq(p.last_rev, rev);
+    ck_assert_uint_ge(e2e_now_ms() - t0, 350); /* two idle periods */
+    /* Without progress_notify an idle watcher hears nothing. */
+    p = (struct progress_seen){0, 0};
+    o.progress_notify = false;
+    ck_assert_int_eq(ms_watch(c, &o, 700, count_progress, &p), MS_ETIMEDOUT);
+    ck_assert_int_eq(p.progress, 0);
+    ms_client_close(c);
+    ck_assert_int_eq(e2e_server_stop(&srv, SIGTERM, 10000), 0);
+    e2e_server_cleanup(&srv);
+}
+END_TEST
+
 START_TEST(watch_settings_are_validated)
 {
     const char *bad[][2] = {
@@ -847,6 +889,7 @@ static Suite *suite(void)
     tcase_add_test(tc, wait_until_deleted_with_a_timeout);
     tcase_add_test(tc, cli_watch_prints_what_etcdctl_prints);
     tcase_add_test(tc, watch_settings_are_validated);
+    tcase_add_test(tc, idle_watchers_get_progress_notifications);
     suite_add_tcase(s, tc);
     return s;
 }
