@@ -825,7 +825,8 @@ START_TEST(idle_watchers_get_progress_notifications)
     ck_assert_int_eq(ms_watch(c, &o, 5000, count_progress, &p), 0);
     ck_assert_int_eq(p.progress, 2);
     ck_assert_int_eq(p.last_rev, rev);
-    ck_assert_uint_ge(e2e_now_ms() - t0, 350); /* two idle periods */
+    /* two idle periods (the hub clock moves in 100 ms timer steps) */
+    ck_assert_uint_ge(e2e_now_ms() - t0, 250);
     /* Without progress_notify an idle watcher hears nothing. */
     p = (struct progress_seen){0, 0};
     o.progress_notify = false;
