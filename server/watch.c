@@ -44,6 +44,7 @@ struct watcher {
     size_t q_events, q_bytes;
     enum watch_cancel_cause cancel;
     int64_t compact_rev;
+    int64_t created_rev;   /* engine revision when it was added */
     int64_t last_resp_rev; /* for progress: revision and time of the */
     uint64_t last_resp_ns; /* last response */
 };
@@ -212,6 +213,7 @@ int watch_hub_add(struct watch_hub *h, const struct watch_create_req *req,
     w->prev_kv = req->prev_kv;
     int64_t now_rev = engine_revision(h->e);
     w->next_rev = req->start_revision > 0 ? req->start_revision : now_rev + 1;
+    w->created_rev = now_rev;
     w->last_resp_rev = now_rev;
     w->last_resp_ns = h->now_ns;
     h->w[h->n++] = w;
@@ -449,7 +451,13 @@ static int pending_at(struct watch_hub *h, size_t i, struct engine_arena *a,
             rc = 1;
         }
     }
-    out->revision = engine_revision(h->e);
+    /* CREATED carries the revision the watcher was added at: a watcher
+     * "from now" receives everything after it, even if more entries applied
+     * before this response went out (a client resuming from it must not
+     * skip them). */
+    out->revision = out->type == WATCH_RESP_CREATED && rc == 1
+                        ? w->created_rev
+                        : engine_revision(h->e);
     if (rc < 0 || (rc == 0 && w->cancel == WATCH_CANCEL_NONE))
         return rc;
     if (w->cancel != WATCH_CANCEL_NONE && rc != 1) {

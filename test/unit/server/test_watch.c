@@ -169,6 +169,24 @@ START_TEST(created_response_comes_first_then_live_events_in_order)
 }
 END_TEST
 
+/* A watcher "from now" whose CREATED goes out after more writes applied:
+ * CREATED names the revision it was added at, and the writes that applied
+ * before CREATED was sent still come as events (a client resuming from
+ * CREATED's revision + 1 skips nothing). */
+START_TEST(created_names_the_revision_the_watcher_was_added_at)
+{
+    int64_t added = put_n("x", "0");
+    int64_t id = watch("a", NULL, 0, false);
+    put_n("a", "1");
+    put_n("a", "2");
+    struct watch_resp r;
+    ck_assert_int_eq(watch_hub_pending(H, id, &A, &r), 1);
+    ck_assert_int_eq(r.type, WATCH_RESP_CREATED);
+    ck_assert_int_eq(r.revision, added);
+    ck_assert_str_eq(events_of(id), "P a=1@3 P a=2@4");
+}
+END_TEST
+
 START_TEST(watcher_at_old_revision_catches_up_while_writes_continue)
 {
     watch_hub_destroy(H);
@@ -543,6 +561,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, created_response_comes_first_then_live_events_in_order);
+    tcase_add_test(tc, created_names_the_revision_the_watcher_was_added_at);
     tcase_add_test(tc,
                    watcher_at_old_revision_catches_up_while_writes_continue);
     tcase_add_test(tc, filters_drop_puts_or_deletes);
