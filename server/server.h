@@ -11,6 +11,7 @@
  *   node.c     the Raft driver: ready batches, group-commit persistence,
  *              apply, parked requests waiting for an index or a read index
  *   recover.c  start-up: WAL + newest snapshot -> memstore + engine
+ *   watch_glue.c  WATCH streams over the watcher hub (watch.h)
  *   main.c     flags, config, signals, start and shutdown
  *
  * Private to server/.
