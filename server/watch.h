@@ -29,7 +29,7 @@
  * WATCH_CANCEL_COMPACTED and the compact revision.
  *
  * Cost: notify is O(watchers x events) (etcd uses an interval tree); ids
- * are found by a linear search.  Fine for hundreds of watchers.
+ * are found through a hash table; removing a watcher is O(watchers).
  */
 #ifndef METASTORE_SERVER_WATCH_H
 #define METASTORE_SERVER_WATCH_H

@@ -187,6 +187,55 @@ START_TEST(created_names_the_revision_the_watcher_was_added_at)
 }
 END_TEST
 
+/* Many watchers: ids stay unique and findable while others come and go
+ * (the id table with its tombstones and rebuilds). */
+START_TEST(thousands_of_watchers_are_found_by_id)
+{
+    enum { N = 3000 };
+    static int64_t ids[N];
+    static bool gone[N];
+    struct watch_resp r;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            if (round == 0 || gone[i]) {
+                ids[i] = watch("k", NULL, 0, false);
+                gone[i] = false;
+                ck_assert_int_eq(watch_hub_pending(H, ids[i], &A, &r), 1);
+                ck_assert_int_eq(r.type, WATCH_RESP_CREATED);
+            }
+        }
+        for (int i = round; i < N; i += 3) {
+            ck_ok(watch_hub_cancel(H, ids[i]));
+            ck_assert_int_eq(watch_hub_pending(H, ids[i], &A, &r), 1);
+            ck_assert_int_eq(r.type, WATCH_RESP_CANCELED);
+            gone[i] = true;
+        }
+        size_t live = 0;
+        for (int i = 0; i < N; i++) {
+            int rc = watch_hub_pending(H, ids[i], &A, &r);
+            ck_assert_int_eq(rc, gone[i] ? WATCH_ENOTFOUND : 0);
+            live += !gone[i];
+            for (int j = 0; j < i && i < 50; j++)
+                ck_assert_int_ne(ids[i], ids[j]);
+        }
+        ck_assert_uint_eq(watch_hub_count(H), live);
+    }
+    /* A chosen id that is taken is refused; a free one is accepted. */
+    struct watch_create_req q;
+    memset(&q, 0, sizeof(q));
+    q.key = "k";
+    q.key_len = 1;
+    q.watch_id = ids[1];
+    int64_t id;
+    ck_assert_int_eq(watch_hub_add(H, &q, &id), WATCH_EEXIST);
+    q.watch_id = 1000000;
+    ck_ok(watch_hub_add(H, &q, &id));
+    ck_assert_int_eq(id, 1000000);
+    ck_assert_int_eq(watch_hub_pending(H, id, &A, &r), 1);
+    engine_arena_reset(&A);
+}
+END_TEST
+
 START_TEST(watcher_at_old_revision_catches_up_while_writes_continue)
 {
     watch_hub_destroy(H);
@@ -562,6 +611,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, created_response_comes_first_then_live_events_in_order);
     tcase_add_test(tc, created_names_the_revision_the_watcher_was_added_at);
+    tcase_add_test(tc, thousands_of_watchers_are_found_by_id);
     tcase_add_test(tc,
                    watcher_at_old_revision_catches_up_while_writes_continue);
     tcase_add_test(tc, filters_drop_puts_or_deletes);
