@@ -19,6 +19,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,7 @@ enum {
     C_MEMBER = 1 << 7,
     C_MOVE_LEADER = 1 << 8,
     C_FAULT = 1 << 9,
+    C_WATCH = 1 << 10,
 };
 
 struct command {
@@ -88,6 +91,7 @@ static void usage_global(FILE *out)
           "\tdel\t\t\tRemoves the specified key or range of keys\n"
           "\ttxn\t\t\tTxn processes all the requests in one transaction\n"
           "\tcompaction\t\tCompacts the event history in metastored\n"
+          "\twatch\t\t\tWatches events stream on keys or prefixes\n"
           "\tendpoint status\t\tPrints out the status of the endpoints\n"
           "\tendpoint health\t\tChecks the healthiness of the endpoints\n"
           "\tmember list\t\tLists all members in the cluster\n"
@@ -245,14 +249,14 @@ static const struct flag flags[] = {
     {"command-timeout", 0, true, 0, F_CMDTO},
     {"write-out", 'w', true, 0, F_WRITE},
     {"help", 'h', false, 0, F_HELP},
-    {"prev-kv", 0, false, C_PUT | C_DEL, F_PREV_KV},
-    {"prefix", 0, false, C_GET | C_DEL, F_PREFIX},
+    {"prev-kv", 0, false, C_PUT | C_DEL | C_WATCH, F_PREV_KV},
+    {"prefix", 0, false, C_GET | C_DEL | C_WATCH, F_PREFIX},
     {"from-key", 0, false, C_GET | C_DEL, F_FROM_KEY},
     {"keys-only", 0, false, C_GET, F_KEYS_ONLY},
     {"count-only", 0, false, C_GET, F_COUNT_ONLY},
     {"print-value-only", 0, false, C_GET, F_VALUE_ONLY},
     {"limit", 0, true, C_GET, F_LIMIT},
-    {"rev", 0, true, C_GET, F_REV},
+    {"rev", 0, true, C_GET | C_WATCH, F_REV},
     {"consistency", 0, true, C_GET, F_CONSISTENCY},
     {"sort-by", 0, true, C_GET, F_SORT_BY},
     {"order", 0, true, C_GET, F_ORDER},
@@ -1149,6 +1153,68 @@ static int cmd_help(struct cli *cli)
     return 0;
 }
 
+/* ---- watch ----------------------------------------------------------- */
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    _exit(0); /* every response was flushed as it was printed */
+}
+
+static int print_watch_resp(void *arg, const struct ms_watch_response *r)
+{
+    const struct cli *cli = arg;
+    mscli_print_watch(stdout, cli->format, r);
+    return 0;
+}
+
+static int cmd_watch(struct cli *cli)
+{
+    const struct command *cmd = find_command("watch");
+    if (cli->nargs < 2 || cli->nargs > 3) {
+        return usage_error(cmd, "watch command needs one argument as key and "
+                                "an optional argument as range_end");
+    }
+    if (cli->prefix && cli->nargs == 3) {
+        return usage_error(cmd, "too many arguments, only accept one argument "
+                                "when `--prefix` is set");
+    }
+    if (cli->args[1][0] == '\0') {
+        return usage_error(cmd, "the key must not be empty");
+    }
+    struct ms_watch_options o = {
+        .key = cli->args[1],
+        .key_len = strlen(cli->args[1]),
+        .prefix = cli->prefix,
+        .start_revision = cli->rev,
+        .prev_kv = cli->prev_kv,
+    };
+    if (cli->nargs == 3) {
+        o.range_end = cli->args[2];
+        o.range_end_len = strlen(cli->args[2]);
+    }
+    struct ms_client *c = NULL;
+    int rc = connect_all(cli, &c);
+    if (rc != 0) {
+        return rc;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    rc = ms_watch(c, &o, -1, print_watch_resp, cli);
+    if (rc == MS_ECOMPACTED) {
+        rc = fail("watch was canceled (%s)", ms_client_errmsg(c));
+    } else if (rc != 0) {
+        const char *m = ms_client_errmsg(c);
+        rc = fail("%s", m[0] != '\0' ? m : ms_strerror(rc));
+    }
+    ms_client_close(c);
+    return rc;
+}
+
 static const struct command commands[] = {
     {"put", C_PUT, cmd_put,
      "put [options] <key> <value>  (<value> can also be given from stdin)\n"
@@ -1217,6 +1283,18 @@ static const struct command commands[] = {
      "(give one)\nand a peer.  The server refuses it unless "
      "server.enable_fault_hook is true.",
      "Test-only fault injection on one node"},
+    {"watch", C_WATCH, cmd_watch,
+     "watch [options] <key> [range_end]\n"
+     "\n\t--prefix\twatch on a prefix if prefix is set\n"
+     "\t--rev=N\t\tRevision to start watching (0 = from now)\n"
+     "\t--prev-kv\tget the previous key-value pair before the event "
+     "happens\n"
+     "\nPrints each event as etcdctl does (PUT or DELETE, then the key and "
+     "value\nlines; with --prev-kv the previous key and value first) until "
+     "interrupted\n(SIGINT exits 0).  -w json prints one JSON object per "
+     "response.  When the\nconnection breaks the watch resumes on any "
+     "endpoint without missing or\nrepeating an event.",
+     "Watches events stream on keys or prefixes"},
     {"version", C_VERSION, cmd_version, "version",
      "Prints the version of metastore-cli"},
     {"help", 0, cmd_help, "help [command]", "Help about any command"},

@@ -751,3 +751,59 @@ void mscli_print_health(FILE *out, FILE *err, enum mscli_format f,
         }
     }
 }
+
+/* ---- watch ---------------------------------------------------------------- */
+
+void mscli_print_watch(FILE *out, enum mscli_format f,
+                       const struct ms_watch_response *r)
+{
+    if (r->n_events == 0) {
+        return; /* etcdctl shows events only */
+    }
+    if (f != MSCLI_JSON) {
+        /* etcdctl's simple printer: the type, then (prev) key and value
+         * lines; a DELETE has an empty value line. */
+        for (size_t i = 0; i < r->n_events; i++) {
+            const struct ms_event *e = &r->events[i];
+            fputs(e->type == MS_EVENT_DELETE ? "DELETE\n" : "PUT\n", out);
+            if (e->has_prev_kv) {
+                fwrite(e->prev_kv.key, 1, e->prev_kv.key_len, out);
+                fputc('\n', out);
+                fwrite(e->prev_kv.value, 1, e->prev_kv.value_len, out);
+                fputc('\n', out);
+            }
+            fwrite(e->kv.key, 1, e->kv.key_len, out);
+            fputc('\n', out);
+            fwrite(e->kv.value, 1, e->kv.value_len, out);
+            fputc('\n', out);
+        }
+        fflush(out);
+        return;
+    }
+    /* etcdctl -w json: clientv3.WatchResponse marshalled by Go. */
+    const struct ms_header *h = &r->header;
+    fprintf(out,
+            "{\"Header\":{\"cluster_id\":%" PRIu64 ",\"member_id\":%" PRIu64
+            ",\"revision\":%" PRId64 ",\"raft_term\":%" PRIu64 "},\"Events\":[",
+            h->cluster_id, h->member_id, h->revision, h->raft_term);
+    for (size_t i = 0; i < r->n_events; i++) {
+        const struct ms_event *e = &r->events[i];
+        fputs(i > 0 ? ",{" : "{", out);
+        if (e->type == MS_EVENT_DELETE) {
+            fputs("\"type\":1,", out);
+        }
+        fputs("\"kv\":", out);
+        json_kv(out, &e->kv);
+        if (e->has_prev_kv) {
+            fputs(",\"prev_kv\":", out);
+            json_kv(out, &e->prev_kv);
+        }
+        fputs("}", out);
+    }
+    fprintf(out,
+            "],\"CompactRevision\":%" PRId64
+            ",\"Canceled\":%s,\"Created\":%s}\n",
+            r->compact_revision, r->canceled ? "true" : "false",
+            r->created ? "true" : "false");
+    fflush(out);
+}

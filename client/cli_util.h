@@ -139,6 +139,13 @@ void mscli_print_txn(FILE *out, enum mscli_format f, const struct ms_result *r);
 void mscli_print_compact(FILE *out, enum mscli_format f,
                          const struct ms_result *r);
 
+/* `watch`: one response's events as etcdctl prints them (simple: "PUT" or
+ * "DELETE", then the previous key and value lines with --prev-kv, then the
+ * key and value lines; json: Go's encoding of clientv3.WatchResponse, one
+ * object per line).  Responses without events print nothing.  Flushes. */
+void mscli_print_watch(FILE *out, enum mscli_format f,
+                       const struct ms_watch_response *r);
+
 /* One row of `endpoint status`.  Plain `endpoint status` reports endpoints
  * that failed on stderr and gives them no row; `--cluster` also gives each
  * member that did not answer a row with status NULL, its member id and the

@@ -219,6 +219,33 @@ static int copy_tls(struct ms_client *c, const struct ms_tls_options *in)
     return 0;
 }
 
+/* ---- for streams (client/watch.c) ------------------------------------ */
+
+int ms__client_connect(struct ms_client *c, uint64_t deadline)
+{
+    return c->fd >= 0 ? 0 : connect_any(c, deadline);
+}
+
+int ms__client_fd(const struct ms_client *c)
+{
+    return c->fd;
+}
+
+void ms__client_fail_over(struct ms_client *c)
+{
+    fail_over(c);
+}
+
+void ms__client_disconnect(struct ms_client *c)
+{
+    disconnect(c);
+}
+
+uint64_t ms__client_next_id(struct ms_client *c)
+{
+    return c->next_id++;
+}
+
 int ms_client_create(const char *const *endpoints, size_t n,
                      const struct ms_client_options *opts,
                      struct ms_client **out)

@@ -77,6 +77,8 @@ void ms__tls_close(struct ms__tls_conn *c);
 #define MS__FRAME_VERSION      1
 #define MS__FLAG_RESPONSE      0x01u
 #define MS__FLAG_ERROR         0x02u
+#define MS__FLAG_STREAM        0x04u
+#define MS__FLAG_STREAM_END    0x08u
 #define MS__FLAGS_KNOWN        0x0fu
 /* The largest response body the client accepts. */
 #define MS__MAX_BODY_BYTES (64u * 1024u * 1024u)
@@ -89,6 +91,7 @@ enum ms__method {
     MS__METHOD_DELETE_RANGE = 12,
     MS__METHOD_TXN = 13,
     MS__METHOD_COMPACT = 14,
+    MS__METHOD_WATCH = 20,
     MS__METHOD_MEMBER_LIST = 40,
     MS__METHOD_MEMBER_ADD = 41,
     MS__METHOD_MEMBER_REMOVE = 42,
@@ -164,5 +167,19 @@ int ms__result_build(enum ms_result_type type, struct ms__call *call,
 int ms__run(struct ms_client *c, uint16_t method, const ProtobufCMessage *req,
             const ProtobufCMessageDescriptor *desc, bool idempotent,
             enum ms_result_type type, struct ms_result **out);
+
+/* ---- streams (client/watch.c) ---------------------------------------- */
+
+/* Connects (any endpoint, from the one after the last failure) unless
+ * connected.  0, MS_ETIMEDOUT, MS_ENOENDPOINT. */
+int ms__client_connect(struct ms_client *c, uint64_t deadline);
+/* The connected socket, -1 when disconnected. */
+int ms__client_fd(const struct ms_client *c);
+/* Drops the connection; the next connect starts at the next endpoint. */
+void ms__client_fail_over(struct ms_client *c);
+/* Drops the connection; the next connect starts at the same endpoint. */
+void ms__client_disconnect(struct ms_client *c);
+/* A request id not used before on this client. */
+uint64_t ms__client_next_id(struct ms_client *c);
 
 #endif /* METASTORE_CLIENT_INTERNAL_H */

@@ -557,4 +557,111 @@ enum ms_fault_action {
 int ms_fault(struct ms_client *c, enum ms_fault_action action, uint64_t peer_id,
              struct ms_result **out);
 
+/* ------------------------------------------------------------------ */
+/* Watch (client/watch.c)                                              */
+/* ------------------------------------------------------------------ */
+
+enum ms_event_type { MS_EVENT_PUT = 0, MS_EVENT_DELETE = 1 };
+
+/* One change.  PUT: kv is the key as written.  DELETE: kv has the key and
+ * mod_revision = the revision of the delete (no value).  has_prev_kv: the
+ * key just before the change (only with ms_watch_options.prev_kv, and only
+ * when the key existed). */
+struct ms_event {
+    enum ms_event_type type;
+    struct ms_kv kv;
+    bool has_prev_kv;
+    struct ms_kv prev_kv;
+};
+
+/* One WatchResponse, as handed to the callback.  Everything it points to
+ * is valid only during the callback: copy what you keep. */
+struct ms_watch_response {
+    struct ms_header header; /* header.revision: the serving node's revision */
+    int64_t watch_id;
+    bool created;  /* the watch was (re)established; no events */
+    bool canceled; /* the server ended the watch (see ms_watch's return) */
+    bool progress; /* no events: everything up to header.revision was seen */
+    int64_t compact_revision; /* canceled by compaction */
+    const char *cancel_reason; /* never NULL */
+    const struct ms_event *events; /* n_events, in revision order */
+    size_t n_events;
+};
+
+/*
+ * What to watch.  Key selection as ms_range_options: key alone (range_end
+ * NULL, prefix false) = one key; prefix = every key starting with key;
+ * from_key = every key >= key; else [key, range_end).  Zero-initialise.
+ */
+struct ms_watch_options {
+    const void *key;
+    size_t key_len;
+    const void *range_end;
+    size_t range_end_len;
+    bool prefix;
+    bool from_key;
+    int64_t start_revision; /* 0 = changes after the watch starts */
+    bool prev_kv;           /* fill ms_event.prev_kv */
+    bool no_put;            /* do not deliver PUT events */
+    bool no_delete;         /* do not deliver DELETE events */
+    bool progress_notify;   /* periodic progress responses while idle */
+    /* Silence on the stream before ms_watch probes the node (a progress
+     * request); no answer within as long again and it resumes on another
+     * endpoint.  Finds a stopped node or a broken path that did not close
+     * the connection.  0 = 10000 ms. */
+    uint32_t keepalive_ms;
+};
+
+/* Called for each response; return 0 to go on, nonzero to stop watching
+ * (ms_watch() then returns 0). */
+typedef int (*ms_watch_cb)(void *arg, const struct ms_watch_response *r);
+
+/*
+ * Watches a key or range and calls cb for each response, blocking the
+ * calling thread, until cb returns nonzero, the time is up, or an error
+ * the watch cannot recover from.
+ *
+ * Guarantees: every change to a watched key at a revision >= the start
+ * revision is delivered exactly once, in revision order (all events of
+ * one revision -- one txn -- in one response), including across failures:
+ * when the connection breaks, the node restarts or the server cancels the
+ * watch as slow, ms_watch reconnects (any endpoint, starting with the next
+ * one; retrying until the time is up) and resumes from the revision after
+ * the last one it delivered; also when a node stops answering for two
+ * keepalive periods (keepalive_ms) without closing the connection.  The
+ * callback sees `created` only once, for the first watch; it sees progress
+ * responses only when progress_notify is set, or with timeout_ms 0.
+ *
+ * timeout_ms: -1 = no limit; > 0 = return MS_ETIMEDOUT when that much
+ * time has passed (reconnects included); 0 = deliver what has already
+ * happened (everything from start_revision up to the revision the server
+ * is at when the watch starts) and return 0.
+ *
+ * Returns 0 (cb asked to stop, or timeout_ms 0 caught up), MS_ETIMEDOUT,
+ * MS_ECOMPACTED (start_revision, or the revision to resume from, is
+ * compacted: re-read the state and watch again from a newer revision; the
+ * callback got the canceled response with compact_revision first),
+ * MS_EINVAL (bad options), MS_EEXHAUSTED (the server refused the watch:
+ * server.max_watchers), or another code when the server refused it.
+ *
+ * Example, "wait until key K is deleted, at most 10 s" (start from the
+ * revision of a Range that saw K, plus one, so a delete just after that
+ * read is not missed):
+ *
+ *     static int on_resp(void *arg, const struct ms_watch_response *r) {
+ *         for (size_t i = 0; i < r->n_events; i++)
+ *             if (r->events[i].type == MS_EVENT_DELETE) return 1;
+ *         return 0;
+ *     }
+ *     struct ms_watch_options o = {.key = "K", .key_len = 1,
+ *                                  .start_revision = rev + 1};
+ *     int rc = ms_watch(c, &o, 10000, on_resp, NULL);
+ *     // rc == 0: deleted; MS_ETIMEDOUT: still there after 10 s
+ *
+ * The watch uses the client's connection for its whole duration; other
+ * calls on c must wait until ms_watch returns.
+ */
+int ms_watch(struct ms_client *c, const struct ms_watch_options *o,
+             int timeout_ms, ms_watch_cb cb, void *arg);
+
 #endif /* METASTORE_CLIENT_H */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one metastored under valgrind memcheck through a short single-node
-# session driven by metastore-cli (put, get, del, txn, compaction, endpoint
-# status), stops it with SIGTERM and fails on any memory error or definite
+# session driven by metastore-cli (put, get, del, txn, watch, compaction,
+# endpoint status), stops it with SIGTERM and fails on any memory error or definite
 # leak.  Usage:
 #
 #   BUILD=build scripts/valgrind-e2e.sh      (builds the two binaries first)
@@ -120,6 +120,10 @@ put c "failure-branch"
 
 EOF
 expect "get c" from-txn cli get c
+# A watch replaying history, ended by SIGINT (exit 0) after a few seconds.
+expect "watch a --rev 1 --prev-kv (history)" "PUT" \
+    timeout -s INT --preserve-status 3 "$BUILD/metastore-cli" \
+    --endpoints="$ep" watch a --rev 1 --prev-kv
 step "compaction 2" cli compaction 2
 step "endpoint status" cli endpoint status
 step "endpoint health" cli endpoint health

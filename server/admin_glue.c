@@ -313,6 +313,26 @@ static void collect_net(struct metrics *m, struct srv *s)
         "Bytes read from client connections.", (double)s->stats.bytes_received);
     put(m, METRICS_COUNTER, "metastore_bytes_sent_total",
         "Bytes written to client connections.", (double)s->stats.bytes_sent);
+    struct srv_watch_stats ws;
+    srv_watch_get_stats(s, &ws);
+    put(m, METRICS_GAUGE, "metastore_watchers", "Live watchers on this node.",
+        (double)ws.watchers);
+    put(m, METRICS_GAUGE, "metastore_watch_streams",
+        "Open watch streams on this node.", (double)ws.streams);
+    put(m, METRICS_COUNTER, "metastore_watch_events_sent_total",
+        "Events sent to watchers.", (double)ws.events_sent);
+    put(m, METRICS_COUNTER, "metastore_watch_responses_sent_total",
+        "WatchResponses sent (created, events, progress, canceled).",
+        (double)ws.responses_sent);
+    put(m, METRICS_COUNTER, "metastore_watch_slow_canceled_total",
+        "Watchers canceled because their client did not read its stream.",
+        (double)ws.slow_canceled);
+    put(m, METRICS_COUNTER, "metastore_watch_compacted_canceled_total",
+        "Watchers canceled because their next revision was compacted.",
+        (double)ws.compact_canceled);
+    put(m, METRICS_COUNTER, "metastore_watch_refused_total",
+        "Watch requests refused (server.max_watchers, bad requests).",
+        (double)ws.refused);
     static const char *const peer_label[1] = {"peer"};
     struct metrics_family *f;
     if (metrics_declare(m, METRICS_GAUGE, "metastore_peer_connected",

@@ -93,6 +93,15 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
       server.follower_writes, follower_writes_names)                           \
     X(FAULT_HOOK, "server.enable_fault_hook", T_BOOL,                          \
       server.enable_fault_hook, NULL)                                          \
+    X(MAX_WATCHERS, "server.max_watchers", T_U64, server.max_watchers, NULL)   \
+    X(WATCH_BACKLOG, "server.watch_backlog_bytes", T_SIZE,                     \
+      server.watch_backlog_bytes, NULL)                                        \
+    X(WATCH_BATCH, "server.watch_batch_events", T_U64,                         \
+      server.watch_batch_events, NULL)                                         \
+    X(WATCH_SLOW, "server.watch_slow_timeout", T_DUR,                          \
+      server.watch_slow_timeout_ms, NULL)                                      \
+    X(WATCH_PROGRESS, "server.watch_progress_interval", T_DUR,                 \
+      server.watch_progress_interval_ms, NULL)                                 \
     X(TICK, "raft.tick_interval", T_DUR, raft.tick_interval_ms, NULL)          \
     X(ELECTION, "raft.election_timeout", T_DUR, raft.election_timeout_ms,      \
       NULL)                                                                    \
@@ -541,6 +550,11 @@ void srv_config_defaults(struct srv_config *cfg)
     cfg->server.request_timeout_ms = 5000;
     cfg->server.follower_writes = SRV_FOLLOWER_WRITES_FORWARD;
     cfg->server.enable_fault_hook = false;
+    cfg->server.max_watchers = 10000;
+    cfg->server.watch_backlog_bytes = 1u << 20;
+    cfg->server.watch_batch_events = 256;
+    cfg->server.watch_slow_timeout_ms = 30000;
+    cfg->server.watch_progress_interval_ms = 600000;
 
     cfg->raft.tick_interval_ms = 10;
     cfg->raft.election_timeout_ms = 1000;
@@ -1166,6 +1180,11 @@ static const struct {
     {K_MAX_KEY, 1, 1u << 20},
     {K_MAX_VALUE, 0, 256ull << 20},
     {K_MAX_TXN_OPS, 1, 100000},
+    {K_MAX_WATCHERS, 1, 1000000},
+    {K_WATCH_BACKLOG, 4096, 1ull << 30},
+    {K_WATCH_BATCH, 1, 100000},
+    {K_WATCH_SLOW, 0, 3600000},
+    {K_WATCH_PROGRESS, 10, 86400000},
     {K_REQ_TIMEOUT, 1, 3600000},
     {K_TICK, 1, 1000},
     {K_ELECTION, 2, 600000},

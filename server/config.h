@@ -113,6 +113,15 @@ struct srv_config {
         uint64_t request_timeout_ms;
         enum srv_follower_writes follower_writes;
         bool enable_fault_hook; /* test-only FAULT method */
+        /* Watch (server/watch_glue.c, docs/api.md "Watch"). */
+        uint64_t max_watchers;        /* per node; more: RESOURCE_EXHAUSTED */
+        uint64_t watch_backlog_bytes; /* unsent watch output per connection
+                                         before responses are held back */
+        uint64_t watch_batch_events;  /* events per catch-up read */
+        uint64_t watch_slow_timeout_ms; /* held back this long: canceled;
+                                           0 = never */
+        uint64_t watch_progress_interval_ms; /* idle watchers with
+                                                progress_notify */
     } server;
 
     struct {

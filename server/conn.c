@@ -130,6 +130,7 @@ static void conn_close(struct srv_conn *c, const char *why)
     }
     /* Its parked reads go at once: nobody will take their answers. */
     srv_node_conn_closed(s, c);
+    srv_watch_conn_closed(s, c);
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
@@ -295,6 +296,26 @@ static void append_frame(struct srv_conn *c, uint16_t method, uint8_t flags,
     append_packed(c, method, flags, request_id, len, pack_pb, msg);
 }
 
+void srv_conn_reply_stream(struct srv_conn *c, uint16_t method,
+                           uint64_t request_id, uint8_t flags,
+                           const ProtobufCMessage *msg)
+{
+    if (c->closing || c->forward != NULL) {
+        return;
+    }
+    append_frame(c, method, flags, request_id, msg);
+}
+
+size_t srv_conn_backlog(const struct srv_conn *c)
+{
+    return c->out_len + c->wbuf_len;
+}
+
+const char *srv_conn_peer(const struct srv_conn *c)
+{
+    return c->peer;
+}
+
 static size_t pack_range(const void *ctx, uint8_t *out)
 {
     return range_pack_write(ctx, out);
@@ -420,6 +441,7 @@ static void on_written(uv_write_t *req, int status)
         } else if (c->close_after_flush) {
             conn_close(c, NULL);
         }
+        srv_watch_conn_drained(c->s, c);
         maybe_resume(c);
     }
     srv_conn_unref(c);

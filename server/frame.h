@@ -38,10 +38,11 @@
 /* Flag bits (header byte 6). */
 #define FRAME_FLAG_RESPONSE 0x01u /* a reply to the request with this id */
 #define FRAME_FLAG_ERROR    0x02u /* reply body is an ErrorDetail */
-#define FRAME_FLAG_STREAM                                                      \
-    0x04u                           /* one of several replies to one request   \
-                                       (reserved for Watch) */
-#define FRAME_FLAG_STREAM_END 0x08u /* last reply of a stream (reserved) */
+/* Streams (WATCH): every reply frame of a stream has STREAM; the frame after
+ * which the stream is over (and its request id free again) also has
+ * STREAM_END.  docs/protocol.md "Streams" has the rules. */
+#define FRAME_FLAG_STREAM     0x04u /* one of several replies to one request */
+#define FRAME_FLAG_STREAM_END 0x08u /* the last reply of a stream */
 #define FRAME_FLAGS_KNOWN     0x0fu
 
 /*
@@ -63,7 +64,8 @@
     X(TXN, 13, CLIENT, "metastore.TxnRequest", "metastore.TxnResponse")        \
     X(COMPACT, 14, CLIENT, "metastore.CompactionRequest",                      \
       "metastore.CompactionResponse")                                          \
-    X(WATCH, 20, CLIENT, NULL, NULL)                                           \
+    X(WATCH, 20, CLIENT, "metastore.WatchRequest",                             \
+      "metastore.WatchResponse")                                               \
     X(LEASE_GRANT, 30, CLIENT, NULL, NULL)                                     \
     X(LEASE_REVOKE, 31, CLIENT, NULL, NULL)                                    \
     X(LEASE_KEEPALIVE, 32, CLIENT, NULL, NULL)                                 \

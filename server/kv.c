@@ -1568,6 +1568,7 @@ enum cmd_flags {
     CMD_READ = 2,  /* the read path */
     CMD_LOCAL = 4, /* answered from this node's state */
     CMD_ADMIN = 8, /* membership and operator requests */
+    CMD_STREAM = 16, /* opens or drives a stream (watch_glue.c) */
 };
 
 static const struct cmd {
@@ -1581,6 +1582,7 @@ static const struct cmd {
     {SRV_METHOD_MEMBER_LIST, CMD_LOCAL},  {SRV_METHOD_MEMBER_ADD, CMD_ADMIN},
     {SRV_METHOD_MEMBER_REMOVE, CMD_ADMIN}, {SRV_METHOD_MEMBER_PROMOTE, CMD_ADMIN},
     {SRV_METHOD_MOVE_LEADER, CMD_ADMIN},  {SRV_METHOD_FAULT, CMD_LOCAL},
+    {SRV_METHOD_WATCH, CMD_STREAM},
 };
 
 void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
@@ -1606,6 +1608,13 @@ void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
     if (s->failed || s->shutting_down) {
         srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_UNAVAILABLE,
                              s->failed ? "server failed" : "shutting down");
+        srv_conn_request_done(c);
+        return;
+    }
+    if (cmd->flags & CMD_STREAM) {
+        /* A stream is not a request in progress: it never counts against
+         * max_pending_per_conn. */
+        srv_watch_request(s, c, request_id, body, len);
         srv_conn_request_done(c);
         return;
     }

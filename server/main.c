@@ -216,6 +216,9 @@ static int run(struct srv *s)
         rv = srv_node_start(s);
     }
     if (rv == 0) {
+        rv = srv_watch_start(s);
+    }
+    if (rv == 0) {
         rv = srv_conn_listen(s);
     }
     if (rv == 0) {
@@ -330,6 +333,7 @@ int main(int argc, char **argv)
             s.cfg.storage.engine == SRV_ENGINE_ROCKSDB ? "rocksdb" : "memory",
             s.cfg.node.data_dir);
     rv = run(&s);
+    srv_watch_close(&s);
     srv_storage_close(&s);
     srv_reads_close(&s);
     srv_tls_ctx_destroy(s.client_tls);

@@ -330,6 +330,7 @@ static void apply_committed(struct srv *s, const struct raft_ready *rd)
         } else {
             rv = srv_kv_apply(s, e, w);
         }
+        srv_watch_applied(s);
         if (w != NULL) {
             srv_wait_free(w);
         }
@@ -386,6 +387,7 @@ static int take_ready(struct srv *s)
     }
     if (rv == 0 && rd->has_snapshot) {
         rv = srv_snapshot_install(s, &rd->snapshot);
+        srv_watch_applied(s); /* watchers catch up from the new state */
         writes = true;
         /* Waiting proposals at or below the snapshot: outcome unknown. */
         while (rv == 0 && s->proposals_head != NULL &&
@@ -607,6 +609,7 @@ void srv_node_flush(struct srv *s)
     if (s->peers != NULL) {
         peer_transport_flush(s->peers);
     }
+    srv_watch_pump(s);
     srv_conn_flush_all(s);
 }
 

@@ -11,6 +11,7 @@
  *   node.c     the Raft driver: ready batches, group-commit persistence,
  *              apply, parked requests waiting for an index or a read index
  *   recover.c  start-up: WAL + newest snapshot -> memstore + engine
+ *   watch_glue.c  WATCH streams over the watcher hub (watch.h)
  *   main.c     flags, config, signals, start and shutdown
  *
  * Private to server/.
@@ -216,6 +217,10 @@ struct srv {
     raft_id last_leader;
     enum raft_role last_role;
     struct srv_stats stats;
+
+    /* Watch streams and the watcher hub (watch_glue.c); NULL until
+     * srv_watch_start(). */
+    struct srv_watch *watch;
 };
 
 /* Monotonic clock in nanoseconds (a fresh read, never uv_now()). */
@@ -358,6 +363,51 @@ void srv_conn_flush_all(struct srv *s);
 /* Stops reading requests from every connection (shutdown). */
 void srv_conn_stop_reading_all(struct srv *s);
 void srv_conn_close_all(struct srv *s);
+
+/* Queues a reply frame with explicit flags (FRAME_FLAG_STREAM etc.) and a
+ * protobuf body (an ErrorDetail when flags has FRAME_FLAG_ERROR); dropped
+ * when c is closed.  Counts no request statistics. */
+void srv_conn_reply_stream(struct srv_conn *c, uint16_t method,
+                           uint64_t request_id, uint8_t flags,
+                           const ProtobufCMessage *msg);
+/* Reply bytes queued on c and not yet written (gathering + in flight). */
+size_t srv_conn_backlog(const struct srv_conn *c);
+/* Text naming the client ("127.0.0.1:5555"), for logs. */
+const char *srv_conn_peer(const struct srv_conn *c);
+
+/* ---- watch_glue.c ------------------------------------------------------ */
+
+/* Numbers for /metrics. */
+struct srv_watch_stats {
+    uint64_t watchers;        /* live watchers (gauge) */
+    uint64_t streams;         /* open watch streams (gauge) */
+    uint64_t events_sent;     /* events sent in WatchResponses */
+    uint64_t responses_sent;  /* WatchResponses sent */
+    uint64_t slow_canceled;   /* watchers canceled as slow */
+    uint64_t compact_canceled; /* watchers canceled: revision compacted */
+    uint64_t refused;         /* creates refused (limit, bad request) */
+};
+
+/* Creates the hub over s->eng and its progress timer.  After recovery. */
+int srv_watch_start(struct srv *s);
+/* Frees the hub and every stream (the timer is closed by the loop walk
+ * of shutdown).  Before the engine is closed.  NULL-safe. */
+void srv_watch_close(struct srv *s);
+/* A frame with method WATCH from c: create, cancel or progress. */
+void srv_watch_request(struct srv *s, struct srv_conn *c, uint64_t request_id,
+                       const uint8_t *body, size_t len);
+/* Call after every applied entry and snapshot install: cheap when the
+ * engine revision did not move; otherwise watchers catch up (from the
+ * engine's history) on the next srv_watch_pump(). */
+void srv_watch_applied(struct srv *s);
+/* Sends what watchers have to say, as far as each connection's backlog
+ * allows.  Once per loop turn, before replies are flushed. */
+void srv_watch_pump(struct srv *s);
+/* Connection hooks (conn.c): it drained below its backlog bound; it
+ * closed (its watchers are dropped without responses). */
+void srv_watch_conn_drained(struct srv *s, struct srv_conn *c);
+void srv_watch_conn_closed(struct srv *s, struct srv_conn *c);
+void srv_watch_get_stats(const struct srv *s, struct srv_watch_stats *out);
 
 /* Fills a ResponseHeader for this node. */
 struct Metastore__ResponseHeader;

@@ -34,6 +34,7 @@ struct qnode {
 
 struct watcher {
     int64_t id;
+    size_t idx; /* its position in watch_hub.w */
     void *owner;
     uint8_t *key, *end; /* one allocation: key then end */
     size_t key_len, end_len;
@@ -44,6 +45,7 @@ struct watcher {
     size_t q_events, q_bytes;
     enum watch_cancel_cause cancel;
     int64_t compact_rev;
+    int64_t created_rev;   /* engine revision when it was added */
     int64_t last_resp_rev; /* for progress: revision and time of the */
     uint64_t last_resp_ns; /* last response */
 };
@@ -57,7 +59,18 @@ struct watch_hub {
     struct watcher **w;
     size_t n, cap;
     size_t rr; /* poll resumes here */
+    /* id -> watcher, open addressing (the server looks a watcher up by id
+     * for every response: a linear search made that quadratic). */
+    struct slot *tab;
+    size_t tab_cap, tab_used; /* power of two; live + tombstones */
 };
+
+/* A slot of the id table: id 0 empty, TOMBSTONE deleted. */
+struct slot {
+    int64_t id;
+    struct watcher *w;
+};
+#define TOMBSTONE (-1)
 
 const char *watch_strerror(int err)
 {
@@ -136,23 +149,88 @@ void watch_hub_destroy(struct watch_hub *h)
     for (size_t i = 0; i < h->n; i++)
         watcher_free(h->w[i]);
     free(h->w);
+    free(h->tab);
     free(h);
+}
+
+/* ---- id table ------------------------------------------------------------- */
+
+static size_t slot_of(int64_t id, size_t cap)
+{
+    uint64_t x = (uint64_t)id * 0x9e3779b97f4a7c15ull;
+    return (size_t)(x ^ (x >> 31)) & (cap - 1);
+}
+
+static struct watcher *tab_find(const struct watch_hub *h, int64_t id)
+{
+    if (h->tab_cap == 0 || id <= 0)
+        return NULL;
+    for (size_t i = slot_of(id, h->tab_cap);; i = (i + 1) & (h->tab_cap - 1)) {
+        if (h->tab[i].id == id)
+            return h->tab[i].w;
+        if (h->tab[i].id == 0)
+            return NULL;
+    }
+}
+
+static void tab_put(struct slot *tab, size_t cap, struct watcher *w)
+{
+    size_t i = slot_of(w->id, cap);
+    while (tab[i].id > 0)
+        i = (i + 1) & (cap - 1);
+    tab[i].id = w->id;
+    tab[i].w = w;
+}
+
+/* Makes room for one more id: keeps the table at most half full
+ * (tombstones included), rebuilding it from the live watchers. */
+static int tab_reserve(struct watch_hub *h)
+{
+    if ((h->tab_used + 1) * 2 <= h->tab_cap)
+        return 0;
+    size_t cap = 16;
+    while (cap < (h->n + 1) * 4)
+        cap *= 2;
+    struct slot *tab = calloc(cap, sizeof(*tab));
+    if (tab == NULL)
+        return WATCH_ENOMEM;
+    for (size_t i = 0; i < h->n; i++)
+        tab_put(tab, cap, h->w[i]);
+    free(h->tab);
+    h->tab = tab;
+    h->tab_cap = cap;
+    h->tab_used = h->n;
+    return 0;
+}
+
+static void tab_delete(struct watch_hub *h, int64_t id)
+{
+    for (size_t i = slot_of(id, h->tab_cap);; i = (i + 1) & (h->tab_cap - 1)) {
+        if (h->tab[i].id == id) {
+            h->tab[i].id = TOMBSTONE;
+            h->tab[i].w = NULL;
+            return;
+        }
+        if (h->tab[i].id == 0)
+            return;
+    }
 }
 
 static size_t find(const struct watch_hub *h, int64_t id)
 {
-    for (size_t i = 0; i < h->n; i++)
-        if (h->w[i]->id == id)
-            return i;
-    return SIZE_MAX;
+    struct watcher *w = tab_find(h, id);
+    return w != NULL ? w->idx : SIZE_MAX;
 }
 
 /* Removes watcher i, keeping the others in order. */
 static void remove_at(struct watch_hub *h, size_t i)
 {
+    tab_delete(h, h->w[i]->id);
     watcher_free(h->w[i]);
     memmove(&h->w[i], &h->w[i + 1], (h->n - i - 1) * sizeof(h->w[0]));
     h->n--;
+    for (size_t j = i; j < h->n; j++)
+        h->w[j]->idx = j;
     if (h->rr > i)
         h->rr--;
 }
@@ -182,6 +260,8 @@ int watch_hub_add(struct watch_hub *h, const struct watch_create_req *req,
         return rc;
     if (req->watch_id > 0 && find(h, req->watch_id) != SIZE_MAX)
         return WATCH_EEXIST;
+    if (tab_reserve(h) != 0)
+        return WATCH_ENOMEM;
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 8;
         struct watcher **v = realloc(h->w, cap * sizeof(*v));
@@ -212,9 +292,13 @@ int watch_hub_add(struct watch_hub *h, const struct watch_create_req *req,
     w->prev_kv = req->prev_kv;
     int64_t now_rev = engine_revision(h->e);
     w->next_rev = req->start_revision > 0 ? req->start_revision : now_rev + 1;
+    w->created_rev = now_rev;
     w->last_resp_rev = now_rev;
     w->last_resp_ns = h->now_ns;
+    w->idx = h->n;
     h->w[h->n++] = w;
+    tab_put(h->tab, h->tab_cap, w);
+    h->tab_used++;
     *id = w->id;
     return 0;
 }
@@ -449,7 +533,13 @@ static int pending_at(struct watch_hub *h, size_t i, struct engine_arena *a,
             rc = 1;
         }
     }
-    out->revision = engine_revision(h->e);
+    /* CREATED carries the revision the watcher was added at: a watcher
+     * "from now" receives everything after it, even if more entries applied
+     * before this response went out (a client resuming from it must not
+     * skip them). */
+    out->revision = out->type == WATCH_RESP_CREATED && rc == 1
+                        ? w->created_rev
+                        : engine_revision(h->e);
     if (rc < 0 || (rc == 0 && w->cancel == WATCH_CANCEL_NONE))
         return rc;
     if (w->cancel != WATCH_CANCEL_NONE && rc != 1) {

@@ -29,7 +29,7 @@
  * WATCH_CANCEL_COMPACTED and the compact revision.
  *
  * Cost: notify is O(watchers x events) (etcd uses an interval tree); ids
- * are found by a linear search.  Fine for hundreds of watchers.
+ * are found through a hash table; removing a watcher is O(watchers).
  */
 #ifndef METASTORE_SERVER_WATCH_H
 #define METASTORE_SERVER_WATCH_H
@@ -95,7 +95,9 @@ struct watch_resp {
     enum watch_resp_type type;
     int64_t watch_id;
     void *owner;
-    int64_t revision; /* header revision: the engine's current revision */
+    int64_t revision; /* header revision: the engine's current revision;
+                         for CREATED, the revision when the watcher was
+                         added (a "from now" watcher gets what follows) */
     const struct engine_event *events; /* EVENTS; in the caller's arena */
     size_t events_len;
     enum watch_cancel_cause cause; /* CANCELED */

@@ -57,6 +57,7 @@ static const ProtobufCMessageDescriptor *const fuzz_descriptors[] = {
     &metastore__member_promote_request__descriptor,
     &metastore__move_leader_request__descriptor,
     &metastore__fault_request__descriptor,
+    &metastore__watch_request__descriptor,
     &metastore__raft__hello__descriptor,
     &metastore__raft__batch__descriptor,
     &metastore__raft__forward__descriptor,

@@ -423,6 +423,8 @@ static const ProtobufCMessageDescriptor *const all_messages[] = {
     &metastore__move_leader_response__descriptor,
     &metastore__fault_request__descriptor,
     &metastore__fault_response__descriptor,
+    &metastore__watch_request__descriptor,
+    &metastore__watch_response__descriptor,
     &metastore__raft__hello__descriptor,
     &metastore__raft__hello_response__descriptor,
     &metastore__raft__batch__descriptor,
@@ -457,7 +459,8 @@ START_TEST(method_table_names_messages_that_exist)
     ck_assert_str_eq(srv_method_name(0), "UNKNOWN");
     ck_assert_int_eq(srv_method_kind(0), SRV_METHOD_KIND_NONE);
     ck_assert_int_eq(srv_method_kind(9999), SRV_METHOD_KIND_NONE);
-    ck_assert_ptr_null(srv_method_request_type(SRV_METHOD_WATCH));
+    ck_assert_str_eq(srv_method_response_type(SRV_METHOD_WATCH),
+                     "metastore.WatchResponse");
     ck_assert_str_eq(srv_method_request_type(SRV_METHOD_RANGE),
                      "metastore.RangeRequest");
 }

@@ -169,6 +169,73 @@ START_TEST(created_response_comes_first_then_live_events_in_order)
 }
 END_TEST
 
+/* A watcher "from now" whose CREATED goes out after more writes applied:
+ * CREATED names the revision it was added at, and the writes that applied
+ * before CREATED was sent still come as events (a client resuming from
+ * CREATED's revision + 1 skips nothing). */
+START_TEST(created_names_the_revision_the_watcher_was_added_at)
+{
+    int64_t added = put_n("x", "0");
+    int64_t id = watch("a", NULL, 0, false);
+    put_n("a", "1");
+    put_n("a", "2");
+    struct watch_resp r;
+    ck_assert_int_eq(watch_hub_pending(H, id, &A, &r), 1);
+    ck_assert_int_eq(r.type, WATCH_RESP_CREATED);
+    ck_assert_int_eq(r.revision, added);
+    ck_assert_str_eq(events_of(id), "P a=1@3 P a=2@4");
+}
+END_TEST
+
+/* Many watchers: ids stay unique and findable while others come and go
+ * (the id table with its tombstones and rebuilds). */
+START_TEST(thousands_of_watchers_are_found_by_id)
+{
+    enum { N = 3000 };
+    static int64_t ids[N];
+    static bool gone[N];
+    struct watch_resp r;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            if (round == 0 || gone[i]) {
+                ids[i] = watch("k", NULL, 0, false);
+                gone[i] = false;
+                ck_assert_int_eq(watch_hub_pending(H, ids[i], &A, &r), 1);
+                ck_assert_int_eq(r.type, WATCH_RESP_CREATED);
+            }
+        }
+        for (int i = round; i < N; i += 3) {
+            ck_ok(watch_hub_cancel(H, ids[i]));
+            ck_assert_int_eq(watch_hub_pending(H, ids[i], &A, &r), 1);
+            ck_assert_int_eq(r.type, WATCH_RESP_CANCELED);
+            gone[i] = true;
+        }
+        size_t live = 0;
+        for (int i = 0; i < N; i++) {
+            int rc = watch_hub_pending(H, ids[i], &A, &r);
+            ck_assert_int_eq(rc, gone[i] ? WATCH_ENOTFOUND : 0);
+            live += !gone[i];
+            for (int j = 0; j < i && i < 50; j++)
+                ck_assert_int_ne(ids[i], ids[j]);
+        }
+        ck_assert_uint_eq(watch_hub_count(H), live);
+    }
+    /* A chosen id that is taken is refused; a free one is accepted. */
+    struct watch_create_req q;
+    memset(&q, 0, sizeof(q));
+    q.key = "k";
+    q.key_len = 1;
+    q.watch_id = ids[1];
+    int64_t id;
+    ck_assert_int_eq(watch_hub_add(H, &q, &id), WATCH_EEXIST);
+    q.watch_id = 1000000;
+    ck_ok(watch_hub_add(H, &q, &id));
+    ck_assert_int_eq(id, 1000000);
+    ck_assert_int_eq(watch_hub_pending(H, id, &A, &r), 1);
+    engine_arena_reset(&A);
+}
+END_TEST
+
 START_TEST(watcher_at_old_revision_catches_up_while_writes_continue)
 {
     watch_hub_destroy(H);
@@ -543,6 +610,8 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, created_response_comes_first_then_live_events_in_order);
+    tcase_add_test(tc, created_names_the_revision_the_watcher_was_added_at);
+    tcase_add_test(tc, thousands_of_watchers_are_found_by_id);
     tcase_add_test(tc,
                    watcher_at_old_revision_catches_up_while_writes_continue);
     tcase_add_test(tc, filters_drop_puts_or_deletes);
