@@ -36,6 +36,7 @@ struct cli {
     bool prev_kv, prefix, from_key, keys_only, count_only, print_value_only;
     bool interactive, physical;
     bool learner, cluster;
+    bool once, keys; /* lease keep-alive --once, lease timetolive --keys */
     const char *peer_urls, *client_urls;
     int64_t limit, rev;
     int64_t lease;
@@ -60,6 +61,7 @@ enum {
     C_MEMBER = 1 << 7,
     C_MOVE_LEADER = 1 << 8,
     C_FAULT = 1 << 9,
+    C_LEASE = 1 << 10,
 };
 
 struct command {
@@ -92,6 +94,8 @@ static void usage_global(FILE *out)
           "\tmember promote\t\tPromotes a non-voting member in the "
           "cluster\n"
           "\tmove-leader\t\tTransfers leadership to another member\n"
+          "\tlease grant|revoke|keep-alive|timetolive|list\n"
+          "\t\t\t\tTTL lease related commands\n"
           "\tversion\t\t\tPrints the version of metastore-cli\n"
           "\thelp [COMMAND]\t\tHelp about any command\n\n"
           "GLOBAL FLAGS:\n"
@@ -215,6 +219,8 @@ enum flag_id {
     F_CLIENT_URLS,
     F_LEARNER,
     F_CLUSTER,
+    F_ONCE,
+    F_KEYS,
 };
 
 struct flag {
@@ -249,6 +255,8 @@ static const struct flag flags[] = {
     {"client-urls", 0, true, C_MEMBER, F_CLIENT_URLS},
     {"learner", 0, false, C_MEMBER, F_LEARNER},
     {"cluster", 0, false, C_ENDPOINT, F_CLUSTER},
+    {"once", 0, false, C_LEASE, F_ONCE},
+    {"keys", 0, false, C_LEASE, F_KEYS},
 };
 
 static int set_flag(struct cli *cli, const struct flag *f, const char *v)
@@ -337,6 +345,12 @@ static int set_flag(struct cli *cli, const struct flag *f, const char *v)
         return 0;
     case F_CLUSTER:
         cli->cluster = true;
+        return 0;
+    case F_ONCE:
+        cli->once = true;
+        return 0;
+    case F_KEYS:
+        cli->keys = true;
         return 0;
     }
     return -1;
@@ -1107,6 +1121,28 @@ static int cmd_help(struct cli *cli)
     return 0;
 }
 
+static int cmd_lease(struct cli *cli)
+{
+    struct mscli_lease_args a = {
+        .endpoints = cli->endpoints,
+        .dial_ns = cli->dial_ns,
+        .command_ns = cli->command_ns,
+        .format = cli->format,
+        .once = cli->once,
+        .keys = cli->keys,
+        .args = cli->args,
+        .nargs = cli->nargs,
+    };
+    int rc = mscli_lease_main(&a);
+    if (rc < 0) {
+        return usage_error(find_command("lease"),
+                           cli->nargs < 2 ? "lease needs a subcommand"
+                                          : "wrong arguments for lease %s",
+                           cli->nargs < 2 ? "" : cli->args[1]);
+    }
+    return rc;
+}
+
 static const struct command commands[] = {
     {"put", C_PUT, cmd_put,
      "put [options] <key> <value>  (<value> can also be given from stdin)\n"
@@ -1175,6 +1211,20 @@ static const struct command commands[] = {
      "(give one)\nand a peer.  The server refuses it unless "
      "server.enable_fault_hook is true.",
      "Test-only fault injection on one node"},
+    {"lease", C_LEASE, cmd_lease,
+     "lease grant TTL | revoke ID | keep-alive [--once] ID | timetolive ID "
+     "[--keys] | list\n"
+     "\n\tgrant TTL\tcreates a lease of TTL seconds; prints its ID (hex)\n"
+     "\trevoke ID\trevokes the lease and deletes every key attached to it\n"
+     "\tkeep-alive ID\trenews the lease every TTL/3 until interrupted\n"
+     "\t--once\t\trenew once and exit\n"
+     "\ttimetolive ID\tprints the granted and the remaining TTL\n"
+     "\t--keys\t\talso print the keys attached to the lease\n"
+     "\tlist\t\tlists every lease\n"
+     "\nAttach keys with `put --lease=ID KEY VALUE`; they are deleted when the "
+     "lease\nis revoked or expires (no keep-alive reached the leader for a "
+     "whole TTL).",
+     "Lease (TTL) related commands"},
     {"version", C_VERSION, cmd_version, "version",
      "Prints the version of metastore-cli"},
     {"help", 0, cmd_help, "help [command]", "Help about any command"},

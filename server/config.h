@@ -151,6 +151,15 @@ struct srv_config {
         enum ms_log_format format;
     } log;
 
+    /* TTL leases (docs/api.md); the limits decide whether an applied
+     * Grant succeeds, so every node must use the same values. */
+    struct {
+        uint64_t min_ttl_ms;   /* shorter Grant TTLs are raised to this */
+        uint64_t max_ttl_ms;   /* longer ones are refused */
+        uint64_t max_leases;   /* Grants past this many leases fail */
+        uint64_t checkpoint_interval_ms; /* remaining TTLs replicated */
+    } ttl;
+
     /* Where each value came from, for error messages (private to
      * config.c: file name of the last load, and per key the line, 0 for a
      * default, SRV_CONFIG_LINE_FLAG for the command line). */
