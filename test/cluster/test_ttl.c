@@ -9,7 +9,10 @@
  *   - a lease and its keys survive a restart of the whole cluster (every
  *     node killed with -9) with the memory engine (WAL + snapshots, small
  *     snapshot interval so the table rides in a snapshot) and with RocksDB,
- *     and can be revoked afterwards on every node.
+ *     and can be revoked afterwards on every node;
+ *   - a follower that catches up by InstallSnapshot receives the lease
+ *     table with it (both engines);
+ *   - checkpointed remaining TTLs are what a new leader counts from.
  */
 #include <check.h>
 #include <inttypes.h>
@@ -274,6 +277,94 @@ START_TEST(whole_cluster_restart_keeps_leases_rocksdb)
 }
 END_TEST
 
+/* A follower that was stopped while the lease was granted and its keys
+ * attached catches up by InstallSnapshot; the snapshot carries the lease
+ * table, so the later revoke deletes the keys on that follower too. */
+static void snapshot_carries_table(const char *engine)
+{
+    const char *more[] = {"--set", "raft.snapshot_entries=50", "--set",
+                          "raft.snapshot_keep_entries=5", NULL};
+    int leader = start3(engine, more);
+    int behind = (leader + 1) % cl.n;
+    cluster_node_pause(&cl, behind);
+    struct ms_client *c = cluster_client(&cl, leader, 3000);
+    ck_assert_ptr_nonnull(c);
+    int64_t id = grant(c, 3600);
+    put_lease(c, "snap/leased", id);
+    for (int i = 0; i < 600; i++) { /* more than raft.max_inflight */
+        char k[32];
+        snprintf(k, sizeof k, "snap/fill%d", i);
+        put_lease(c, k, 0);
+    }
+    ms_client_close(c);
+    cluster_node_resume(&cl, behind);
+    leader = cluster_wait_leader(&cl, NULL, 5000);
+    ck_assert_int_ge(leader, 0);
+    ck_assert_int_eq(cluster_wait_applied(&cl, behind, leader_applied(leader),
+                                          10000),
+                     0);
+    ck_assert_msg(cluster_log_contains(&cl, behind, "installed snapshot"),
+                  "the follower caught up without a snapshot");
+    c = cluster_client(&cl, -1, 3000);
+    ck_assert_int_eq(ms_lease_revoke(c, id), 0);
+    ms_client_close(c);
+    ck_assert_msg(wait_gone(behind, "snap/leased", 5000),
+                  "the follower kept a key of a revoked lease: the snapshot "
+                  "lacked the lease table");
+}
+
+START_TEST(snapshot_carries_lease_table_memory)
+{
+    snapshot_carries_table("memory");
+}
+END_TEST
+
+START_TEST(snapshot_carries_lease_table_rocksdb)
+{
+    snapshot_carries_table("rocksdb");
+}
+END_TEST
+
+/* With checkpoints every second, a new leader counts from the checkpointed
+ * remaining TTL, not from the full TTL. */
+START_TEST(checkpoint_keeps_remaining_ttl_across_failover)
+{
+    const char *more[] = {"--set", "ttl.checkpoint_interval=1s", NULL};
+    int leader = start3("memory", more);
+    struct ms_client *c = cluster_client(&cl, -1, 3000);
+    int64_t id = grant(c, 30);
+    uint64_t granted_ms = e2e_now_ms();
+    /* Let at least two checkpoints run (interval 1 s, ticks of 10 ms). */
+    while (e2e_now_ms() < granted_ms + 3500) {
+        usleep(100000); /* time passes on the leader's lease clock */
+    }
+    ck_assert_int_eq(cluster_node_kill(&cl, leader), 0);
+    bool others[3] = {true, true, true};
+    others[leader] = false;
+    ck_assert_int_ge(cluster_wait_leader(&cl, others, 5000), 0);
+    struct ms_lease_info *info = NULL;
+    uint64_t deadline = e2e_now_ms() + 5000;
+    int rc;
+    while ((rc = ms_lease_time_to_live(c, id, false, &info)) != 0 &&
+           e2e_now_ms() < deadline) {
+        usleep(50000); /* the new leader is still applying its log */
+    }
+    ck_assert_msg(rc == 0, "timetolive: %s", ms_client_errmsg(c));
+    /* Without checkpoints the new leader would give 30 s + 300 ms. */
+    ck_assert_msg(info->ttl_s <= 28, "remaining %lld s: the checkpoint was "
+                                     "not used",
+                  (long long)info->ttl_s);
+    ck_assert_int_ge(info->ttl_s, 20);
+    ck_assert_int_eq(info->granted_ttl_s, 30);
+    ms_lease_info_free(info);
+    /* A keep-alive restores the full TTL (and resets the checkpoint). */
+    int64_t ttl = 0;
+    ck_assert_int_eq(ms_lease_keepalive_once(c, id, &ttl), 0);
+    ck_assert_int_eq(ttl, 30);
+    ms_client_close(c);
+}
+END_TEST
+
 int main(void)
 {
     cluster_suite_begin();
@@ -285,6 +376,9 @@ int main(void)
     tcase_add_test(tc, keepalive_keeps_lease_through_leader_failover);
     tcase_add_test(tc, whole_cluster_restart_keeps_leases_memory);
     tcase_add_test(tc, whole_cluster_restart_keeps_leases_rocksdb);
+    tcase_add_test(tc, snapshot_carries_lease_table_memory);
+    tcase_add_test(tc, snapshot_carries_lease_table_rocksdb);
+    tcase_add_test(tc, checkpoint_keeps_remaining_ttl_across_failover);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
