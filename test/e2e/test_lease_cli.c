@@ -32,7 +32,10 @@ static void setup(void)
 static void teardown(void)
 {
     e2e_server_stop(&srv, SIGTERM, 5000);
+    bool report = e2e_server_log_contains(&srv, "Sanitizer") ||
+                  e2e_server_log_contains(&srv, "runtime error");
     e2e_server_cleanup(&srv);
+    ck_assert_msg(!report, "the server logged a sanitizer report");
 }
 
 /* "lease 000000000000002a granted with TTL(60s)" -> the id text. */
