@@ -37,6 +37,9 @@ struct cli {
     bool interactive, physical;
     bool learner, cluster;
     bool once, keys; /* lease keep-alive --once, lease timetolive --keys */
+    int64_t lock_ttl;  /* lock --ttl */
+    char **rest;       /* lock: the command after NAME */
+    int nrest;
     const char *peer_urls, *client_urls;
     int64_t limit, rev;
     int64_t lease;
@@ -62,6 +65,7 @@ enum {
     C_MOVE_LEADER = 1 << 8,
     C_FAULT = 1 << 9,
     C_LEASE = 1 << 10,
+    C_LOCK = 1 << 11,
 };
 
 struct command {
@@ -96,6 +100,7 @@ static void usage_global(FILE *out)
           "\tmove-leader\t\tTransfers leadership to another member\n"
           "\tlease grant|revoke|keep-alive|timetolive|list\n"
           "\t\t\t\tTTL lease related commands\n"
+          "\tlock NAME [COMMAND...]\tAcquires a named lock\n"
           "\tversion\t\t\tPrints the version of metastore-cli\n"
           "\thelp [COMMAND]\t\tHelp about any command\n\n"
           "GLOBAL FLAGS:\n"
@@ -221,6 +226,7 @@ enum flag_id {
     F_CLUSTER,
     F_ONCE,
     F_KEYS,
+    F_LOCK_TTL,
 };
 
 struct flag {
@@ -257,6 +263,7 @@ static const struct flag flags[] = {
     {"cluster", 0, false, C_ENDPOINT, F_CLUSTER},
     {"once", 0, false, C_LEASE, F_ONCE},
     {"keys", 0, false, C_LEASE, F_KEYS},
+    {"ttl", 0, true, C_LOCK, F_LOCK_TTL},
 };
 
 static int set_flag(struct cli *cli, const struct flag *f, const char *v)
@@ -352,6 +359,8 @@ static int set_flag(struct cli *cli, const struct flag *f, const char *v)
     case F_KEYS:
         cli->keys = true;
         return 0;
+    case F_LOCK_TTL:
+        return parse_int(v, &cli->lock_ttl) || cli->lock_ttl <= 0 ? -1 : 0;
     }
     return -1;
 }
@@ -398,6 +407,16 @@ static int parse_args(struct cli *cli, int argc, char **argv)
             cli->args[cli->nargs++] = a;
             if (cli->nargs == 1 && (cmd = find_command(a)) != NULL) {
                 mask = cmd->bit;
+            }
+            if (cmd != NULL && cmd->bit == C_LOCK && cli->nargs == 2) {
+                /* lock NAME COMMAND...: the rest is the command's. */
+                cli->rest = argv + i + 1;
+                cli->nrest = argc - i - 1;
+                if (cli->nrest > 0 && strcmp(cli->rest[0], "--") == 0) {
+                    cli->rest++;
+                    cli->nrest--;
+                }
+                break;
             }
             continue;
         }
@@ -1143,6 +1162,24 @@ static int cmd_lease(struct cli *cli)
     return rc;
 }
 
+static int cmd_lock(struct cli *cli)
+{
+    struct mscli_lock_args a = {
+        .endpoints = cli->endpoints,
+        .dial_ns = cli->dial_ns,
+        .command_ns = cli->command_ns,
+        .name = cli->nargs >= 2 ? cli->args[1] : NULL,
+        .ttl_s = cli->lock_ttl > 0 ? cli->lock_ttl : 60,
+        .argv = cli->rest,
+        .argc = cli->nrest,
+    };
+    int rc = mscli_lock_main(&a);
+    if (rc < 0) {
+        return usage_error(find_command("lock"), "lock needs a name");
+    }
+    return rc;
+}
+
 static const struct command commands[] = {
     {"put", C_PUT, cmd_put,
      "put [options] <key> <value>  (<value> can also be given from stdin)\n"
@@ -1225,6 +1262,16 @@ static const struct command commands[] = {
      "lease\nis revoked or expires (no keep-alive reached the leader for a "
      "whole TTL).",
      "Lease (TTL) related commands"},
+    {"lock", C_LOCK, cmd_lock,
+     "lock [--ttl=SECONDS] NAME [COMMAND [ARGS...]]\n"
+     "\n\t--ttl=SECONDS\tTTL of the lease that holds the lock (default 60)\n"
+     "\nWaits for the lock NAME (etcdctl's algorithm: a lease, the key "
+     "NAME/<lease id>,\nand the lowest create revision wins).  With COMMAND, "
+     "runs it holding the lock\n(environment ETCD_LOCK_KEY, ETCD_LOCK_REV) and "
+     "exits with its status; without,\nprints the key and holds the lock "
+     "until interrupted.  Flags go before NAME;\neverything after NAME is the "
+     "command.",
+     "Acquires a named lock"},
     {"version", C_VERSION, cmd_version, "version",
      "Prints the version of metastore-cli"},
     {"help", 0, cmd_help, "help [command]", "Help about any command"},

@@ -248,4 +248,18 @@ int mscli_lease_main(const struct mscli_lease_args *a);
 /* A lease id in hex ("694d77aa9e38260f", optional 0x); -1 if malformed. */
 int mscli_lease_id_parse(const char *s, int64_t *id);
 
+/* ---- lock (cli_lock.c) ------------------------------------------------- */
+
+struct mscli_lock_args {
+    const char *endpoints;
+    uint64_t dial_ns, command_ns;
+    const char *name;
+    int64_t ttl_s;    /* the session lease's TTL */
+    char *const *argv; /* the command to run holding the lock (NULL-ended) */
+    int argc;          /* 0: print the key and hold until interrupted */
+};
+/* `lock NAME [COMMAND...]`: the exit status (the command's when one ran),
+ * or -1 for a usage error. */
+int mscli_lock_main(const struct mscli_lock_args *a);
+
 #endif /* METASTORE_CLIENT_CLI_UTIL_H */
