@@ -127,7 +127,7 @@ START_TEST(revoke_deletes_more_keys_than_a_txn_holds_at_one_revision)
 {
     int64_t id = grant(60);
     for (int i = 0; i < 10; i++) {
-        char k[16];
+        char k[32];
         snprintf(k, sizeof k, "many/%d", i);
         struct ms_result *r = NULL;
         ck_assert_int_eq(ms_put(c, k, strlen(k), "v", 1, id, false, &r), 0);
