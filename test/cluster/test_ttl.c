@@ -12,7 +12,9 @@
  *     and can be revoked afterwards on every node;
  *   - a follower that catches up by InstallSnapshot receives the lease
  *     table with it (both engines);
- *   - checkpointed remaining TTLs are what a new leader counts from.
+ *   - checkpointed remaining TTLs are what a new leader counts from;
+ *   - lease calls made to a follower reach the leader (forwarded, or
+ *     redirected with NOT_LEADER).
  */
 #include <check.h>
 #include <inttypes.h>
@@ -365,6 +367,54 @@ START_TEST(checkpoint_keeps_remaining_ttl_across_failover)
 }
 END_TEST
 
+/* Every lease call made to a follower reaches the leader: forwarded over
+ * the peer link, or answered NOT_LEADER and followed by the client. */
+static void calls_through_follower(const char *mode)
+{
+    char set[64];
+    snprintf(set, sizeof set, "server.follower_writes=%s", mode);
+    const char *more[] = {"--set", set, NULL};
+    int leader = start3("memory", more);
+    int follower = (leader + 1) % cl.n;
+    struct ms_client *c = cluster_client(&cl, follower, 3000);
+    ck_assert_ptr_nonnull(c);
+    int64_t id = grant(c, 30);
+    put_lease(c, "f/key", id);
+    int64_t ttl = 0;
+    ck_assert_int_eq(ms_lease_keepalive_once(c, id, &ttl), 0);
+    ck_assert_int_eq(ttl, 30);
+    struct ms_lease_info *info = NULL;
+    ck_assert_int_eq(ms_lease_time_to_live(c, id, true, &info), 0);
+    ck_assert_uint_eq(info->n_keys, 1);
+    ck_assert_int_le(info->ttl_s, 30);
+    ck_assert_int_ge(info->ttl_s, 25);
+    ms_lease_info_free(info);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(ms_lease_leases(c, &ids, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ids[0], id);
+    free(ids);
+    ck_assert_int_eq(ms_lease_revoke(c, id), 0);
+    ck_assert_int_eq(ms_lease_keepalive_once(c, id, &ttl), MS_ENOTFOUND);
+    ms_client_close(c);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(wait_gone(i, "f/key", 5000));
+    }
+}
+
+START_TEST(lease_calls_through_follower_forwarded)
+{
+    calls_through_follower("forward");
+}
+END_TEST
+
+START_TEST(lease_calls_through_follower_redirected)
+{
+    calls_through_follower("redirect");
+}
+END_TEST
+
 int main(void)
 {
     cluster_suite_begin();
@@ -379,6 +429,8 @@ int main(void)
     tcase_add_test(tc, snapshot_carries_lease_table_memory);
     tcase_add_test(tc, snapshot_carries_lease_table_rocksdb);
     tcase_add_test(tc, checkpoint_keeps_remaining_ttl_across_failover);
+    tcase_add_test(tc, lease_calls_through_follower_forwarded);
+    tcase_add_test(tc, lease_calls_through_follower_redirected);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
