@@ -100,12 +100,9 @@ static int stage_table(struct srv *s)
     return rv;
 }
 
-/* Detaches every key, then attaches each live key to the lease its engine
- * record names: the engine's lease fields are written atomically with the
- * data, so they are the truth after a restart. */
-static int reattach_from_engine(struct srv *s)
+/* Detaches every key from every lease (the leases stay). */
+static int detach_all(struct ttl *t)
 {
-    struct ttl *t = s->ttl->t;
     size_t n = ttl_count(t);
     int64_t *ids = calloc(n > 0 ? n : 1, sizeof *ids);
     if (ids == NULL) {
@@ -122,7 +119,23 @@ static int reattach_from_engine(struct srv *s)
         }
     }
     free(ids);
-    uint8_t start[ENGINE_MAX_KEY_BYTES + 1] = {0};
+    return 0;
+}
+
+/* Detaches every key, then attaches each live key to the lease its engine
+ * record names: the engine's lease fields are written atomically with the
+ * data, so they are the truth after a restart (the aux blob's key lists
+ * may be older than the newest Put). */
+static int reattach_from_engine(struct srv *s)
+{
+    struct ttl *t = s->ttl->t;
+    if (detach_all(t) != 0) {
+        return -ENOMEM;
+    }
+    uint8_t *start = calloc(1, ENGINE_MAX_KEY_BYTES + 1); /* next key */
+    if (start == NULL) {
+        return -ENOMEM;
+    }
     size_t start_len = 1;
     static const uint8_t all = 0;
     size_t attached = 0, orphans = 0;
@@ -136,6 +149,7 @@ static int reattach_from_engine(struct srv *s)
         int rv = engine_range(s->eng, &q, &s->arena, &res);
         if (rv != 0) {
             engine_arena_reset(&s->arena);
+            free(start);
             return rv;
         }
         for (size_t i = 0; i < res.kvs_len; i++) {
@@ -161,6 +175,7 @@ static int reattach_from_engine(struct srv *s)
             break;
         }
     }
+    free(start);
     if (orphans > 0) {
         ms_warn("%zu key(s) name a lease that does not exist; left unattached",
                 orphans);
