@@ -249,7 +249,46 @@ struct ms_keepalive {
     ms_keepalive_cb cb;
     void *arg;
     struct ms_client *client;
+    char **eps; /* copies, for reconnecting in another order */
+    size_t n_eps;
+    size_t first; /* endpoint the current client starts with */
 };
+
+/* The keep-alive's own client: a short command timeout, so that a stuck
+ * server (SIGSTOP, a partition) costs well under a TTL. */
+static int keepalive_connect(struct ms_keepalive *k)
+{
+    const char *order[64];
+    size_t n = k->n_eps < 64 ? k->n_eps : 64;
+    for (size_t i = 0; i < n; i++) {
+        order[i] = k->eps[(k->first + i) % k->n_eps];
+    }
+    struct ms_client_options o = {.dial_timeout_ms = 1000,
+                                  .command_timeout_ms = 1000};
+    return ms_client_create(order, n, &o, &k->client);
+}
+
+/* After a failed renewal: start over with the next endpoint first.  A
+ * paused server still accepts TCP connections (the kernel completes them),
+ * so retrying the same endpoint first could time out again and again. */
+static void keepalive_rotate(struct ms_keepalive *k)
+{
+    struct ms_client *old = k->client;
+    k->first = (k->first + 1) % k->n_eps;
+    if (keepalive_connect(k) == 0) {
+        ms_client_close(old);
+    } else {
+        k->client = old; /* keep the one we have */
+    }
+}
+
+static void free_eps(struct ms_keepalive *k)
+{
+    for (size_t i = 0; k->eps != NULL && i < k->n_eps; i++) {
+        free(k->eps[i]);
+    }
+    free(k->eps);
+}
 
 /* Retry interval after a failed renewal. */
 #define RETRY_NS (500ull * 1000 * 1000)
@@ -298,6 +337,7 @@ static void *keepalive_main(void *arg)
             if (rc == MS_ENOTFOUND || now - last_ok >= limit) {
                 break;
             }
+            keepalive_rotate(k);
             next = now + RETRY_NS;
         }
         if (wait_until(k, next)) {
@@ -328,9 +368,18 @@ int ms_keepalive_start(const char *const *endpoints, size_t n,
     k->id = lease_id;
     k->cb = cb;
     k->arg = arg;
-    struct ms_client_options o = {.command_timeout_ms = 2000};
-    int rc = ms_client_create(endpoints, n, &o, &k->client);
+    k->eps = calloc(n, sizeof *k->eps);
+    k->n_eps = n;
+    int rc = k->eps != NULL ? 0 : MS_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        k->eps[i] = endpoints[i] != NULL ? strdup(endpoints[i]) : NULL;
+        rc = k->eps[i] != NULL ? 0 : MS_EINVAL;
+    }
+    if (rc == 0) {
+        rc = keepalive_connect(k);
+    }
     if (rc != 0) {
+        free_eps(k);
         free(k);
         return rc;
     }
@@ -345,6 +394,7 @@ int ms_keepalive_start(const char *const *endpoints, size_t n,
         pthread_cond_destroy(&k->cv);
         pthread_mutex_destroy(&k->mu);
         ms_client_close(k->client);
+        free_eps(k);
         free(k);
         return -rc;
     }
@@ -381,5 +431,6 @@ void ms_keepalive_stop(struct ms_keepalive *k)
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);
     ms_client_close(k->client);
+    free_eps(k);
     free(k);
 }

@@ -589,8 +589,10 @@ int ms_lease_leases(struct ms_client *c, int64_t **ids, size_t *n);
  * TTL, the lease counts as lost: ms_keepalive_lost() turns true and `cb`
  * (may be NULL) is called once from the background thread with the reason
  * (MS_ENOTFOUND, or the last error).  cb is also called with err 0 after
- * each renewal.  Stop with ms_keepalive_stop(), which joins the thread and
- * frees *out; it never revokes the lease.
+ * each renewal.  Each renewal may take at most 1 s; after a failed one the
+ * next endpoint is tried first (a paused server still accepts connections).
+ * Stop with ms_keepalive_stop(), which joins the thread and frees *out; it
+ * never revokes the lease.
  * Errors: MS_EINVAL, MS_ENOMEM, or -errno if the thread cannot start.
  */
 typedef void (*ms_keepalive_cb)(void *arg, int64_t lease_id, int64_t ttl_s,

@@ -4,8 +4,9 @@
  *     every node deleted the same keys at the same revision (one revision
  *     for all of them), while a key without a lease stays;
  *   - the client library's background keep-alive keeps a lease through a
- *     leader killed with -9 (the new leader extends leases rather than
- *     expiring them); once the keep-alive stops, the keys vanish;
+ *     leader killed with -9 or paused with SIGSTOP (the new leader extends
+ *     leases rather than expiring them); once the keep-alive stops, the
+ *     keys vanish;
  *   - a lease and its keys survive a restart of the whole cluster (every
  *     node killed with -9) with the memory engine (WAL + snapshots, small
  *     snapshot interval so the table rides in a snapshot) and with RocksDB,
@@ -175,7 +176,10 @@ START_TEST(expiry_deletes_same_keys_at_same_revision_on_every_node)
 }
 END_TEST
 
-START_TEST(keepalive_keeps_lease_through_leader_failover)
+/* Keeps lease `id` (key `key`) alive with the library's keep-alive while
+ * the leader is killed (-9) or paused (SIGSTOP) and a new one takes over;
+ * the key must stay through two TTLs on each side of the failover. */
+static void keepalive_through_failover(bool pause)
 {
     int leader = start3("memory", NULL);
     struct ms_client *c = cluster_client(&cl, -1, 3000);
@@ -195,7 +199,11 @@ START_TEST(keepalive_keeps_lease_through_leader_failover)
         usleep(200000); /* sample the key over two TTLs */
     }
     ck_assert_uint_ge(ms_keepalive_renewals(ka), 3);
-    ck_assert_int_eq(cluster_node_kill(&cl, leader), 0);
+    if (pause) {
+        cluster_node_pause(&cl, leader);
+    } else {
+        ck_assert_int_eq(cluster_node_kill(&cl, leader), 0);
+    }
     bool others[3] = {true, true, true};
     others[leader] = false;
     int next = cluster_wait_leader(&cl, others, 5000);
@@ -212,11 +220,25 @@ START_TEST(keepalive_keeps_lease_through_leader_failover)
         usleep(200000); /* sample the key over two TTLs */
     }
     ck_assert_msg(!ms_keepalive_lost(ka), "keep-alive reported a lost lease");
+    if (pause) {
+        cluster_node_resume(&cl, leader); /* it learns the new term */
+    }
     ms_keepalive_stop(ka);
     /* Without keep-alive the lease runs out. */
     ck_assert_msg(wait_gone(next, "svc/one", 15000),
                   "the key outlived its lease");
     ms_client_close(c);
+}
+
+START_TEST(keepalive_keeps_lease_through_leader_failover)
+{
+    keepalive_through_failover(false);
+}
+END_TEST
+
+START_TEST(keepalive_keeps_lease_while_leader_is_paused)
+{
+    keepalive_through_failover(true);
 }
 END_TEST
 
@@ -424,6 +446,7 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, expiry_deletes_same_keys_at_same_revision_on_every_node);
     tcase_add_test(tc, keepalive_keeps_lease_through_leader_failover);
+    tcase_add_test(tc, keepalive_keeps_lease_while_leader_is_paused);
     tcase_add_test(tc, whole_cluster_restart_keeps_leases_memory);
     tcase_add_test(tc, whole_cluster_restart_keeps_leases_rocksdb);
     tcase_add_test(tc, snapshot_carries_lease_table_memory);
