@@ -124,50 +124,65 @@ static void nap(uint64_t ns)
     }
 }
 
+/* Endpoints of this invocation, for the background keep-alive. */
+static char **lease_eps;
+static size_t lease_n_eps;
+static volatile int keepalive_err; /* set by the keep-alive thread */
+
+static void on_renewal(void *arg, int64_t id, int64_t ttl, int err)
+{
+    if (err == 0) {
+        print_keepalive(arg, id, ttl);
+    } else {
+        __atomic_store_n(&keepalive_err, err, __ATOMIC_SEQ_CST);
+    }
+}
+
+/* keep-alive: --once is one call; otherwise the library's background
+ * keep-alive (every TTL/3, failing over between endpoints) prints each
+ * renewal until a signal or the loss of the lease. */
 static int keep_alive(struct ms_client *c, const struct mscli_lease_args *a,
                       int64_t id)
 {
+    if (a->once) {
+        int64_t ttl = 0;
+        int rc = ms_lease_keepalive_once(c, id, &ttl);
+        if (rc == MS_ENOTFOUND) {
+            printf("lease %016" PRIx64 " expired or revoked.\n",
+                   (uint64_t)id);
+            return EXIT_FAILURE;
+        }
+        if (rc != 0) {
+            return call_error(c, rc);
+        }
+        print_keepalive(a, id, ttl);
+        return 0;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    int64_t ttl = 0;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    uint64_t last_ok = (uint64_t)t0.tv_sec * 1000000000ull + (uint64_t)t0.tv_nsec;
-    while (!interrupted) {
-        int64_t got = 0;
-        int rc = ms_lease_keepalive_once(c, id, &got);
-        struct timespec now_ts;
-        clock_gettime(CLOCK_MONOTONIC, &now_ts);
-        uint64_t now =
-            (uint64_t)now_ts.tv_sec * 1000000000ull + (uint64_t)now_ts.tv_nsec;
-        if (rc == MS_ENOTFOUND) {
-            printf("lease %016" PRIx64 " expired or revoked.\n", (uint64_t)id);
-            return EXIT_FAILURE;
-        }
-        if (rc != 0) {
-            if (a->once) {
-                return call_error(c, rc);
-            }
-            uint64_t limit = ttl > 0 ? (uint64_t)ttl * 1000000000ull
-                                     : 5000000000ull;
-            if (now - last_ok >= limit) {
-                return call_error(c, rc);
-            }
-            nap(500000000ull); /* the cluster may be electing: retry */
-            continue;
-        }
-        ttl = got;
-        last_ok = now;
-        print_keepalive(a, id, ttl);
-        if (a->once) {
-            return 0;
-        }
-        nap((uint64_t)ttl * 1000000000ull / 3);
+    struct ms_keepalive *ka = NULL;
+    int rc = ms_keepalive_start((const char *const *)lease_eps, lease_n_eps,
+                                id, on_renewal, (void *)a, &ka);
+    if (rc != 0) {
+        return lfail("%s", ms_strerror(rc));
     }
-    return 0;
+    while (!interrupted && !ms_keepalive_lost(ka)) {
+        nap(100000000ull);
+    }
+    bool lost = ms_keepalive_lost(ka);
+    ms_keepalive_stop(ka);
+    if (!lost) {
+        return 0; /* interrupted */
+    }
+    int err = __atomic_load_n(&keepalive_err, __ATOMIC_SEQ_CST);
+    if (err == MS_ENOTFOUND) {
+        printf("lease %016" PRIx64 " expired or revoked.\n", (uint64_t)id);
+        return EXIT_FAILURE;
+    }
+    return lfail("keep-alive failed for a whole TTL: %s", ms_strerror(err));
 }
 
 static void print_key_json(const struct ms_lease_key *k)
@@ -309,11 +324,14 @@ int mscli_lease_main(const struct mscli_lease_args *a)
     };
     struct ms_client *c = NULL;
     int rc = ms_client_create((const char *const *)eps, n, &o, &c);
-    mscli_endpoints_free(eps);
     if (rc != 0) {
+        mscli_endpoints_free(eps);
         return lfail("%s", ms_strerror(rc));
     }
+    lease_eps = eps;
+    lease_n_eps = n;
     rc = run(c, a);
     ms_client_close(c);
+    mscli_endpoints_free(eps);
     return rc;
 }

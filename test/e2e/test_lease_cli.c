@@ -8,6 +8,7 @@
 #include <check.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,58 @@ START_TEST(keys_vanish_after_ttl_without_keepalive)
 }
 END_TEST
 
+/* Lines in a file (0 if it does not exist). */
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0, ch;
+    while (f != NULL && (ch = fgetc(f)) != EOF) {
+        n += ch == '\n';
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return n;
+}
+
+START_TEST(keep_alive_renews_until_interrupted)
+{
+    char id[17];
+    grant("3", id);
+    char path[400];
+    snprintf(path, sizeof path, "%s/keepalive.out", srv.dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (freopen(path, "w", stdout) == NULL) {
+            _exit(126);
+        }
+        char ep[96];
+        snprintf(ep, sizeof ep, "--endpoints=%s", srv.endpoint);
+        execl(e2e_bin("metastore-cli"), "metastore-cli", ep, "lease",
+              "keep-alive", id, (char *)NULL);
+        _exit(127);
+    }
+    uint64_t deadline = e2e_now_ms() + 10000;
+    while (count_lines(path) < 3 && e2e_now_ms() < deadline) {
+        usleep(50000); /* a renewal every TTL/3 = 1 s */
+    }
+    ck_assert_int_ge(count_lines(path), 3);
+    kill(pid, SIGINT);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    FILE *f = fopen(path, "r");
+    char line[128], want[128];
+    snprintf(want, sizeof want, "lease %s keepalived with TTL(3)\n", id);
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    fclose(f);
+    ck_assert_str_eq(line, want);
+    ck_assert_int_eq(CLI("lease", "list"), 0); /* still there */
+    ck_assert_ptr_nonnull(strstr(out, id));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lease_cli");
@@ -188,6 +241,7 @@ int main(void)
     tcase_add_test(tc, json_output);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, keys_vanish_after_ttl_without_keepalive);
+    tcase_add_test(tc, keep_alive_renews_until_interrupted);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
