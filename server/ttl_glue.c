@@ -91,7 +91,8 @@ static int stage_table(struct srv *s)
     }
     uint8_t *img;
     size_t len;
-    int rv = ttl_save(s->ttl->t, &img, &len);
+    /* Without keys: a restart re-attaches them from the engine. */
+    int rv = ttl_save_leases(s->ttl->t, &img, &len);
     if (rv != 0) {
         return ENGINE_ENOMEM;
     }
