@@ -42,6 +42,10 @@ struct cli {
     bool prev_kv, prefix, from_key, keys_only, count_only, print_value_only;
     bool interactive, physical;
     bool learner, cluster;
+    bool once, keys; /* lease keep-alive --once, lease timetolive --keys */
+    int64_t lock_ttl;  /* lock --ttl */
+    char **rest;       /* lock: the command after NAME */
+    int nrest;
     const char *peer_urls, *client_urls;
     int64_t limit, rev;
     int64_t lease;
@@ -67,6 +71,8 @@ enum {
     C_MOVE_LEADER = 1 << 8,
     C_FAULT = 1 << 9,
     C_WATCH = 1 << 10,
+    C_LEASE = 1 << 11,
+    C_LOCK = 1 << 12,
 };
 
 struct command {
@@ -100,6 +106,9 @@ static void usage_global(FILE *out)
           "\tmember promote\t\tPromotes a non-voting member in the "
           "cluster\n"
           "\tmove-leader\t\tTransfers leadership to another member\n"
+          "\tlease grant|revoke|keep-alive|timetolive|list\n"
+          "\t\t\t\tTTL lease related commands\n"
+          "\tlock NAME [COMMAND...]\tAcquires a named lock\n"
           "\tversion\t\t\tPrints the version of metastore-cli\n"
           "\thelp [COMMAND]\t\tHelp about any command\n\n"
           "GLOBAL FLAGS:\n"
@@ -233,6 +242,9 @@ enum flag_id {
     F_CERT,
     F_KEY,
     F_INSECURE_SKIP_VERIFY,
+    F_ONCE,
+    F_KEYS,
+    F_LOCK_TTL,
 };
 
 struct flag {
@@ -271,6 +283,9 @@ static const struct flag flags[] = {
     {"cert", 0, true, 0, F_CERT},
     {"key", 0, true, 0, F_KEY},
     {"insecure-skip-tls-verify", 0, false, 0, F_INSECURE_SKIP_VERIFY},
+    {"once", 0, false, C_LEASE, F_ONCE},
+    {"keys", 0, false, C_LEASE, F_KEYS},
+    {"ttl", 0, true, C_LOCK, F_LOCK_TTL},
 };
 
 static int set_flag(struct cli *cli, const struct flag *f, const char *v)
@@ -376,6 +391,14 @@ static int set_flag(struct cli *cli, const struct flag *f, const char *v)
         cli->insecure_skip_verify = true;
         cli->tls_on = true;
         return 0;
+    case F_ONCE:
+        cli->once = true;
+        return 0;
+    case F_KEYS:
+        cli->keys = true;
+        return 0;
+    case F_LOCK_TTL:
+        return parse_int(v, &cli->lock_ttl) || cli->lock_ttl <= 0 ? -1 : 0;
     }
     return -1;
 }
@@ -422,6 +445,16 @@ static int parse_args(struct cli *cli, int argc, char **argv)
             cli->args[cli->nargs++] = a;
             if (cli->nargs == 1 && (cmd = find_command(a)) != NULL) {
                 mask = cmd->bit;
+            }
+            if (cmd != NULL && cmd->bit == C_LOCK && cli->nargs == 2) {
+                /* lock NAME COMMAND...: the rest is the command's. */
+                cli->rest = argv + i + 1;
+                cli->nrest = argc - i - 1;
+                if (cli->nrest > 0 && strcmp(cli->rest[0], "--") == 0) {
+                    cli->rest++;
+                    cli->nrest--;
+                }
+                break;
             }
             continue;
         }
@@ -1215,6 +1248,46 @@ static int cmd_watch(struct cli *cli)
     return rc;
 }
 
+static int cmd_lease(struct cli *cli)
+{
+    struct mscli_lease_args a = {
+        .endpoints = cli->endpoints,
+        .dial_ns = cli->dial_ns,
+        .command_ns = cli->command_ns,
+        .format = cli->format,
+        .once = cli->once,
+        .keys = cli->keys,
+        .args = cli->args,
+        .nargs = cli->nargs,
+    };
+    int rc = mscli_lease_main(&a);
+    if (rc < 0) {
+        return usage_error(find_command("lease"),
+                           cli->nargs < 2 ? "lease needs a subcommand"
+                                          : "wrong arguments for lease %s",
+                           cli->nargs < 2 ? "" : cli->args[1]);
+    }
+    return rc;
+}
+
+static int cmd_lock(struct cli *cli)
+{
+    struct mscli_lock_args a = {
+        .endpoints = cli->endpoints,
+        .dial_ns = cli->dial_ns,
+        .command_ns = cli->command_ns,
+        .name = cli->nargs >= 2 ? cli->args[1] : NULL,
+        .ttl_s = cli->lock_ttl > 0 ? cli->lock_ttl : 60,
+        .argv = cli->rest,
+        .argc = cli->nrest,
+    };
+    int rc = mscli_lock_main(&a);
+    if (rc < 0) {
+        return usage_error(find_command("lock"), "lock needs a name");
+    }
+    return rc;
+}
+
 static const struct command commands[] = {
     {"put", C_PUT, cmd_put,
      "put [options] <key> <value>  (<value> can also be given from stdin)\n"
@@ -1295,6 +1368,30 @@ static const struct command commands[] = {
      "response.  When the\nconnection breaks the watch resumes on any "
      "endpoint without missing or\nrepeating an event.",
      "Watches events stream on keys or prefixes"},
+    {"lease", C_LEASE, cmd_lease,
+     "lease grant TTL | revoke ID | keep-alive [--once] ID | timetolive ID "
+     "[--keys] | list\n"
+     "\n\tgrant TTL\tcreates a lease of TTL seconds; prints its ID (hex)\n"
+     "\trevoke ID\trevokes the lease and deletes every key attached to it\n"
+     "\tkeep-alive ID\trenews the lease every TTL/3 until interrupted\n"
+     "\t--once\t\trenew once and exit\n"
+     "\ttimetolive ID\tprints the granted and the remaining TTL\n"
+     "\t--keys\t\talso print the keys attached to the lease\n"
+     "\tlist\t\tlists every lease\n"
+     "\nAttach keys with `put --lease=ID KEY VALUE`; they are deleted when the "
+     "lease\nis revoked or expires (no keep-alive reached the leader for a "
+     "whole TTL).",
+     "Lease (TTL) related commands"},
+    {"lock", C_LOCK, cmd_lock,
+     "lock [--ttl=SECONDS] NAME [COMMAND [ARGS...]]\n"
+     "\n\t--ttl=SECONDS\tTTL of the lease that holds the lock (default 60)\n"
+     "\nWaits for the lock NAME (etcdctl's algorithm: a lease, the key "
+     "NAME/<lease id>,\nand the lowest create revision wins).  With COMMAND, "
+     "runs it holding the lock\n(environment ETCD_LOCK_KEY, ETCD_LOCK_REV) and "
+     "exits with its status; without,\nprints the key and holds the lock "
+     "until interrupted.  Flags go before NAME;\neverything after NAME is the "
+     "command.",
+     "Acquires a named lock"},
     {"version", C_VERSION, cmd_version, "version",
      "Prints the version of metastore-cli"},
     {"help", 0, cmd_help, "help [command]", "Help about any command"},

@@ -238,4 +238,35 @@ void mscli_human_duration(uint64_t ns, char *buf, size_t size);
  * MS_ENOMEM.  *out must be freed. */
 int mscli_base64(const void *p, size_t n, char **out);
 
+/* ---- TTL leases (cli_lease.c) ------------------------------------------- */
+
+struct mscli_lease_args {
+    const char *endpoints;
+    uint64_t dial_ns, command_ns;
+    enum mscli_format format;
+    bool once; /* keep-alive --once */
+    bool keys; /* timetolive --keys */
+    const char *const *args; /* "lease", subcommand, its arguments */
+    int nargs;
+};
+/* `lease grant|revoke|keep-alive|timetolive|list`: the exit status, or -1
+ * for a usage error (the caller prints the usage). */
+int mscli_lease_main(const struct mscli_lease_args *a);
+/* A lease id in hex ("694d77aa9e38260f", optional 0x); -1 if malformed. */
+int mscli_lease_id_parse(const char *s, int64_t *id);
+
+/* ---- lock (cli_lock.c) ------------------------------------------------- */
+
+struct mscli_lock_args {
+    const char *endpoints;
+    uint64_t dial_ns, command_ns;
+    const char *name;
+    int64_t ttl_s;    /* the session lease's TTL */
+    char *const *argv; /* the command to run holding the lock (NULL-ended) */
+    int argc;          /* 0: print the key and hold until interrupted */
+};
+/* `lock NAME [COMMAND...]`: the exit status (the command's when one ran),
+ * or -1 for a usage error. */
+int mscli_lock_main(const struct mscli_lock_args *a);
+
 #endif /* METASTORE_CLIENT_CLI_UTIL_H */

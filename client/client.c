@@ -548,3 +548,22 @@ int ms__client_call(struct ms_client *c, struct ms__call *call)
         }
     }
 }
+
+/* ---- stream I/O (client/watch.c) -------------------------------------- */
+
+int ms__client_read_full(struct ms_client *c, void *buf, size_t len,
+                         uint64_t deadline)
+{
+    return conn_read(c, buf, len, deadline);
+}
+
+int ms__client_write_all(struct ms_client *c, const void *buf, size_t len,
+                         uint64_t deadline, size_t *sent)
+{
+    return conn_write(c, buf, len, deadline, sent);
+}
+
+bool ms__client_buffered(const struct ms_client *c)
+{
+    return c->tls != NULL && ms__tls_buffered(c->tls);
+}

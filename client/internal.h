@@ -6,6 +6,7 @@
 #ifndef METASTORE_CLIENT_INTERNAL_H
 #define METASTORE_CLIENT_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,9 @@ int ms__tls_write_all(struct ms__tls_conn *c, const void *buf, size_t len,
                       size_t errlen);
 int ms__tls_read_full(struct ms__tls_conn *c, void *buf, size_t len,
                       uint64_t deadline, char *err, size_t errlen);
+/* True when bytes already read from the socket wait inside OpenSSL (poll()
+ * on the fd would not see them). */
+bool ms__tls_buffered(const struct ms__tls_conn *c);
 /* Sends close_notify if the socket takes it at once, frees c (not the fd). */
 void ms__tls_close(struct ms__tls_conn *c);
 
@@ -92,6 +96,11 @@ enum ms__method {
     MS__METHOD_TXN = 13,
     MS__METHOD_COMPACT = 14,
     MS__METHOD_WATCH = 20,
+    MS__METHOD_LEASE_GRANT = 30,
+    MS__METHOD_LEASE_REVOKE = 31,
+    MS__METHOD_LEASE_KEEPALIVE = 32,
+    MS__METHOD_LEASE_TIME_TO_LIVE = 33,
+    MS__METHOD_LEASE_LEASES = 34,
     MS__METHOD_MEMBER_LIST = 40,
     MS__METHOD_MEMBER_ADD = 41,
     MS__METHOD_MEMBER_REMOVE = 42,
@@ -181,5 +190,14 @@ void ms__client_fail_over(struct ms_client *c);
 void ms__client_disconnect(struct ms_client *c);
 /* A request id not used before on this client. */
 uint64_t ms__client_next_id(struct ms_client *c);
+/* The connection's I/O for streams, through TLS when the connection has it
+ * (same results as ms__net_read_full / ms__net_write_all). */
+int ms__client_read_full(struct ms_client *c, void *buf, size_t len,
+                         uint64_t deadline);
+int ms__client_write_all(struct ms_client *c, const void *buf, size_t len,
+                         uint64_t deadline, size_t *sent);
+/* True when response bytes are already buffered in the client (TLS), so
+ * the caller must read before polling the socket. */
+bool ms__client_buffered(const struct ms_client *c);
 
 #endif /* METASTORE_CLIENT_INTERNAL_H */

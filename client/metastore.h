@@ -664,4 +664,78 @@ typedef int (*ms_watch_cb)(void *arg, const struct ms_watch_response *r);
 int ms_watch(struct ms_client *c, const struct ms_watch_options *o,
              int timeout_ms, ms_watch_cb cb, void *arg);
 
+/* ------------------------------------------------------------------ */
+/* TTL leases (etcd v3's Lease service; docs/api.md "TTL leases")      */
+/* ------------------------------------------------------------------ */
+/*
+ * A lease has an id and a TTL in seconds.  Keys put with the lease's id
+ * (ms_put's `lease`) are deleted when the lease is revoked or expires; it
+ * expires when no KeepAlive reached the leader for a whole TTL.  Every
+ * lease call is answered by the leader: a follower forwards it or answers
+ * NOT_LEADER, which the client follows.  Return codes as for the other
+ * calls (0, or an MS_E* code with ms_client_errmsg() saying why).
+ */
+
+/* Grants a lease of `ttl_s` seconds (raised to the server's minimum).
+ * id 0 lets the server pick the id.  *id_out and *ttl_out (may be NULL)
+ * receive the lease id and the TTL granted.  MS_EPRECONDITION: the id is
+ * taken; MS_EEXHAUSTED: too many leases; MS_EINVAL: TTL too large. */
+int ms_lease_grant(struct ms_client *c, int64_t ttl_s, int64_t id,
+                   int64_t *id_out, int64_t *ttl_out);
+
+/* Revokes lease `id`, deleting every key attached to it (one revision).
+ * MS_ENOTFOUND: no such lease. */
+int ms_lease_revoke(struct ms_client *c, int64_t id);
+
+/* One KeepAlive: the lease's TTL starts again from now.  *ttl_out (may be
+ * NULL) receives the granted TTL.  MS_ENOTFOUND: the lease is gone
+ * (expired or revoked). */
+int ms_lease_keepalive_once(struct ms_client *c, int64_t id, int64_t *ttl_out);
+
+/* TimeToLive: remaining seconds (rounded down), the granted TTL and, with
+ * want_keys, the attached keys (sorted).  Free with ms_lease_info_free().
+ * MS_ENOTFOUND when the lease does not exist (*out then NULL). */
+struct ms_lease_key {
+    uint8_t *key;
+    size_t len;
+};
+struct ms_lease_info {
+    int64_t id;
+    int64_t ttl_s;         /* remaining */
+    int64_t granted_ttl_s;
+    struct ms_lease_key *keys;
+    size_t n_keys;
+};
+int ms_lease_time_to_live(struct ms_client *c, int64_t id, bool want_keys,
+                          struct ms_lease_info **out);
+void ms_lease_info_free(struct ms_lease_info *info);
+
+/* Every lease id, ascending, into a malloc'd array (*ids, free() it; NULL
+ * when there are none). */
+int ms_lease_leases(struct ms_client *c, int64_t **ids, size_t *n);
+
+/*
+ * Keep-alive handled for the caller: a background thread with its own
+ * connection to `endpoints` renews lease `lease_id` every TTL/3.  If the
+ * lease is gone (revoked or expired) or no renewal succeeded for a whole
+ * TTL, the lease counts as lost: ms_keepalive_lost() turns true and `cb`
+ * (may be NULL) is called once from the background thread with the reason
+ * (MS_ENOTFOUND, or the last error).  cb is also called with err 0 after
+ * each renewal.  Each renewal may take at most 1 s; after a failed one the
+ * next endpoint is tried first (a paused server still accepts connections).
+ * Stop with ms_keepalive_stop(), which joins the thread and frees *out; it
+ * never revokes the lease.
+ * Errors: MS_EINVAL, MS_ENOMEM, or -errno if the thread cannot start.
+ */
+typedef void (*ms_keepalive_cb)(void *arg, int64_t lease_id, int64_t ttl_s,
+                                int err);
+struct ms_keepalive;
+int ms_keepalive_start(const char *const *endpoints, size_t n,
+                       int64_t lease_id, ms_keepalive_cb cb, void *arg,
+                       struct ms_keepalive **out);
+bool ms_keepalive_lost(struct ms_keepalive *k);
+/* Renewals that succeeded so far. */
+uint64_t ms_keepalive_renewals(struct ms_keepalive *k);
+void ms_keepalive_stop(struct ms_keepalive *k);
+
 #endif /* METASTORE_CLIENT_H */

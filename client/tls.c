@@ -329,6 +329,11 @@ int ms__tls_read_full(struct ms__tls_conn *c, void *buf, size_t len,
     return 0;
 }
 
+bool ms__tls_buffered(const struct ms__tls_conn *c)
+{
+    return SSL_pending(c->ssl) > 0 || BIO_ctrl_pending(c->rbio) > 0;
+}
+
 void ms__tls_close(struct ms__tls_conn *c)
 {
     if (c == NULL) {

@@ -122,7 +122,7 @@ static int send_create(struct wctx *w, uint64_t id)
     ms__frame_header_encode(&h, out);
     protobuf_c_message_pack(&rq.base, out + MS__FRAME_HEADER_BYTES);
     size_t sent = 0;
-    int rc = ms__net_write_all(ms__client_fd(w->c), out,
+    int rc = ms__client_write_all(w->c, out,
                                MS__FRAME_HEADER_BYTES + n, w->deadline, &sent);
     free(out);
     return rc;
@@ -144,7 +144,7 @@ static int send_progress(struct wctx *w, uint64_t id)
     ms__frame_header_encode(&h, out);
     protobuf_c_message_pack(&rq.base, out + MS__FRAME_HEADER_BYTES);
     size_t sent = 0;
-    return ms__net_write_all(ms__client_fd(w->c), out,
+    return ms__client_write_all(w->c, out,
                              MS__FRAME_HEADER_BYTES + n, w->deadline, &sent);
 }
 
@@ -179,12 +179,15 @@ static int read_frame(struct wctx *w, uint64_t id, uint64_t idle_ns,
 {
     for (;;) {
         uint8_t raw[MS__FRAME_HEADER_BYTES];
-        int fd = ms__client_fd(w->c);
-        int rc = wait_readable(fd, idle_ns < w->deadline ? idle_ns : w->deadline);
+        int rc = 0;
+        if (!ms__client_buffered(w->c)) {
+            rc = wait_readable(ms__client_fd(w->c),
+                               idle_ns < w->deadline ? idle_ns : w->deadline);
+        }
         if (rc != 0) {
             return ms__now_ns() < w->deadline ? W_IDLE : rc;
         }
-        rc = ms__net_read_full(fd, raw, sizeof raw, w->deadline);
+        rc = ms__client_read_full(w->c, raw, sizeof raw, w->deadline);
         if (rc != 0) {
             return rc;
         }
@@ -201,7 +204,7 @@ static int read_frame(struct wctx *w, uint64_t id, uint64_t idle_ns,
             w->buf = p;
             w->cap = need;
         }
-        rc = ms__net_read_full(fd, w->buf, h->length, w->deadline);
+        rc = ms__client_read_full(w->c, w->buf, h->length, w->deadline);
         if (rc != 0) {
             return rc;
         }

@@ -20,6 +20,7 @@
 #include "server/peer.h"
 #include "server/server.h"
 #include "server/status.h"
+#include "server/ttl_glue.h"
 
 #define DEFAULT_MAX_APPLY_LAG 1000u
 
@@ -364,6 +365,7 @@ static void glue_collect(void *data, struct metrics *m)
     collect_raft(m, s, now);
     collect_storage(m, s);
     collect_net(m, s);
+    srv_ttl_collect_metrics(m, s);
 }
 
 /* ---- health and readiness -------------------------------------------------

@@ -135,7 +135,7 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
     X(READ_MODE, "lease_read.read_mode", T_ENUM, lease_read.read_mode,         \
       read_mode_names)                                                         \
     X(LOG_LEVEL, "log.level", T_ENUM, log.level, log_level_names)              \
-    X(LOG_FORMAT, "log.format", T_ENUM, log.format, log_format_names)              \
+    X(LOG_FORMAT, "log.format", T_ENUM, log.format, log_format_names)         \
     X(TLS_CERT, "tls.cert_file", T_STR, tls.cert_file, NULL)                  \
     X(TLS_KEY, "tls.key_file", T_STR, tls.key_file, NULL)                     \
     X(TLS_CA, "tls.trusted_ca_file", T_STR, tls.trusted_ca_file, NULL)        \
@@ -146,7 +146,12 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
     X(TLS_PEER_CA, "tls.peer_trusted_ca_file", T_STR, tls.peer_trusted_ca_file, \
       NULL)                                                                    \
     X(TLS_PEER_CLIENT_AUTH, "tls.peer_client_cert_auth", T_BOOL,              \
-      tls.peer_client_cert_auth, NULL)
+      tls.peer_client_cert_auth, NULL)                                          \
+    X(TTL_MIN, "ttl.min_ttl", T_DUR, ttl.min_ttl_ms, NULL)                     \
+    X(TTL_MAX, "ttl.max_ttl", T_DUR, ttl.max_ttl_ms, NULL)                     \
+    X(TTL_MAX_LEASES, "ttl.max_leases", T_U64, ttl.max_leases, NULL)           \
+    X(TTL_CHECKPOINT, "ttl.checkpoint_interval", T_DUR,                        \
+      ttl.checkpoint_interval_ms, NULL)
 
 enum key_id {
 #define KEY_ENUM(id, path, type, field, names) K_##id,
@@ -174,7 +179,7 @@ static const struct key_desc keys[N_KEYS] = {
 /* Mappings that hold keys rather than values. */
 static const char *const sections[] = {
     "node",       "cluster", "server", "raft", "storage", "storage.rocksdb",
-    "lease_read", "log",     "tls",     NULL};
+    "lease_read", "log",     "tls",     "ttl",  NULL};
 
 static const char *const member_keys[] = {"id", "name", "peer_addr",
                                           "client_addr", NULL};
@@ -581,6 +586,11 @@ void srv_config_defaults(struct srv_config *cfg)
 
     cfg->log.level = MS_LOG_INFO;
     cfg->log.format = MS_LOG_TEXT;
+
+    cfg->ttl.min_ttl_ms = 2000;                       /* etcd's minimum */
+    cfg->ttl.max_ttl_ms = 9000000000ull * 1000u;      /* etcd's MaxLeaseTTL */
+    cfg->ttl.max_leases = 100000;
+    cfg->ttl.checkpoint_interval_ms = 5u * 60u * 1000u; /* as etcd */
 
     snprintf(cfg->origin.file, sizeof(cfg->origin.file), "default");
     derive_members(cfg);
@@ -1514,11 +1524,38 @@ static int check_tls(const struct srv_config *cfg, char *err, size_t errlen)
                           K_TLS_PEER_CLIENT_AUTH, true, err, errlen);
 }
 
+static int check_ttl(const struct srv_config *cfg, char *err, size_t errlen)
+{
+    char o[300];
+    const struct srv_config *c = cfg;
+    if (c->ttl.min_ttl_ms < 1000 || c->ttl.min_ttl_ms % 1000 != 0)
+        return errorf(err, errlen,
+                      "%s: %s: must be a whole number of seconds, at least 1s",
+                      AT(K_TTL_MIN));
+    if (c->ttl.max_ttl_ms < c->ttl.min_ttl_ms ||
+        c->ttl.max_ttl_ms > 9000000000ull * 1000u ||
+        c->ttl.max_ttl_ms % 1000 != 0)
+        return errorf(err, errlen,
+                      "%s: %s: must be whole seconds between ttl.min_ttl and "
+                      "9000000000s",
+                      AT(K_TTL_MAX));
+    if (c->ttl.max_leases < 1 || c->ttl.max_leases > 100000000)
+        return errorf(err, errlen, "%s: %s: must be between 1 and 100000000",
+                      AT(K_TTL_MAX_LEASES));
+    if (c->ttl.checkpoint_interval_ms != 0 &&
+        c->ttl.checkpoint_interval_ms < 1000)
+        return errorf(err, errlen,
+                      "%s: %s: must be 0 (off) or at least 1s",
+                      AT(K_TTL_CHECKPOINT));
+    return 0;
+}
+
 int srv_config_validate(const struct srv_config *cfg, char *err, size_t errlen)
 {
     int (*const checks[])(const struct srv_config *, char *, size_t) = {
         check_node,    check_ranges, check_timing, check_listen,
         check_members, check_sizes,  check_lease,  check_tls,
+        check_ttl,
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         int rc = checks[i](cfg, err, errlen);

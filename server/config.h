@@ -46,7 +46,7 @@
 #define SRV_CONFIG_NAME_MAX    64   /* node and cluster names, incl. NUL */
 #define SRV_CONFIG_ADDR_MAX    256  /* "host:port", incl. NUL */
 #define SRV_CONFIG_PATH_MAX    1024 /* data_dir, incl. NUL */
-#define SRV_CONFIG_MAX_KEYS    64   /* room for the per-key origin table */
+#define SRV_CONFIG_MAX_KEYS    96   /* room for the per-key origin table */
 
 enum srv_follower_writes {
     SRV_FOLLOWER_WRITES_FORWARD = 0, /* follower forwards writes to leader */
@@ -177,6 +177,14 @@ struct srv_config {
         char peer_trusted_ca_file[SRV_CONFIG_PATH_MAX];
         bool peer_client_cert_auth;
     } tls;
+    /* TTL leases (docs/api.md); the limits decide whether an applied
+     * Grant succeeds, so every node must use the same values. */
+    struct {
+        uint64_t min_ttl_ms;   /* shorter Grant TTLs are raised to this */
+        uint64_t max_ttl_ms;   /* longer ones are refused */
+        uint64_t max_leases;   /* Grants past this many leases fail */
+        uint64_t checkpoint_interval_ms; /* remaining TTLs replicated */
+    } ttl;
 
     /* Where each value came from, for error messages (private to
      * config.c: file name of the last load, and per key the line, 0 for a

@@ -36,6 +36,7 @@
 #include "server/range_pack.h"
 #include "server/server.h"
 #include "server/status.h"
+#include "server/ttl_glue.h"
 #include "storage/rocksdb.h"
 
 /* Header of a proposed entry: version, reserved, method (big-endian). */
@@ -172,9 +173,13 @@ static bool check_put(struct srv *s, const Metastore__PutRequest *r,
                     "value is %zu bytes; the limit is %llu", r->value.len,
                     (unsigned long long)s->cfg.server.max_value_bytes);
     }
-    if (r->lease != 0) {
-        return fail(err, SRV_STATUS_UNIMPLEMENTED,
-                    "TTL leases are not supported yet");
+    if (r->lease < 0) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                    "lease id must not be negative");
+    }
+    if (r->lease != 0 && r->ignore_lease) {
+        return fail(err, SRV_STATUS_INVALID_ARGUMENT,
+                    "lease and ignore_lease are exclusive");
     }
     return true;
 }
@@ -402,6 +407,44 @@ static int to_engine_ops(struct srv *s, Metastore__RequestOp **ops, size_t n,
     return 0;
 }
 
+/* TTL lease attachments of the txn branch that ran; prev_kvs the client
+ * did not ask for are dropped from the results. */
+static int txn_leases_applied(struct srv *s, Metastore__RequestOp **req,
+                              const struct engine_op *ops,
+                              struct engine_txn_result *res)
+{
+    for (size_t i = 0; i < res->results_len; i++) {
+        struct engine_op_result *r = &res->results[i];
+        int rv = 0;
+        if (r->type == ENGINE_OP_PUT) {
+            rv = srv_ttl_after_put(s, &ops[i].u.put);
+        } else if (r->type == ENGINE_OP_DELETE) {
+            rv = srv_ttl_after_delete(s, &r->u.del);
+            if (!req[i]->request_delete_range->prev_kv) {
+                r->u.del.prev_kvs_len = 0;
+            }
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+/* True when every Put of the txn names an existing lease (or none). */
+static bool txn_leases_exist(struct srv *s, const Metastore__TxnRequest *t)
+{
+    for (size_t i = 0; i < t->n_success + t->n_failure; i++) {
+        const Metastore__RequestOp *op =
+            i < t->n_success ? t->success[i] : t->failure[i - t->n_success];
+        if (op->request_case == METASTORE__REQUEST_OP__REQUEST_REQUEST_PUT &&
+            !srv_ttl_lease_ok(s, op->request_put->lease)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int run_txn(struct srv *s, uint64_t index, const Metastore__TxnRequest *t,
                    Metastore__TxnResponse **resp_out)
 {
@@ -455,9 +498,22 @@ static int run_txn(struct srv *s, uint64_t index, const Metastore__TxnRequest *t
     }
     req.success = succ;
     req.failure = fail_ops;
+    /* TTL leases: a delete must name the keys it removed to detach them. */
+    bool leases = srv_ttl_active(s);
+    for (size_t i = 0; leases && i < t->n_success + t->n_failure; i++) {
+        struct engine_op *o = i < t->n_success ? &succ[i]
+                                               : &fail_ops[i - t->n_success];
+        if (o->type == ENGINE_OP_DELETE) {
+            o->u.del.prev_kv = true;
+        }
+    }
     struct engine_txn_result res;
     rv = index != 0 ? engine_txn(s->eng, index, &req, &s->arena, &res)
                     : ENGINE_EINVAL;
+    if (rv == 0) {
+        rv = txn_leases_applied(s, res.succeeded ? t->success : t->failure,
+                                res.succeeded ? succ : fail_ops, &res);
+    }
     if (rv != 0 || resp_out == NULL) {
         return rv;
     }
@@ -533,16 +589,27 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
     ProtobufCMessage *resp = NULL;
     int rv = ENGINE_EINVAL;
     ProtobufCMessage *req = NULL;
+    bool lease_missing = false; /* a Put names an unknown TTL lease */
+    if (srv_ttl_owns_entry(method)) {
+        int result = srv_ttl_apply(s, e->index, method, body, len, w);
+        engine_arena_reset(&s->arena);
+        return result;
+    }
 
     switch (method) {
     case SRV_METHOD_PUT: {
         Metastore__PutRequest *r = metastore__put_request__unpack(NULL, len, body);
         req = (ProtobufCMessage *)r;
-        if (r != NULL) {
+        if (r != NULL && !srv_ttl_lease_ok(s, r->lease)) {
+            lease_missing = true; /* applied as a refusal, below */
+        } else if (r != NULL) {
             struct engine_put_req q;
             struct engine_put_result res;
             to_put_req(r, &q);
             rv = engine_put(s->eng, e->index, &q, &s->arena, &res);
+            if (rv == 0) {
+                rv = srv_ttl_after_put(s, &q);
+            }
             if (rv == 0 && w != NULL) {
                 resp = &to_put_resp(s, &res)->base;
             }
@@ -557,7 +624,15 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
             struct engine_delete_req q;
             struct engine_delete_result res;
             to_delete_req(r, &q);
+            /* TTL leases: the deleted keys are detached from theirs. */
+            q.prev_kv = q.prev_kv || srv_ttl_active(s);
             rv = engine_delete_range(s->eng, e->index, &q, &s->arena, &res);
+            if (rv == 0) {
+                rv = srv_ttl_after_delete(s, &res);
+                if (!r->prev_kv) {
+                    res.prev_kvs_len = 0;
+                }
+            }
             if (rv == 0 && w != NULL) {
                 resp = &to_delete_resp(s, &res)->base;
             }
@@ -567,7 +642,9 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
     case SRV_METHOD_TXN: {
         Metastore__TxnRequest *r = metastore__txn_request__unpack(NULL, len, body);
         req = (ProtobufCMessage *)r;
-        if (r != NULL) {
+        if (r != NULL && !txn_leases_exist(s, r)) {
+            lease_missing = true;
+        } else if (r != NULL) {
             Metastore__TxnResponse *tr = NULL;
             rv = run_txn(s, e->index, r, w != NULL ? &tr : NULL);
             resp = tr != NULL ? &tr->base : NULL;
@@ -606,6 +683,9 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
     default:
         break;
     }
+    if (lease_missing) {
+        rv = ENGINE_EINVAL; /* an outcome: the entry is applied, refused */
+    }
     if (req == NULL || rv == ENGINE_EINVAL) {
         /* Undecodable (cannot happen for entries this code proposed) or
          * refused by the engine: either way the entry is applied. */
@@ -620,7 +700,11 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
     if (rv != 0 && !engine_outcome(rv)) {
         result = rv; /* this node failed: the caller stops the server */
     } else if (w != NULL) {
-        if (rv != 0) {
+        if (lease_missing) {
+            srv_conn_reply_error(s, w->conn, w->method, w->request_id,
+                                 SRV_STATUS_NOT_FOUND,
+                                 "requested lease not found");
+        } else if (rv != 0) {
             reply_engine_error(s, w->conn, w->method, w->request_id, rv);
         } else if (resp == NULL) {
             srv_conn_reply_error(s, w->conn, w->method, w->request_id,
@@ -829,6 +913,45 @@ static bool propose(struct srv *s, struct srv_conn *c, uint16_t method,
     s->stats.proposals++;
     srv_node_park(s, w);
     return true;
+}
+
+bool srv_kv_not_leader(struct srv *s, struct srv_conn *c, uint16_t method,
+                       uint64_t request_id, const uint8_t *body, size_t len)
+{
+    if (raft_leader(s->raft) == RAFT_NONE) {
+        return park_for_leader(s, c, method, request_id, body, len);
+    }
+    if (s->cfg.server.follower_writes == SRV_FOLLOWER_WRITES_FORWARD &&
+        !srv_conn_is_forwarded(c) && raft_leader(s->raft) != s->cfg.node.id) {
+        return forward_to_leader(s, c, method, request_id, body, len);
+    }
+    reply_not_leader(s, c, method, request_id);
+    return false;
+}
+
+int srv_kv_propose_internal(struct srv *s, uint16_t method,
+                            const uint8_t *body, size_t len)
+{
+    uint8_t *buf = malloc(ENTRY_HDR_BYTES + len);
+    if (buf == NULL) {
+        return RAFT_ENOMEM;
+    }
+    buf[0] = ENTRY_VERSION;
+    buf[1] = 0;
+    buf[2] = (uint8_t)(method >> 8);
+    buf[3] = (uint8_t)method;
+    if (len > 0) {
+        memcpy(buf + ENTRY_HDR_BYTES, body, len);
+    }
+    raft_index index;
+    raft_term term;
+    int rv = raft_propose(s->raft, buf, ENTRY_HDR_BYTES + len, srv_now_ns(),
+                          &index, &term);
+    free(buf);
+    if (rv == 0) {
+        s->stats.proposals++;
+    }
+    return rv;
 }
 
 /* Parks a request until a leader is known (or its deadline passes). */
@@ -1556,6 +1679,14 @@ static bool validate_write(struct srv *s, uint16_t method, const uint8_t *body,
         metastore__compaction_request__free_unpacked(r, NULL);
         break;
     }
+    case SRV_METHOD_LEASE_GRANT:
+    case SRV_METHOD_LEASE_REVOKE: {
+        int st;
+        char msg[160];
+        ok = srv_ttl_validate(s, method, body, len, &st, msg, sizeof msg) ||
+             fail(err, st, "%s", msg);
+        break;
+    }
     default:
         break;
     }
@@ -1569,6 +1700,7 @@ enum cmd_flags {
     CMD_LOCAL = 4, /* answered from this node's state */
     CMD_ADMIN = 8, /* membership and operator requests */
     CMD_STREAM = 16, /* opens or drives a stream (watch_glue.c) */
+    CMD_LEADER = 32, /* served by the leader from its state (TTL leases) */
 };
 
 static const struct cmd {
@@ -1583,6 +1715,10 @@ static const struct cmd {
     {SRV_METHOD_MEMBER_REMOVE, CMD_ADMIN}, {SRV_METHOD_MEMBER_PROMOTE, CMD_ADMIN},
     {SRV_METHOD_MOVE_LEADER, CMD_ADMIN},  {SRV_METHOD_FAULT, CMD_LOCAL},
     {SRV_METHOD_WATCH, CMD_STREAM},
+    {SRV_METHOD_LEASE_GRANT, CMD_WRITE},  {SRV_METHOD_LEASE_REVOKE, CMD_WRITE},
+    {SRV_METHOD_LEASE_KEEPALIVE, CMD_LEADER},
+    {SRV_METHOD_LEASE_TIME_TO_LIVE, CMD_LEADER},
+    {SRV_METHOD_LEASE_LEASES, CMD_LEADER},
 };
 
 void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
@@ -1632,6 +1768,10 @@ void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
     }
     if (cmd->flags & CMD_READ) {
         dispatch_range(s, c, method, request_id, body, len);
+        return;
+    }
+    if (cmd->flags & CMD_LEADER) {
+        srv_ttl_dispatch(s, c, method, request_id, body, len);
         return;
     }
     if (cmd->flags & CMD_ADMIN) {

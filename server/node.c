@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "proto/metastore.pb-c.h"
+#include "server/ttl_glue.h"
 #include "server/log.h"
 #include "server/peer.h"
 #include "server/server.h"
@@ -585,6 +586,7 @@ static void on_tick(uv_timer_t *t)
     (void)lease_update_from_raft(&s->lease, s->raft, now);
     lease_tick(&s->lease, now);
     expire_waits(s, now);
+    srv_ttl_tick(s, now); /* TTL leases: leader expiry and checkpoints */
     if (engine_rocksdb_is(s->eng) && engine_rocksdb_compact_pending(s->eng)) {
         /* Compaction's physical deletes, a bounded slice per tick. */
         int rv = engine_rocksdb_compact_step(s->eng, 2000);

@@ -29,6 +29,7 @@
 
 #include "server/log.h"
 #include "server/server.h"
+#include "server/ttl_glue.h"
 #include "storage/rocksdb.h"
 
 /* ---- the core's storage: memstore + snapshot file ------------------------ */
@@ -162,13 +163,24 @@ static int restore_from_reader(struct srv *s, struct snapfile_reader *r)
                  (unsigned long long)index, rv);
         return WAL_ECORRUPT;
     }
-    if (engine_applied_index(s->eng) >= index) {
+    /* TTL leases: a persistent engine past the snapshot keeps its own. */
+    bool past = engine_applied_index(s->eng) >= index;
+    rv = srv_ttl_snapshot_load(s, r, &rc.off, !past);
+    if (rv != 0) {
+        ms_error("snapshot %llu: TTL lease table unreadable (%d)",
+                 (unsigned long long)index, rv);
+        return rv;
+    }
+    if (past) {
         return 0; /* a persistent engine that is already past the snapshot */
     }
     rv = engine_snapshot_restore(s->eng, snap_read_cb, &rc);
     if (rv != 0) {
         ms_error("cannot restore the engine from snapshot %llu: %s",
                  (unsigned long long)index, engine_strerror(rv));
+    }
+    if (rv == 0) {
+        rv = srv_ttl_persist(s);
     }
     return rv;
 }
@@ -328,6 +340,11 @@ int srv_recover(struct srv *s)
     (void)snapfile_remove_temp(s->snap_dir, NULL);
 
     struct wal_recovery rec = {0};
+    rv = s->ttl == NULL ? srv_ttl_open(s) : 0;
+    if (rv != 0) {
+        ms_error("cannot set up TTL leases: %d", rv);
+        return rv;
+    }
     rv = open_storage(s, &rec);
     if (rv == 0) {
         s->ms = raft_memstore_create();
@@ -384,6 +401,10 @@ int srv_recover(struct srv *s)
         s->applied_term = t;
     }
     engine_arena_init(&s->arena);
+    rv = srv_ttl_recover(s);
+    if (rv != 0) {
+        return rv;
+    }
     s->storage = (struct raft_storage){
         .data = s,
         .initial_state = st_initial_state,
@@ -485,6 +506,9 @@ int srv_snapshot_take(struct srv *s)
     }
     rv = srv_members_save(&s->members, snap_write_cb, sw);
     if (rv == 0) {
+        rv = srv_ttl_snapshot_save(s, snap_write_cb, sw);
+    }
+    if (rv == 0) {
         rv = engine_snapshot_save(s->eng, snap_write_cb, sw);
     }
     if (rv != 0) {
@@ -564,4 +588,5 @@ void srv_storage_close(struct srv *s)
         s->ms = NULL;
     }
     engine_arena_free(&s->arena);
+    srv_ttl_close(s);
 }

@@ -146,6 +146,7 @@ void srv_hist_record_ns(struct srv_hist *h, uint64_t ns);
 void srv_hist_record_count(struct srv_hist *h, uint64_t n);
 
 struct srv_persist; /* a ready batch waiting to become durable (node.c) */
+struct srv_ttl;     /* TTL leases (ttl_glue.h) */
 struct peer_transport;
 struct peer_forward_token;
 struct srv_tls_ctx;
@@ -221,6 +222,7 @@ struct srv {
     /* Watch streams and the watcher hub (watch_glue.c); NULL until
      * srv_watch_start(). */
     struct srv_watch *watch;
+    struct srv_ttl *ttl; /* TTL leases: table, timers, counters */
 };
 
 /* Monotonic clock in nanoseconds (a fresh read, never uv_now()). */
@@ -297,6 +299,15 @@ void srv_kv_redispatch(struct srv *s, struct srv_wait *w);
 void srv_read_done(struct srv *s, enum srv_read_path path, uint64_t start_ns);
 /* Runs a parked read now that its index has applied, and answers it. */
 void srv_kv_run_read(struct srv *s, struct srv_wait *w);
+/* A request only the leader serves reached a follower: parks it until a
+ * leader is known, forwards it (server.follower_writes: forward) or answers
+ * NOT_LEADER.  True when parked or forwarded (finished later). */
+bool srv_kv_not_leader(struct srv *s, struct srv_conn *c, uint16_t method,
+                       uint64_t request_id, const uint8_t *body, size_t len);
+/* Proposes an entry the leader makes on its own (no client waits for it):
+ * [header | body] with `method`.  0 or a RAFT_E* code. */
+int srv_kv_propose_internal(struct srv *s, uint16_t method,
+                            const uint8_t *body, size_t len);
 
 /* ---- reads.c ----------------------------------------------------------- */
 

@@ -722,15 +722,16 @@ static int64_t get_i64(const uint8_t *p)
     return (int64_t)u;
 }
 
-int ttl_save(const struct ttl *t, uint8_t **out, size_t *len)
+static int save(const struct ttl *t, bool with_keys, uint8_t **out,
+                size_t *len)
 {
     size_t size = 1 + 4 + 4, max_keys = 0;
     for (size_t i = 0; i < t->n; i++) {
         const struct lease *l = t->leases[i];
         size += 8 + 8 + 8 + 4;
-        for (size_t k = 0; k < l->n_keys; k++)
+        for (size_t k = 0; with_keys && k < l->n_keys; k++)
             size += 4 + l->keys[k]->len;
-        if (l->n_keys > max_keys)
+        if (with_keys && l->n_keys > max_keys)
             max_keys = l->n_keys;
     }
     uint8_t *buf = malloc(size);
@@ -748,12 +749,13 @@ int ttl_save(const struct ttl *t, uint8_t **out, size_t *len)
         p = put_i64(p, l->id);
         p = put_i64(p, l->ttl_s);
         p = put_i64(p, l->remaining_ms);
-        p = put_u32(p, (uint32_t)l->n_keys);
-        if (l->n_keys > 0)
-            memcpy(sorted, l->keys, l->n_keys * sizeof(*sorted));
-        if (l->n_keys > 1)
-            qsort(sorted, l->n_keys, sizeof(*sorted), kent_ptr_cmp);
-        for (size_t k = 0; k < l->n_keys; k++) {
+        size_t n_keys = with_keys ? l->n_keys : 0;
+        p = put_u32(p, (uint32_t)n_keys);
+        if (n_keys > 0)
+            memcpy(sorted, l->keys, n_keys * sizeof(*sorted));
+        if (n_keys > 1)
+            qsort(sorted, n_keys, sizeof(*sorted), kent_ptr_cmp);
+        for (size_t k = 0; k < n_keys; k++) {
             p = put_u32(p, (uint32_t)sorted[k]->len);
             memcpy(p, sorted[k]->key, sorted[k]->len);
             p += sorted[k]->len;
@@ -764,6 +766,16 @@ int ttl_save(const struct ttl *t, uint8_t **out, size_t *len)
     *out = buf;
     *len = size;
     return 0;
+}
+
+int ttl_save(const struct ttl *t, uint8_t **out, size_t *len)
+{
+    return save(t, true, out, len);
+}
+
+int ttl_save_leases(const struct ttl *t, uint8_t **out, size_t *len)
+{
+    return save(t, false, out, len);
 }
 
 /* Parses the lease records of an image (version and CRC already checked)

@@ -239,6 +239,13 @@ size_t ttl_checkpoints(const struct ttl *t, int64_t now_ns, int64_t after_id,
 int ttl_save(const struct ttl *t, uint8_t **out, size_t *len);
 
 /*
+ * The same image without key attachments (every lease with 0 keys): for a
+ * store that rebuilds attachments from the keys' own lease fields (the
+ * RocksDB engine at restart), at a cost independent of the key count.
+ */
+int ttl_save_leases(const struct ttl *t, uint8_t **out, size_t *len);
+
+/*
  * Replaces the replicated state with a ttl_save() image (e.g. from a Raft
  * snapshot or at restart).  Everything is validated first (version, CRC,
  * lengths, ids > 0, TTL range, lease count <= max_leases, no key attached

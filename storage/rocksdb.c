@@ -56,6 +56,7 @@
 static const char META_STATE[] = "state";
 static const char META_CURSOR[] = "compact_cursor";
 static const char META_KVCF[] = "kv_cf";
+static const char META_AUX[] = "aux";
 static const char RAFT_HARDSTATE[] = "hardstate";
 
 /* A growable byte buffer. */
@@ -104,6 +105,11 @@ struct rdb {
     /* scratch buffers: s/e = range start/end, c = current key during a
      * scan, p = point lookups and writes, v = records */
     struct rbuf sbuf, ebuf, cbuf, pbuf, vbuf;
+    /* An application blob (the server's TTL lease table) staged to go out
+     * in the next batch that writes meta "state", so it changes atomically
+     * with the applied index (engine_rocksdb_aux_stage). */
+    struct rbuf aux;
+    bool aux_pending;
 };
 
 static const struct engine_ops rdb_ops;
@@ -672,6 +678,12 @@ static void batch_put_state(struct rdb *r, const struct rdb_state *s)
     rocksdb_writebatch_wi_put_cf(r->wb, r->cf_meta, META_STATE,
                                  sizeof(META_STATE) - 1, (const char *)b,
                                  sizeof(b));
+    if (r->aux_pending) {
+        rocksdb_writebatch_wi_put_cf(r->wb, r->cf_meta, META_AUX,
+                                     sizeof(META_AUX) - 1,
+                                     (const char *)r->aux.p, r->aux.len);
+        r->aux_pending = false;
+    }
 }
 
 static int write_wb(struct rdb *r, bool sync)
@@ -1893,7 +1905,7 @@ static void rdb_close(struct engine *e)
     if (r->cache != NULL)
         rocksdb_cache_destroy(r->cache);
     struct rbuf *bufs[] = {&r->cursor, &r->sbuf, &r->ebuf,
-                           &r->cbuf,   &r->pbuf, &r->vbuf};
+                           &r->cbuf,   &r->pbuf, &r->vbuf, &r->aux};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         rbuf_free(bufs[i]);
     free(r->path);
@@ -2295,4 +2307,39 @@ int engine_rocksdb_open_ex(const struct engine_options *opts,
 int engine_rocksdb_open(const struct engine_options *opts, struct engine **out)
 {
     return engine_rocksdb_open_ex(opts, NULL, out);
+}
+
+/* ---- the application blob ------------------------------------------------ */
+
+int engine_rocksdb_aux_stage(struct engine *e, const void *value, size_t len)
+{
+    if (!engine_rocksdb_is(e) || (value == NULL && len > 0))
+        return ENGINE_EINVAL;
+    struct rdb *r = rdb(e);
+    if (rbuf_reserve(&r->aux, len + 1) != 0)
+        return ENGINE_ENOMEM;
+    if (len > 0)
+        memcpy(r->aux.p, value, len);
+    r->aux.len = len;
+    r->aux_pending = true;
+    return 0;
+}
+
+int engine_rocksdb_aux_get(struct engine *e, struct engine_arena *a,
+                           const void **value, size_t *len)
+{
+    if (!engine_rocksdb_is(e))
+        return ENGINE_EINVAL;
+    char *v = NULL;
+    int rc = meta_get(rdb(e), META_AUX, &v, len);
+    if (rc != 0)
+        return rc;
+    if (v == NULL)
+        return ENGINE_ENOTFOUND;
+    void *p = engine_arena_alloc(a, *len > 0 ? *len : 1);
+    if (p != NULL && *len > 0)
+        memcpy(p, v, *len);
+    rocksdb_free(v);
+    *value = p;
+    return p != NULL ? 0 : ENGINE_ENOMEM;
 }

@@ -151,4 +151,20 @@ int engine_rocksdb_state_get(struct engine *e, const char *name,
                              struct engine_arena *a, const void **value,
                              size_t *len);
 
+/* ---- an application blob kept atomically with the applied index -------- */
+
+/*
+ * Stages one blob (the server keeps its TTL lease table there) to be written
+ * in meta, in the same WriteBatch as the NEXT write that records an applied
+ * index (put, delete_range, txn, compact, mark_applied), so a restart finds
+ * the blob exactly as of engine_applied_index().  A later stage before that
+ * write replaces the earlier one.  value is copied.  ENGINE_EINVAL for
+ * another engine, ENGINE_ENOMEM.
+ */
+int engine_rocksdb_aux_stage(struct engine *e, const void *value, size_t len);
+/* The last blob written; copied into the arena.  ENGINE_ENOTFOUND when none
+ * was ever written, ENGINE_EIO, ENGINE_ENOMEM. */
+int engine_rocksdb_aux_get(struct engine *e, struct engine_arena *a,
+                           const void **value, size_t *len);
+
 #endif /* METASTORE_STORAGE_ROCKSDB_H */

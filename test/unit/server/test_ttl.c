@@ -639,6 +639,45 @@ static void model_check(struct ttl *t, const struct model *m)
                   ttl_count(t), m->n, bad_id, bad_key);
 }
 
+START_TEST(save_leases_keeps_leases_and_drops_attachments)
+{
+    struct ttl *t = make_table(10);
+    grant(t, 5, 7, 30, 0);
+    grant(t, 6, 9, 60, 0);
+    attach(t, "a", 7);
+    attach(t, "b", 9);
+    ck_assert_int_eq(ttl_apply_checkpoint(t, 9, 1234), 0);
+    uint8_t *img = NULL, *full = NULL;
+    size_t len = 0, full_len = 0;
+    ck_assert_int_eq(ttl_save_leases(t, &img, &len), 0);
+    ck_assert_int_eq(ttl_save(t, &full, &full_len), 0);
+    ck_assert_uint_lt(len, full_len);
+    struct ttl *u = make_table(10);
+    ck_assert_int_eq(ttl_load(u, img, len), 0);
+    ck_assert_uint_eq(ttl_count(u), 2);
+    ck_assert(ttl_exists(u, 7) && ttl_exists(u, 9));
+    ck_assert_int_eq(ttl_lease_of(u, "a", 1), 0);
+    ck_assert_int_eq(ttl_lease_of(u, "b", 1), 0);
+    struct ttl_info info;
+    ck_assert_int_eq(ttl_time_to_live(u, 9, 0, &info, NULL), 0);
+    ck_assert_int_eq(info.granted_ttl_s, 60);
+    ck_assert_int_eq(info.remaining_ttl_s, 1); /* the checkpoint: 1234 ms */
+    /* Re-attached, it saves exactly what the original saves. */
+    attach(u, "a", 7);
+    attach(u, "b", 9);
+    uint8_t *again = NULL;
+    size_t again_len = 0;
+    ck_assert_int_eq(ttl_save(u, &again, &again_len), 0);
+    ck_assert_uint_eq(again_len, full_len);
+    ck_assert_mem_eq(again, full, full_len);
+    free(img);
+    free(full);
+    free(again);
+    ttl_destroy(u);
+    ttl_destroy(t);
+}
+END_TEST
+
 START_TEST(random_operations_match_model)
 {
     for (uint64_t seed = 1; seed <= 200; seed++) {
@@ -696,6 +735,7 @@ static Suite *ttl_suite(void)
     tcase_add_test(tc, keepalive_after_checkpoint_asks_for_reset);
     tcase_add_test(tc, replicas_fed_same_entries_agree);
     tcase_add_test(tc, load_rejects_damaged_images_and_keeps_table);
+    tcase_add_test(tc, save_leases_keeps_leases_and_drops_attachments);
     tcase_add_test(tc, random_operations_match_model);
     suite_add_tcase(s, tc);
     return s;

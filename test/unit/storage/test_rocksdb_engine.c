@@ -943,6 +943,50 @@ START_TEST(hard_state_and_blobs_roundtrip_across_reopen)
 }
 END_TEST
 
+START_TEST(aux_blob_is_written_with_the_next_applied_index)
+{
+    char *dir = new_dir();
+    struct engine *e = open_at(dir);
+    struct engine_arena a;
+    engine_arena_init(&a);
+    const void *v;
+    size_t len;
+    ck_assert_int_eq(engine_rocksdb_aux_get(e, &a, &v, &len),
+                     ENGINE_ENOTFOUND);
+    static const uint8_t one[] = {1, 2, 3}, two[] = {9, 8};
+    ck_ok(engine_rocksdb_aux_stage(e, one, sizeof one));
+    /* Staged only: nothing is written before a write records an index. */
+    ck_assert_int_eq(engine_rocksdb_aux_get(e, &a, &v, &len),
+                     ENGINE_ENOTFOUND);
+    ck_ok(engine_mark_applied(e, 5));
+    ck_ok(engine_rocksdb_aux_get(e, &a, &v, &len));
+    ck_assert_uint_eq(len, sizeof one);
+    ck_assert_mem_eq(v, one, len);
+    /* The next stage goes out with a put, atomically with its index. */
+    ck_ok(engine_rocksdb_aux_stage(e, two, sizeof two));
+    put_kv(e, 6, "k", 1, "v");
+    engine_close(e);
+    e = open_at(dir);
+    ck_assert_uint_eq(engine_applied_index(e), 6);
+    ck_ok(engine_rocksdb_aux_get(e, &a, &v, &len));
+    ck_assert_uint_eq(len, sizeof two);
+    ck_assert_mem_eq(v, two, len);
+    /* A stage that no write followed is lost with the process. */
+    ck_ok(engine_rocksdb_aux_stage(e, one, sizeof one));
+    engine_close(e);
+    e = open_at(dir);
+    ck_ok(engine_rocksdb_aux_get(e, &a, &v, &len));
+    ck_assert_mem_eq(v, two, sizeof two);
+    engine_arena_free(&a);
+    engine_close(e);
+    struct engine *m;
+    ck_ok(engine_memory_open(NULL, &m));
+    ck_assert_int_eq(engine_rocksdb_aux_stage(m, one, 1), ENGINE_EINVAL);
+    engine_close(m);
+    free_dir(dir);
+}
+END_TEST
+
 START_TEST(rocksdb_functions_refuse_other_engines)
 {
     struct engine *m;
@@ -986,6 +1030,7 @@ static Suite *rocks_suite(void)
     tcase_add_test(tc, raft_log_append_overwrites_suffix_and_survives_reopen);
     tcase_add_test(tc, raft_log_truncates_prefix_and_suffix);
     tcase_add_test(tc, hard_state_and_blobs_roundtrip_across_reopen);
+    tcase_add_test(tc, aux_blob_is_written_with_the_next_applied_index);
     suite_add_tcase(s, tc);
     return s;
 }
