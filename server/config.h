@@ -112,6 +112,10 @@ struct srv_config {
         uint64_t request_timeout_ms;
         enum srv_follower_writes follower_writes;
         bool enable_fault_hook; /* test-only FAULT method */
+        /* The HTTP/JSON API (server/http_api.h): "" = off. */
+        char http_listen[SRV_CONFIG_ADDR_MAX];
+        uint64_t http_max_body_bytes;  /* request body accepted */
+        uint64_t http_max_connections; /* HTTP connections at once */
     } server;
 
     struct {
