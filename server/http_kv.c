@@ -301,9 +301,14 @@ static bool need_object(struct reader *rd, const struct json_value *v,
     if (v->type == JSON_OBJECT) {
         return true;
     }
-    if (v->name == NULL) {
+    if (v->name == NULL && rd->where[0] == '\0') {
         return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
                      "the body must be a JSON object (a %s), not %s",
+                     msg_name, json_type_name(v->type));
+    }
+    if (v->name == NULL) { /* an array element */
+        return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
+                     "%sexpected an object (a %s), got %s", rd->where,
                      msg_name, json_type_name(v->type));
     }
     return bad_type(rd, v, "an object");
