@@ -788,10 +788,21 @@ static void put_escaped(struct json_out *o, const char *s, size_t n)
 
 void json_out_key(struct json_out *o, const char *name)
 {
+    json_out_key_len(o, name, strlen(name));
+}
+
+void json_out_key_len(struct json_out *o, const char *name, size_t n)
+{
     before_item(o, false);
-    put_escaped(o, name, strlen(name));
+    put_escaped(o, name, n);
     json_out_raw(o, ":", 1);
     o->after_key = true;
+}
+
+void json_out_literal(struct json_out *o, const char *text, size_t n)
+{
+    before_item(o, true);
+    json_out_raw(o, text, n);
 }
 
 void json_out_str(struct json_out *o, const char *s, size_t n)

@@ -146,6 +146,10 @@ void json_out_begin_array(struct json_out *o);
 void json_out_end_array(struct json_out *o);
 /* A member name inside an object (the value follows). */
 void json_out_key(struct json_out *o, const char *name);
+/* The same for a name of n bytes (may hold NULs). */
+void json_out_key_len(struct json_out *o, const char *name, size_t n);
+/* A value written as given (a number literal, null): no escaping. */
+void json_out_literal(struct json_out *o, const char *text, size_t n);
 /* A string value, escaped (bytes >= 0x80 are copied as they are). */
 void json_out_str(struct json_out *o, const char *s, size_t n);
 /* A string value holding base64 (standard alphabet, padded) of data. */
