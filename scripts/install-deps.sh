@@ -8,9 +8,10 @@ set -eu
 # Build and run: libuv (event loop), RocksDB (engine), protobuf-c (wire
 # format), libyaml (config), Check (unit tests), pkg-config.  Test tools:
 # clang with its libFuzzer runtime (the fuzz targets `make test` runs
-# briefly), valgrind (`make valgrind`).
+# briefly), valgrind (`make valgrind`), curl (the HTTP/JSON API tests run
+# the documented curl examples).
 PACKAGES="build-essential pkg-config libuv1-dev librocksdb-dev libprotobuf-c-dev
-protobuf-c-compiler libyaml-dev check clang libclang-rt-14-dev valgrind"
+protobuf-c-compiler libyaml-dev check clang libclang-rt-14-dev valgrind curl"
 # Tooling: clang-format and cppcheck for `make format` and `make lint`.
 if [ "${WITH_TOOLS:-0}" = 1 ]; then
     PACKAGES="$PACKAGES clang-format cppcheck"
