@@ -37,21 +37,34 @@ static struct e2e_server srv;
 static uint16_t http_port;
 static char http_addr[64];
 
-static void start(void)
+static void init_ports(void)
 {
-    char port_flag[64], conns[64], body[64];
     e2e_server_init(&srv);
     do {
         http_port = e2e_free_port();
     } while (http_port == srv.client_port || http_port == srv.peer_port ||
              http_port == srv.admin_port);
     snprintf(http_addr, sizeof http_addr, "127.0.0.1:%u", http_port);
+}
+
+static void launch(const char *const *more)
+{
+    char port_flag[64], conns[64], body[64];
     snprintf(port_flag, sizeof port_flag, "%s", http_addr);
     snprintf(conns, sizeof conns, "server.http_max_connections=%d", MAX_CONNS);
     snprintf(body, sizeof body, "server.http_max_body_bytes=%d", MAX_BODY);
-    const char *extra[] = {"--http-listen", port_flag, "--set", conns,
-                           "--set", body, NULL};
+    const char *extra[32] = {"--http-listen", port_flag, "--set", conns,
+                             "--set", body};
+    for (int i = 0; more != NULL && more[i] != NULL && i < 24; i++) {
+        extra[6 + i] = more[i];
+    }
     ck_assert_int_eq(e2e_server_start(&srv, extra, 10000), 0);
+}
+
+static void start(void)
+{
+    init_ports();
+    launch(NULL);
 }
 
 /* Stops the server; it must exit 0 (clean shutdown, no leak reports). */
@@ -582,6 +595,48 @@ START_TEST(connections_over_the_limit_get_503)
 }
 END_TEST
 
+START_TEST(requests_waiting_for_a_leader_time_out_and_shutdown_is_clean)
+{
+    /* Three members of which only this one runs: never a leader, so a
+     * linearizable read parks until server.request_timeout. */
+    char cluster[256];
+    init_ports();
+    snprintf(cluster, sizeof cluster,
+             "1=127.0.0.1:%u@127.0.0.1:%u,2=127.0.0.1:%u@127.0.0.1:%u,"
+             "3=127.0.0.1:%u@127.0.0.1:%u",
+             srv.peer_port, srv.client_port, e2e_free_port(),
+             e2e_free_port(), e2e_free_port(), e2e_free_port());
+    const char *more[] = {"--node-id", "1", "--initial-cluster", cluster,
+                          "--set", "server.request_timeout=500ms", NULL};
+    launch(more);
+    struct hconn *c = malloc(sizeof *c);
+    struct hresp r;
+    hc_open(c);
+    uint64_t t0 = e2e_now_ms();
+    post(c, "/v3/kv/range", "{\"key\":\"Zm9v\"}", NULL);
+    ck_assert(hc_read(c, &r));
+    ck_assert_msg(r.status == 503 || r.status == 504, "%d %s", r.status,
+                  r.body);
+    ck_assert_uint_ge(e2e_now_ms() - t0, 400);
+    ck_assert_msg(strstr(r.body, "\"code\":14") != NULL ||
+                      strstr(r.body, "\"code\":4") != NULL,
+                  "%s", r.body);
+    /* A write parks too; the server is stopped while it waits: it must
+     * answer or close, and exit cleanly. */
+    post(c, "/v3/kv/put", "{\"key\":\"Zm9v\",\"value\":\"YmFy\"}", NULL);
+    usleep(50000);
+    int st = e2e_server_stop(&srv, SIGTERM, 10000);
+    ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "exit status %d", st);
+    if (hc_read(c, &r)) {
+        ck_assert_msg(r.status == 503 || r.status == 504, "%d", r.status);
+    }
+    close(c->fd);
+    free(c);
+    e2e_server_cleanup(&srv);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http_api");
@@ -593,6 +648,8 @@ static Suite *suite(void)
     tcase_add_test(tc, oversize_body_gets_413_and_the_server_keeps_serving);
     tcase_add_test(tc, chunked_and_malformed_requests_are_refused_then_closed);
     tcase_add_test(tc, connections_over_the_limit_get_503);
+    tcase_add_test(tc,
+                   requests_waiting_for_a_leader_time_out_and_shutdown_is_clean);
     suite_add_tcase(s, tc);
     return s;
 }
