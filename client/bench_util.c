@@ -43,7 +43,11 @@ const char bench_usage[] =
     "  --preload            put every key once before measuring\n"
     "  --seed N             random seed (1)\n"
     "  --json               print one JSON object instead of the report\n"
-    "  -h, --help           this text\n";
+    "  --http               speak HTTP/1.1 + JSON (etcd v3 gateway shapes:\n"
+    "                       POST /v3/kv/range, /v3/kv/put) to endpoints that\n"
+    "                       are HTTP addresses: metastored --http-listen or\n"
+    "                       etcd's client port; every endpoint is a target;\n"
+    "                       use --depth 1 unless the server pipelines\n"    "  -h, --help           this text\n";
 
 const char *bench_op_name(enum bench_op op)
 {
@@ -174,6 +178,8 @@ static int opt_switch(struct bench_opts *o, const char *name)
         o->preload = true;
     } else if (strcmp(name, "json") == 0) {
         o->json = true;
+    } else if (strcmp(name, "http") == 0) {
+        o->http = true;
     } else if (strcmp(name, "help") == 0) {
         o->help = true;
     } else {
