@@ -908,17 +908,19 @@ static void put_txn(struct json_out *o, const Metastore__TxnResponse *t)
     json_out_end_object(o);
 }
 
-/* etcd's StatusResponse names first, then MetaStore's own fields. */
+/* etcd's StatusResponse fields first, spelled as etcd 3.4's gateway prints
+ * them (camelCase: they carry json_name in etcd's proto), then MetaStore's
+ * own fields in snake_case. */
 static void put_status(struct json_out *o, const Metastore__StatusResponse *s)
 {
     json_out_begin_object(o);
     put_header(o, s->header);
     put_string(o, "version", s->version);
-    put_i64(o, "db_size", s->db_size);
+    put_i64(o, "dbSize", s->db_size);
     put_u64(o, "leader", s->leader_id);
-    put_u64(o, "raft_index", s->raft_index);
-    put_u64(o, "raft_term", s->raft_term);
-    put_u64(o, "raft_applied_index", s->applied_index);
+    put_u64(o, "raftIndex", s->raft_index);
+    put_u64(o, "raftTerm", s->raft_term);
+    put_u64(o, "raftAppliedIndex", s->applied_index);
     if (s->n_errors > 0) {
         json_out_key(o, "errors");
         json_out_begin_array(o);
@@ -927,8 +929,8 @@ static void put_status(struct json_out *o, const Metastore__StatusResponse *s)
         }
         json_out_end_array(o);
     }
-    put_i64(o, "db_size_in_use", s->db_size);
-    put_bool(o, "is_learner", s->is_learner);
+    put_i64(o, "dbSizeInUse", s->db_size);
+    put_bool(o, "isLearner", s->is_learner);
     put_u64(o, "member_id", s->member_id);
     put_u64(o, "commit_index", s->commit_index);
     put_i64(o, "revision", s->revision);

@@ -9,7 +9,8 @@
  * about sockets or the server: it is pure and unit-tested on its own.
  *
  * JSON mapping (protobuf's, as etcd's gateway prints it): field names in
- * snake_case on output; on input snake_case or lowerCamelCase; bytes
+ * snake_case on output (the maintenance status fields etcd spells in
+ * camelCase, as etcd does); on input snake_case or lowerCamelCase; bytes
  * fields in base64; 64-bit integers written as JSON strings and read from
  * strings or numbers; enums written as names and read as names or
  * numbers; fields holding their default value (0, false, empty) left out;

@@ -6,7 +6,8 @@
  * of docs/http-api.md is run (through sh, with the documented address
  * replaced by the test server's) against a fresh node, in order, and its
  * output must be what the page shows -- apart from the Raft positions
- * (raft_term, applied_index, raft_index, raft_applied_index, commit_index)
+ * (raft_term, applied_index, raftIndex, raftTerm, raftAppliedIndex,
+ * commit_index)
  * and the parts the page writes as "…".
  *
  * Then every failure mode of the HTTP layer, on raw sockets and with curl:
@@ -146,9 +147,9 @@ static void blank_field(char *s, const char *field)
 
 static void normalize(char *s)
 {
-    static const char *const fields[] = {"raft_term", "applied_index",
-                                         "raft_index", "raft_applied_index",
-                                         "commit_index"};
+    static const char *const fields[] = {"raft_term",    "applied_index",
+                                         "raftIndex",    "raftTerm",
+                                         "raftAppliedIndex", "commit_index"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         blank_field(s, fields[i]);
     }
