@@ -13,6 +13,11 @@ set -eu
 PACKAGES="build-essential pkg-config libuv1-dev librocksdb-dev libprotobuf-c-dev
 protobuf-c-compiler libyaml-dev check clang libclang-rt-14-dev valgrind curl"
 # Tooling: clang-format and cppcheck for `make format` and `make lint`.
+# Benchmark anchors for `make bench-reads` (optional, never needed by
+# `make test`): etcd 3.4 (its JSON gateway) and Redis.
+if [ "${WITH_BENCH:-0}" = 1 ]; then
+    PACKAGES="$PACKAGES etcd-server redis-server"
+fi
 if [ "${WITH_TOOLS:-0}" = 1 ]; then
     PACKAGES="$PACKAGES clang-format cppcheck"
 fi
