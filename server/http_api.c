@@ -38,8 +38,8 @@
 
 #define READ_BUF_BYTES (64u * 1024u)
 #define OUT_HIGH_WATER (4u * 1024u * 1024u)
-#define IDLE_MS        60000u  /* no request in progress for this long */
-#define LINGER_MS      2000u   /* draining input after a closing error */
+#define IDLE_MS        60000u /* no request in progress for this long */
+#define LINGER_MS      2000u  /* draining input after a closing error */
 #define LINGER_BYTES   (64u * 1024u * 1024u)
 
 struct hconn {
@@ -86,7 +86,8 @@ struct http_api {
     char rbuf[READ_BUF_BYTES];
 };
 
-/* ---- lifetime --------------------------------------------------------------- */
+/* ---- lifetime ---------------------------------------------------------------
+ */
 
 static void api_unref(struct http_api *h)
 {
@@ -139,7 +140,8 @@ static void conn_close(struct hconn *c)
     uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 }
 
-/* ---- output ------------------------------------------------------------------- */
+/* ---- output
+ * ------------------------------------------------------------------- */
 
 static bool out_put(struct hconn *c, const void *data, size_t n)
 {
@@ -162,20 +164,19 @@ static bool out_put(struct hconn *c, const void *data, size_t n)
 
 /* Queues one response; keep_alive false finishes the connection after
  * it. */
-static void respond(struct hconn *c, int status, const char *body,
-                    size_t len, const char *extra, bool keep_alive)
+static void respond(struct hconn *c, int status, const char *body, size_t len,
+                    const char *extra, bool keep_alive)
 {
     char head[320];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n",
-                     status, http_reason(status), len,
-                     extra != NULL ? extra : "",
-                     keep_alive ? "keep-alive" : "close");
+    int n =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n",
+                 status, http_reason(status), len, extra != NULL ? extra : "",
+                 keep_alive ? "keep-alive" : "close");
     if (n <= 0 || (size_t)n >= sizeof head || !out_put(c, head, (size_t)n) ||
         !out_put(c, body, len)) {
-        ms_warn("http: out of memory for a response to %s; closing",
-                c->peer);
+        ms_warn("http: out of memory for a response to %s; closing", c->peer);
         conn_close(c);
         return;
     }
@@ -186,8 +187,7 @@ static void respond(struct hconn *c, int status, const char *body,
 
 /* An error found before dispatch: JSON error body, status, maybe close. */
 static void respond_error(struct hconn *c, int srv_status, int http_status,
-                          const char *msg, const char *extra,
-                          bool keep_alive)
+                          const char *msg, const char *extra, bool keep_alive)
 {
     struct json_out o;
     json_out_init(&o);
@@ -279,11 +279,11 @@ static void conn_flush(struct hconn *c)
     c->writing = true;
 }
 
-/* ---- requests ------------------------------------------------------------------ */
+/* ---- requests
+ * ------------------------------------------------------------------ */
 
 /* The dispatcher's one reply for the request in progress. */
-static void on_reply(void *arg, bool is_error, const uint8_t *body,
-                     size_t len)
+static void on_reply(void *arg, bool is_error, const uint8_t *body, size_t len)
 {
     struct hconn *c = arg;
     c->busy = false;
@@ -376,8 +376,7 @@ static void framing_error(struct hconn *c, int rv)
                  "request body larger than server.http_max_body_bytes "
                  "(%llu bytes)",
                  (unsigned long long)c->h->s->cfg.server.http_max_body_bytes);
-        respond_error(c, SRV_STATUS_RESOURCE_EXHAUSTED, 413, msg, NULL,
-                      false);
+        respond_error(c, SRV_STATUS_RESOURCE_EXHAUSTED, 413, msg, NULL, false);
         return;
     }
     snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_strerror(rv));
@@ -443,7 +442,8 @@ static void process_parked(struct hconn *c)
     }
 }
 
-/* ---- input ----------------------------------------------------------------------- */
+/* ---- input
+ * ----------------------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 {
@@ -530,7 +530,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-/* ---- accepting ------------------------------------------------------------------- */
+/* ---- accepting
+ * ------------------------------------------------------------------- */
 
 static void peer_name(uv_tcp_t *tcp, char *out, size_t cap)
 {
@@ -609,7 +610,8 @@ static void on_connection(uv_stream_t *listener, int status)
     reading(c, true);
 }
 
-/* ---- start and stop ------------------------------------------------------------ */
+/* ---- start and stop
+ * ------------------------------------------------------------ */
 
 static void on_failed_listener_closed(uv_handle_t *hd)
 {

@@ -29,7 +29,8 @@
 #include "server/frame.h"
 #include "server/status.h"
 
-/* ---- routes -------------------------------------------------------------------- */
+/* ---- routes
+ * -------------------------------------------------------------------- */
 
 static const struct hkv_route routes[] = {
     {"/v3/kv/range", SRV_METHOD_RANGE, "RangeRequest"},
@@ -56,7 +57,8 @@ const struct hkv_route *hkv_routes(size_t *n)
     return routes;
 }
 
-/* ---- statuses ------------------------------------------------------------------ */
+/* ---- statuses
+ * ------------------------------------------------------------------ */
 
 int hkv_http_status(int st)
 {
@@ -122,13 +124,14 @@ int hkv_render_error(struct json_out *o, int st, int http_status,
     return http_status != 0 ? http_status : hkv_http_status(st);
 }
 
-/* ---- reading JSON -------------------------------------------------------------- */
+/* ---- reading JSON
+ * -------------------------------------------------------------- */
 
 struct reader {
     struct json_doc *doc;
     char *msg;
     size_t cap;
-    int status; /* SRV_STATUS_* of the first failure */
+    int status;     /* SRV_STATUS_* of the first failure */
     char where[96]; /* "compare[2]." while inside a nested message */
 };
 
@@ -291,8 +294,7 @@ static bool unknown_field(struct reader *rd, const struct json_value *m,
 {
     return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
                  "unknown field \"%s%.*s\" in %s", rd->where,
-                 (int)(m->name_len < 64 ? m->name_len : 64), m->name,
-                 msg_name);
+                 (int)(m->name_len < 64 ? m->name_len : 64), m->name, msg_name);
 }
 
 static bool need_object(struct reader *rd, const struct json_value *v,
@@ -303,13 +305,13 @@ static bool need_object(struct reader *rd, const struct json_value *v,
     }
     if (v->name == NULL && rd->where[0] == '\0') {
         return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
-                     "the body must be a JSON object (a %s), not %s",
-                     msg_name, json_type_name(v->type));
+                     "the body must be a JSON object (a %s), not %s", msg_name,
+                     json_type_name(v->type));
     }
     if (v->name == NULL) { /* an array element */
         return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
-                     "%sexpected an object (a %s), got %s", rd->where,
-                     msg_name, json_type_name(v->type));
+                     "%sexpected an object (a %s), got %s", rd->where, msg_name,
+                     json_type_name(v->type));
     }
     return bad_type(rd, v, "an object");
 }
@@ -323,7 +325,8 @@ static void *arena_msg(struct reader *rd, size_t n)
     return p;
 }
 
-/* ---- request messages ------------------------------------------------------------ */
+/* ---- request messages
+ * ------------------------------------------------------------ */
 
 static bool read_range(struct reader *rd, const struct json_value *o,
                        Metastore__RangeRequest *r)
@@ -344,14 +347,12 @@ static bool read_range(struct reader *rd, const struct json_value *o,
         } else if (named(m, "revision")) {
             ok = read_i64(rd, m, &r->revision);
         } else if (named(m, "sort_order")) {
-            ok = read_enum(rd, m,
-                           &metastore__range_request__sort_order__descriptor,
-                           &e);
+            ok = read_enum(
+                rd, m, &metastore__range_request__sort_order__descriptor, &e);
             r->sort_order = (Metastore__RangeRequest__SortOrder)e;
         } else if (named(m, "sort_target")) {
-            ok = read_enum(rd, m,
-                           &metastore__range_request__sort_target__descriptor,
-                           &e);
+            ok = read_enum(
+                rd, m, &metastore__range_request__sort_target__descriptor, &e);
             r->sort_target = (Metastore__RangeRequest__SortTarget)e;
         } else if (named(m, "serializable")) {
             /* etcd's flag; MetaStore's protocol has an enum. */
@@ -718,8 +719,8 @@ static bool read_request(struct reader *rd, uint16_t method,
 }
 
 int hkv_encode_request(const struct hkv_route *r, const uint8_t *json,
-                       size_t len, const struct json_limits *lim,
-                       uint8_t **out, size_t *out_len, char *msg, size_t cap)
+                       size_t len, const struct json_limits *lim, uint8_t **out,
+                       size_t *out_len, char *msg, size_t cap)
 {
     *out = NULL;
     *out_len = 0;
@@ -755,7 +756,8 @@ int hkv_encode_request(const struct hkv_route *r, const uint8_t *json,
     return 0;
 }
 
-/* ---- writing replies ------------------------------------------------------------- */
+/* ---- writing replies
+ * ------------------------------------------------------------- */
 
 static void put_i64(struct json_out *o, const char *name, int64_t v)
 {

@@ -55,8 +55,8 @@ const struct hkv_route *hkv_routes(size_t *n);
  * defaults).
  */
 int hkv_encode_request(const struct hkv_route *r, const uint8_t *json,
-                       size_t len, const struct json_limits *lim,
-                       uint8_t **out, size_t *out_len, char *msg, size_t cap);
+                       size_t len, const struct json_limits *lim, uint8_t **out,
+                       size_t *out_len, char *msg, size_t cap);
 
 /*
  * Renders the dispatcher's reply for route r: body[0..len) is the packed

@@ -20,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- errors and names ------------------------------------------------------ */
+/* ---- errors and names ------------------------------------------------------
+ */
 
 const char *json_strerror(int err)
 {
@@ -61,7 +62,8 @@ void json_limits_default(struct json_limits *l)
     l->max_values = 100000;
 }
 
-/* ---- arena ------------------------------------------------------------------- */
+/* ---- arena
+ * ------------------------------------------------------------------- */
 
 #define ARENA_BLOCK_BYTES 8192u
 #define ARENA_ALIGN       (alignof(max_align_t))
@@ -112,7 +114,8 @@ void json_doc_free(struct json_doc *doc)
     doc->values = 0;
 }
 
-/* ---- parser ------------------------------------------------------------------ */
+/* ---- parser
+ * ------------------------------------------------------------------ */
 
 struct parser {
     const unsigned char *s;
@@ -526,8 +529,8 @@ static int parse_value(struct parser *p, struct json_value **out)
 int json_parse(const char *text, size_t len, const struct json_limits *lim,
                struct json_doc *doc, size_t *err_offset)
 {
-    struct parser p = {.s = (const unsigned char *)text, .len = len,
-                       .doc = doc};
+    struct parser p = {
+        .s = (const unsigned char *)text, .len = len, .doc = doc};
     memset(doc, 0, sizeof *doc);
     json_limits_default(&p.lim);
     if (lim != NULL) {
@@ -634,7 +637,8 @@ int json_uint64(const struct json_value *v, uint64_t *out)
     return 0;
 }
 
-/* ---- writer ------------------------------------------------------------------ */
+/* ---- writer
+ * ------------------------------------------------------------------ */
 
 void json_out_init(struct json_out *o)
 {
@@ -856,7 +860,8 @@ void json_out_bool(struct json_out *o, bool v)
     json_out_raw(o, v ? "true" : "false", v ? 4 : 5);
 }
 
-/* ---- base64 -------------------------------------------------------------------- */
+/* ---- base64
+ * -------------------------------------------------------------------- */
 
 static const char b64_std[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -870,7 +875,8 @@ void base64_encode(const uint8_t *in, size_t n, char *out)
 {
     size_t i = 0, k = 0;
     for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         out[k++] = b64_std[v >> 18];
         out[k++] = b64_std[(v >> 12) & 63];
         out[k++] = b64_std[(v >> 6) & 63];

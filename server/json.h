@@ -40,7 +40,7 @@
     X(JSON_ENUMBER, -4, "malformed number")                                    \
     X(JSON_EDEPTH, -5, "nested too deeply")                                    \
     X(JSON_ETOOMANY, -6, "too many values")                                    \
-    X(JSON_EDUPKEY, -7, "the same member name twice in one object")           \
+    X(JSON_EDUPKEY, -7, "the same member name twice in one object")            \
     X(JSON_ETRAILING, -8, "unexpected data after the JSON value")              \
     X(JSON_EEMPTY, -9, "no JSON value")
 
@@ -112,8 +112,7 @@ void json_doc_free(struct json_doc *doc);
 void *json_doc_alloc(struct json_doc *doc, size_t n);
 
 /* The member `name` of object o, or NULL (also when o is not an object). */
-const struct json_value *json_get(const struct json_value *o,
-                                  const char *name);
+const struct json_value *json_get(const struct json_value *o, const char *name);
 
 /*
  * Reads a 64-bit integer from a NUMBER, or from a STRING holding one (as
@@ -162,7 +161,8 @@ void json_out_bool(struct json_out *o, bool v);
 /* Appends raw bytes (no comma handling): for a final newline. */
 void json_out_raw(struct json_out *o, const char *s, size_t n);
 
-/* ---- base64 (RFC 4648) ----------------------------------------------------- */
+/* ---- base64 (RFC 4648) -----------------------------------------------------
+ */
 
 /* Characters base64 needs for n bytes (padded, no NUL). */
 size_t base64_encoded_len(size_t n);

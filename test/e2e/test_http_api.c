@@ -54,8 +54,8 @@ static void launch(const char *const *more)
     snprintf(port_flag, sizeof port_flag, "%s", http_addr);
     snprintf(conns, sizeof conns, "server.http_max_connections=%d", MAX_CONNS);
     snprintf(body, sizeof body, "server.http_max_body_bytes=%d", MAX_BODY);
-    const char *extra[32] = {"--http-listen", port_flag, "--set", conns,
-                             "--set", body};
+    const char *extra[32] = {"--http-listen", port_flag, "--set",
+                             conns,           "--set",   body};
     for (int i = 0; more != NULL && more[i] != NULL && i < 24; i++) {
         extra[6 + i] = more[i];
     }
@@ -84,7 +84,8 @@ static void stop_clean(void)
     ck_assert_msg(ok, "metastored did not exit cleanly (status %d)", st);
 }
 
-/* ---- running commands --------------------------------------------------------- */
+/* ---- running commands
+ * --------------------------------------------------------- */
 
 /* Runs cmd through sh; its stdout, malloc'd and NUL-terminated. */
 static char *run_sh(const char *cmd)
@@ -147,8 +148,8 @@ static void blank_field(char *s, const char *field)
 
 static void normalize(char *s)
 {
-    static const char *const fields[] = {"raft_term",    "applied_index",
-                                         "raftIndex",    "raftTerm",
+    static const char *const fields[] = {"raft_term",        "applied_index",
+                                         "raftIndex",        "raftTerm",
                                          "raftAppliedIndex", "commit_index"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         blank_field(s, fields[i]);
@@ -245,7 +246,8 @@ START_TEST(documented_examples_print_what_the_docs_show)
 }
 END_TEST
 
-/* ---- raw HTTP ------------------------------------------------------------------- */
+/* ---- raw HTTP
+ * ------------------------------------------------------------------- */
 
 struct hconn {
     int fd;
@@ -455,9 +457,10 @@ START_TEST(oversize_body_gets_413_and_the_server_keeps_serving)
     /* Announced too large: refused from the header, before the body. */
     hc_open(c);
     char req[256];
-    snprintf(req, sizeof req,
-             "POST /v3/kv/put HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
-             MAX_BODY + 1);
+    snprintf(
+        req, sizeof req,
+        "POST /v3/kv/put HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
+        MAX_BODY + 1);
     hc_sends(c, req);
     ck_assert(hc_read(c, &r));
     ck_assert_int_eq(r.status, 413);
@@ -482,9 +485,10 @@ START_TEST(oversize_body_gets_413_and_the_server_keeps_serving)
     big[MAX_BODY - 1] = ']';
     big[MAX_BODY] = '\0';
     hc_open(c);
-    snprintf(req, sizeof req,
-             "POST /v3/kv/put HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
-             MAX_BODY);
+    snprintf(
+        req, sizeof req,
+        "POST /v3/kv/put HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
+        MAX_BODY);
     hc_sends(c, req);
     hc_send(c, big, MAX_BODY);
     ck_assert(hc_read(c, &r));
@@ -605,10 +609,11 @@ START_TEST(requests_waiting_for_a_leader_time_out_and_shutdown_is_clean)
     snprintf(cluster, sizeof cluster,
              "1=127.0.0.1:%u@127.0.0.1:%u,2=127.0.0.1:%u@127.0.0.1:%u,"
              "3=127.0.0.1:%u@127.0.0.1:%u",
-             srv.peer_port, srv.client_port, e2e_free_port(),
-             e2e_free_port(), e2e_free_port(), e2e_free_port());
-    const char *more[] = {"--node-id", "1", "--initial-cluster", cluster,
-                          "--set", "server.request_timeout=500ms", NULL};
+             srv.peer_port, srv.client_port, e2e_free_port(), e2e_free_port(),
+             e2e_free_port(), e2e_free_port());
+    const char *more[] = {"--node-id", "1",     "--initial-cluster",
+                          cluster,     "--set", "server.request_timeout=500ms",
+                          NULL};
     launch(more);
     struct hconn *c = malloc(sizeof *c);
     struct hresp r;
@@ -649,8 +654,8 @@ static Suite *suite(void)
     tcase_add_test(tc, oversize_body_gets_413_and_the_server_keeps_serving);
     tcase_add_test(tc, chunked_and_malformed_requests_are_refused_then_closed);
     tcase_add_test(tc, connections_over_the_limit_get_503);
-    tcase_add_test(tc,
-                   requests_waiting_for_a_leader_time_out_and_shutdown_is_clean);
+    tcase_add_test(
+        tc, requests_waiting_for_a_leader_time_out_and_shutdown_is_clean);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,13 +24,15 @@ START_TEST(requests_are_etcd_gateway_posts_with_base64)
     n = bench_http_request(out, sizeof out, BENCH_HTTP_RANGE, "h", "ab", 2,
                            NULL, 0, true);
     out[n] = '\0';
-    ck_assert_ptr_nonnull(strstr(out, "{\"key\":\"YWI=\",\"serializable\":true}"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "{\"key\":\"YWI=\",\"serializable\":true}"));
     const uint8_t v[] = {0xff, 0x00, 0x10, 0x20};
     n = bench_http_request(out, sizeof out, BENCH_HTTP_PUT, "h", "a", 1, v,
                            sizeof v, false);
     out[n] = '\0';
     ck_assert_ptr_nonnull(strstr(out, "POST /v3/kv/put "));
-    ck_assert_ptr_nonnull(strstr(out, "{\"key\":\"YQ==\",\"value\":\"/wAQIA==\"}"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "{\"key\":\"YQ==\",\"value\":\"/wAQIA==\"}"));
     n = bench_http_request(out, sizeof out, BENCH_HTTP_STATUS, "h", NULL, 0,
                            NULL, 0, false);
     out[n] = '\0';
@@ -56,9 +58,9 @@ START_TEST(responses_are_framed_by_content_length)
     ck_assert_int_eq(code, 0);
     ck_assert_uint_eq(used, 40);
     size_t rest = n - used;
-    ck_assert_int_eq(bench_http_response((const uint8_t *)two + used, rest,
-                                         &used, &code),
-                     1);
+    ck_assert_int_eq(
+        bench_http_response((const uint8_t *)two + used, rest, &used, &code),
+        1);
     ck_assert_int_eq(code, 3);
     /* Cut anywhere: incomplete, never a false answer. */
     for (size_t k = 0; k < 40; k++) {
@@ -66,25 +68,24 @@ START_TEST(responses_are_framed_by_content_length)
             bench_http_response((const uint8_t *)two, k, &used, &code), 0);
     }
     /* An error body without a code: the HTTP status. */
-    const char *nf = "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found";
-    ck_assert_int_eq(bench_http_response((const uint8_t *)nf, strlen(nf),
-                                         &used, &code),
-                     1);
+    const char *nf =
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found";
+    ck_assert_int_eq(
+        bench_http_response((const uint8_t *)nf, strlen(nf), &used, &code), 1);
     ck_assert_int_eq(code, 404);
     /* 100 Continue is skipped. */
     const char *cont = "HTTP/1.1 100 Continue\r\n\r\n";
-    ck_assert_int_eq(bench_http_response((const uint8_t *)cont, strlen(cont),
-                                         &used, &code),
-                     1);
+    ck_assert_int_eq(
+        bench_http_response((const uint8_t *)cont, strlen(cont), &used, &code),
+        1);
     ck_assert_int_eq(code, -100);
     ck_assert_uint_eq(used, strlen(cont));
     /* Not HTTP, or no Content-Length: refused. */
     const char *junk = "\x00\x00\x00\x10garbage";
-    ck_assert_int_eq(bench_http_response((const uint8_t *)junk, 11, &used,
-                                         &code),
-                     -1);
-    const char *chunked =
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+    ck_assert_int_eq(
+        bench_http_response((const uint8_t *)junk, 11, &used, &code), -1);
+    const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                          "chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
     ck_assert_int_eq(bench_http_response((const uint8_t *)chunked,
                                          strlen(chunked), &used, &code),
                      -1);

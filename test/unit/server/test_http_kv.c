@@ -19,14 +19,13 @@
 static char msg[256];
 
 /* Encodes body for path; returns the status, *out the packed request. */
-static int enc(const char *path, const char *body, uint8_t **out,
-               size_t *len)
+static int enc(const char *path, const char *body, uint8_t **out, size_t *len)
 {
     const struct hkv_route *r = hkv_route_find(path);
     ck_assert_ptr_nonnull(r);
     msg[0] = '\0';
-    return hkv_encode_request(r, (const uint8_t *)body, strlen(body), NULL,
-                              out, len, msg, sizeof msg);
+    return hkv_encode_request(r, (const uint8_t *)body, strlen(body), NULL, out,
+                              len, msg, sizeof msg);
 }
 
 /* Expects body to be refused with INVALID_ARGUMENT and a message holding
@@ -37,8 +36,8 @@ static void refused(const char *path, const char *body, const char *needle)
     size_t len = 0;
     ck_assert_int_eq(enc(path, body, &out, &len), SRV_STATUS_INVALID_ARGUMENT);
     ck_assert_ptr_null(out);
-    ck_assert_msg(strstr(msg, needle) != NULL, "%s: message \"%s\" lacks \"%s\"",
-                  body, msg, needle);
+    ck_assert_msg(strstr(msg, needle) != NULL,
+                  "%s: message \"%s\" lacks \"%s\"", body, msg, needle);
 }
 
 START_TEST(routes_are_found_by_exact_path)
@@ -64,11 +63,12 @@ START_TEST(put_is_read_from_base64_and_flags)
 {
     uint8_t *out;
     size_t len;
-    ck_assert_int_eq(enc("/v3/kv/put",
-                         "{\"key\":\"Zm9v\",\"value\":\"YmFy\",\"prev_kv\":true,"
-                         "\"ignoreLease\":false,\"lease\":null}",
-                         &out, &len),
-                     0);
+    ck_assert_int_eq(
+        enc("/v3/kv/put",
+            "{\"key\":\"Zm9v\",\"value\":\"YmFy\",\"prev_kv\":true,"
+            "\"ignoreLease\":false,\"lease\":null}",
+            &out, &len),
+        0);
     Metastore__PutRequest *p = metastore__put_request__unpack(NULL, len, out);
     ck_assert_ptr_nonnull(p);
     ck_assert_uint_eq(p->key.len, 3);
@@ -95,15 +95,18 @@ START_TEST(range_takes_names_in_both_cases_and_ints_as_strings)
             "\"9223372036854775807\",\"min_applied_index\":\"5\"}",
             &out, &len),
         0);
-    Metastore__RangeRequest *r = metastore__range_request__unpack(NULL, len, out);
+    Metastore__RangeRequest *r =
+        metastore__range_request__unpack(NULL, len, out);
     ck_assert_ptr_nonnull(r);
     ck_assert_mem_eq(r->key.data, "a", 1);
     ck_assert_uint_eq(r->range_end.len, 1);
     ck_assert_mem_eq(r->range_end.data, "b", 1);
     ck_assert_int_eq(r->limit, 10);
     ck_assert_int_eq(r->revision, 7);
-    ck_assert_int_eq(r->sort_order, METASTORE__RANGE_REQUEST__SORT_ORDER__DESCEND);
-    ck_assert_int_eq(r->sort_target, METASTORE__RANGE_REQUEST__SORT_TARGET__MOD);
+    ck_assert_int_eq(r->sort_order,
+                     METASTORE__RANGE_REQUEST__SORT_ORDER__DESCEND);
+    ck_assert_int_eq(r->sort_target,
+                     METASTORE__RANGE_REQUEST__SORT_TARGET__MOD);
     ck_assert_int_eq(r->consistency, METASTORE__CONSISTENCY__SERIALIZABLE);
     ck_assert(r->keys_only);
     ck_assert_int_eq(r->min_mod_revision, -1);
@@ -121,9 +124,11 @@ START_TEST(txn_reads_compares_and_ops)
     ck_assert_int_eq(
         enc("/v3/kv/txn",
             "{\"compare\":[{\"key\":\"Zm9v\",\"result\":\"EQUAL\",\"target\":"
-            "\"VALUE\",\"value\":\"YmFy\"},{\"key\":\"YQ==\",\"target\":\"MOD\","
+            "\"VALUE\",\"value\":\"YmFy\"},{\"key\":\"YQ==\",\"target\":"
+            "\"MOD\","
             "\"result\":\"LESS\",\"mod_revision\":\"4\"}],"
-            "\"success\":[{\"request_put\":{\"key\":\"Zm9v\",\"value\":\"eA==\"}},"
+            "\"success\":[{\"request_put\":{\"key\":\"Zm9v\",\"value\":\"eA=="
+            "\"}},"
             "{\"requestDeleteRange\":{\"key\":\"YQ==\"}}],"
             "\"failure\":[{\"request_range\":{\"key\":\"Zm9v\"}}]}",
             &out, &len),
@@ -134,8 +139,10 @@ START_TEST(txn_reads_compares_and_ops)
     ck_assert_int_eq(t->compare[0]->target_union_case,
                      METASTORE__COMPARE__TARGET_UNION_VALUE);
     ck_assert_mem_eq(t->compare[0]->value.data, "bar", 3);
-    ck_assert_int_eq(t->compare[1]->target, METASTORE__COMPARE__COMPARE_TARGET__MOD);
-    ck_assert_int_eq(t->compare[1]->result, METASTORE__COMPARE__COMPARE_RESULT__LESS);
+    ck_assert_int_eq(t->compare[1]->target,
+                     METASTORE__COMPARE__COMPARE_TARGET__MOD);
+    ck_assert_int_eq(t->compare[1]->result,
+                     METASTORE__COMPARE__COMPARE_RESULT__LESS);
     ck_assert_int_eq(t->compare[1]->mod_revision, 4);
     ck_assert_uint_eq(t->n_success, 2);
     ck_assert_int_eq(t->success[0]->request_case,
@@ -157,8 +164,9 @@ START_TEST(empty_body_is_an_empty_request)
     ck_assert_int_eq(enc("/v3/maintenance/status", "", &out, &len), 0);
     ck_assert_uint_eq(len, 0);
     free(out);
-    ck_assert_int_eq(enc("/v3/kv/compaction", "{\"revision\":\"3\","
-                                              "\"physical\":true}",
+    ck_assert_int_eq(enc("/v3/kv/compaction",
+                         "{\"revision\":\"3\","
+                         "\"physical\":true}",
                          &out, &len),
                      0);
     Metastore__CompactionRequest *c =
@@ -174,31 +182,38 @@ START_TEST(bad_bodies_are_refused_naming_the_field)
 {
     refused("/v3/kv/range", "{\"key\":", "not valid JSON");
     refused("/v3/kv/range", "[1]", "must be a JSON object");
-    refused("/v3/kv/range", "{\"key\":\"Zm9v!\"}", "field \"key\": not valid "
-                                                   "base64");
-    refused("/v3/kv/range", "{\"key\":5}", "field \"key\": expected a base64 "
-                                           "string, got a number");
-    refused("/v3/kv/range", "{\"limit\":true}", "field \"limit\": expected an "
-                                                "integer");
+    refused("/v3/kv/range", "{\"key\":\"Zm9v!\"}",
+            "field \"key\": not valid "
+            "base64");
+    refused("/v3/kv/range", "{\"key\":5}",
+            "field \"key\": expected a base64 "
+            "string, got a number");
+    refused("/v3/kv/range", "{\"limit\":true}",
+            "field \"limit\": expected an "
+            "integer");
     refused("/v3/kv/range", "{\"limit\":1.5}", "not a 64-bit integer");
     refused("/v3/kv/range", "{\"limit\":\"9223372036854775808\"}",
             "not a 64-bit integer");
     refused("/v3/kv/range", "{\"min_applied_index\":-1}",
             "not an unsigned 64-bit integer");
-    refused("/v3/kv/range", "{\"keys_only\":\"yes\"}", "expected true or false");
+    refused("/v3/kv/range", "{\"keys_only\":\"yes\"}",
+            "expected true or false");
     refused("/v3/kv/range", "{\"sort_order\":\"UP\"}",
             "unknown value (one of NONE, ASCEND, DESCEND)");
     refused("/v3/kv/range", "{\"sort_order\":9}", "unknown value");
-    refused("/v3/kv/range", "{\"kye\":\"Zm9v\"}", "unknown field \"kye\" in "
-                                                  "RangeRequest");
+    refused("/v3/kv/range", "{\"kye\":\"Zm9v\"}",
+            "unknown field \"kye\" in "
+            "RangeRequest");
     refused("/v3/kv/range", "{\"Key\":\"Zm9v\"}", "unknown field \"Key\"");
     refused("/v3/kv/put", "{\"key\":\"Zm9v\",\"key\":\"Zm9v\"}",
             "the same member name twice");
-    refused("/v3/kv/txn", "{\"compare\":{}}", "field \"compare\": expected an "
-                                              "array");
-    refused("/v3/kv/txn",
-            "{\"compare\":[{\"key\":\"Zm9v\"},{\"value\":\"YQ\",\"version\":1}]}",
-            "compare[1].compare has more than one of");
+    refused("/v3/kv/txn", "{\"compare\":{}}",
+            "field \"compare\": expected an "
+            "array");
+    refused(
+        "/v3/kv/txn",
+        "{\"compare\":[{\"key\":\"Zm9v\"},{\"value\":\"YQ\",\"version\":1}]}",
+        "compare[1].compare has more than one of");
     refused("/v3/kv/txn",
             "{\"success\":[{\"request_put\":{\"key\":\"Zm9v\",\"valu\":1}}]}",
             "unknown field \"success[0].valu\" in PutRequest");
@@ -206,8 +221,9 @@ START_TEST(bad_bodies_are_refused_naming_the_field)
             "{\"failure\":[{\"request_put\":{},\"request_range\":{}}]}",
             "failure[0].a request op holds more than one request");
     refused("/v3/kv/txn", "{\"success\":[5]}", "success[0].");
-    refused("/v3/maintenance/status", "{\"x\":1}", "unknown field \"x\" in "
-                                                   "StatusRequest");
+    refused("/v3/maintenance/status", "{\"x\":1}",
+            "unknown field \"x\" in "
+            "StatusRequest");
 }
 END_TEST
 
@@ -318,9 +334,8 @@ START_TEST(error_replies_become_gateway_error_bodies)
     /* No reply at all, and a reply that does not decode. */
     struct json_out o;
     json_out_init(&o);
-    ck_assert_int_eq(hkv_render_reply(hkv_route_find("/v3/kv/put"), true,
-                                      NULL, 0, &o),
-                     503);
+    ck_assert_int_eq(
+        hkv_render_reply(hkv_route_find("/v3/kv/put"), true, NULL, 0, &o), 503);
     ck_assert_ptr_nonnull(strstr(o.buf, "\"code\":14"));
     json_out_free(&o);
     json_out_init(&o);
@@ -353,9 +368,9 @@ START_TEST(statuses_map_to_grpc_gateway_http_codes)
     ck_assert_int_eq(hkv_grpc_code(77), 2);
     struct json_out o;
     json_out_init(&o);
-    ck_assert_int_eq(hkv_render_error(&o, SRV_STATUS_RESOURCE_EXHAUSTED, 413,
-                                      "too big"),
-                     413);
+    ck_assert_int_eq(
+        hkv_render_error(&o, SRV_STATUS_RESOURCE_EXHAUSTED, 413, "too big"),
+        413);
     ck_assert_str_eq(o.buf, "{\"error\":\"too big\",\"code\":8,\"message\":"
                             "\"too big\",\"status\":\"RESOURCE_EXHAUSTED\"}\n");
     json_out_free(&o);

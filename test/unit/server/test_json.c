@@ -77,16 +77,16 @@ END_TEST
 START_TEST(malformed_strings_are_refused)
 {
     ck_assert_int_eq(parse_err("\"abc"), JSON_ESTRING);
-    ck_assert_int_eq(parse_err("\"a\nb\""), JSON_ESTRING);      /* control */
-    ck_assert_int_eq(parse_err("\"\\x\""), JSON_ESTRING);       /* escape */
-    ck_assert_int_eq(parse_err("\"\\u12\""), JSON_ESTRING);     /* short */
-    ck_assert_int_eq(parse_err("\"\\ud800\""), JSON_ESTRING);   /* lone hi */
+    ck_assert_int_eq(parse_err("\"a\nb\""), JSON_ESTRING);    /* control */
+    ck_assert_int_eq(parse_err("\"\\x\""), JSON_ESTRING);     /* escape */
+    ck_assert_int_eq(parse_err("\"\\u12\""), JSON_ESTRING);   /* short */
+    ck_assert_int_eq(parse_err("\"\\ud800\""), JSON_ESTRING); /* lone hi */
     ck_assert_int_eq(parse_err("\"\\udc00\\ud800\""), JSON_ESTRING);
     ck_assert_int_eq(parse_err("\"\\ud800\\u0041\""), JSON_ESTRING);
-    ck_assert_int_eq(parse_err("\"\xc0\xaf\""), JSON_ESTRING);  /* overlong */
+    ck_assert_int_eq(parse_err("\"\xc0\xaf\""), JSON_ESTRING); /* overlong */
     ck_assert_int_eq(parse_err("\"\xed\xa0\x80\""), JSON_ESTRING); /* surr. */
     ck_assert_int_eq(parse_err("\"\xf4\x90\x80\x80\""), JSON_ESTRING);
-    ck_assert_int_eq(parse_err("\"\xe2\x82\""), JSON_ESTRING);  /* cut */
+    ck_assert_int_eq(parse_err("\"\xe2\x82\""), JSON_ESTRING); /* cut */
     ck_assert_int_eq(parse_err("\"\xff\""), JSON_ESTRING);
     ck_assert_int_eq(parse_err("'a'"), JSON_ESYNTAX);
 }
@@ -101,8 +101,8 @@ START_TEST(numbers_follow_the_rfc_grammar)
         ck_assert_str_eq(doc.root->str, good[i]);
         json_doc_free(&doc);
     }
-    const char *bad[] = {"01", "1.", ".5", "+1", "-", "1e", "1e+", "0x10",
-                         "-a"};
+    const char *bad[] = {"01", "1.",  ".5",   "+1", "-",
+                         "1e", "1e+", "0x10", "-a"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rv = parse_err(bad[i]);
         ck_assert_msg(rv == JSON_ENUMBER || rv == JSON_ESYNTAX ||
@@ -203,7 +203,7 @@ START_TEST(int64_reads_numbers_and_strings_exactly)
     v = v->next;
     ck_assert_int_eq(json_int64(v, &i), -1); /* exponent */
     v = v->next;
-    ck_assert_int_eq(json_int64(v, &i), -1); /* space */
+    ck_assert_int_eq(json_int64(v, &i), -1);        /* space */
     ck_assert_int_eq(json_int64(doc.root, &i), -1); /* an array */
     json_doc_free(&doc);
 }
