@@ -9,9 +9,9 @@
 #   follower   linearizable reads on the followers (read index from leader)
 #   serial     serializable reads on the leader (local state, no guarantee)
 #   ping       the protocol alone
-# plus, when redis-benchmark is installed (apt-get install redis-server), a
-# Redis GET anchor: the ceiling of one event loop on this machine.
 #   http       linearizable reads on the leader through the HTTP/JSON API
+# plus, when redis-benchmark is installed (apt-get install redis-server), a
+# Redis GET anchor: the ceiling of one event loop on this machine;
 # plus, when etcd is installed (WITH_BENCH=1 scripts/install-deps.sh), the
 # same reads through etcd 3.4's JSON gateway on a 3-node etcd cluster,
 # measured by the same tool (metastore-bench --http).
