@@ -135,6 +135,7 @@ static void conn_close(struct hconn *c)
     }
     if (!c->rejected) {
         h->n_conns--;
+        h->s->stats.http_connections = h->n_conns;
     }
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->idle, on_handle_closed);
@@ -179,6 +180,9 @@ static void respond(struct hconn *c, int status, const char *body, size_t len,
         ms_warn("http: out of memory for a response to %s; closing", c->peer);
         conn_close(c);
         return;
+    }
+    if (status >= 100 && status < 600) {
+        c->h->s->stats.http_responses[status / 100]++;
     }
     if (!keep_alive) {
         c->finishing = true;
@@ -582,6 +586,7 @@ static void on_connection(uv_stream_t *listener, int status)
     c->rejected = h->n_conns >= h->s->cfg.server.http_max_connections;
     if (!c->rejected) {
         h->n_conns++;
+        h->s->stats.http_connections = h->n_conns;
     }
     struct http_limits lim;
     http_limits_default(&lim);

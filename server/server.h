@@ -132,6 +132,10 @@ struct srv_stats {
     struct srv_hist snapshot_ns;  /* snapshot duration */
     uint64_t bytes_received; /* client connections, bytes read */
     uint64_t bytes_sent;     /* client connections, bytes written */
+    /* The HTTP/JSON API (http_api.c): responses by class (index status /
+     * 100: 1xx..5xx) and open connections. */
+    uint64_t http_responses[6];
+    uint64_t http_connections;
 };
 
 /* Counts one answered client request (requests_total{method,status} and

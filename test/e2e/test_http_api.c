@@ -549,6 +549,18 @@ START_TEST(chunked_and_malformed_requests_are_refused_then_closed)
     free(c);
     still_serving();
     ck_assert(e2e_server_log_contains(&srv, "HTTP/JSON API listening on"));
+    /* Every refusal above is counted on /metrics (2 x 411, 5 x 400, 1 x
+     * 505: seven 4xx, one 5xx), the good request as a 2xx. */
+    char mcmd[256];
+    snprintf(mcmd, sizeof mcmd,
+             "curl -s http://127.0.0.1:%u/metrics | grep "
+             "'^metastore_http_responses_total'",
+             srv.admin_port);
+    out = run_sh(mcmd);
+    ck_assert_msg(strstr(out, "{class=\"4xx\"} 7") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "{class=\"5xx\"} 1") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "{class=\"2xx\"} 1") != NULL, "%s", out);
+    free(out);
     stop_clean();
 }
 END_TEST
