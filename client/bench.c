@@ -93,6 +93,10 @@ struct conn {
     struct buf out;  /* frames queued since the last write */
     struct buf wout; /* the frames of the write in flight */
     struct buf in;   /* bytes read, not yet a whole frame */
+    /* --http: answers come in request order; the slots in flight, oldest
+     * first. */
+    uint32_t *fifo;
+    uint32_t fifo_head, fifo_len;
     bool writing;
     bool tcp_open; /* uv_tcp_init done: the handle must be closed */
     bool connected;
@@ -194,12 +198,46 @@ static enum kind pick_kind(struct run *r)
     return bench_rng_double(&r->rng) < r->o->read_ratio ? K_RANGE : K_PUT;
 }
 
+/* --http: appends one HTTP request to c->out.  0 or MS_ENOMEM. */
+static int encode_http(struct conn *c, enum kind k, uint64_t key_idx)
+{
+    struct run *r = c->run;
+    char key[BENCH_KEY_MAX];
+    size_t klen = k != K_PING ? bench_key_format(key_idx, key) : 0;
+    enum bench_http_kind hk = k == K_RANGE ? BENCH_HTTP_RANGE
+                              : k == K_PUT ? BENCH_HTTP_PUT
+                                           : BENCH_HTTP_STATUS;
+    bool ser = r->o->consistency == MS_CONSISTENCY_SERIALIZABLE;
+    /* Base64 takes 4/3 of the bytes; the head about 150. */
+    if (buf_reserve(&c->out, 256 + 2 * (klen + r->o->value_size)) == NULL) {
+        return MS_ENOMEM;
+    }
+    size_t cap = c->out.cap - c->out.len;
+    size_t need = bench_http_request((char *)c->out.p + c->out.len, cap, hk,
+                                     c->target->endpoint, key, klen, r->value,
+                                     r->o->value_size, ser);
+    if (need > cap) {
+        if (need == (size_t)-1 || buf_reserve(&c->out, need) == NULL) {
+            return MS_ENOMEM;
+        }
+        need = bench_http_request((char *)c->out.p + c->out.len, need, hk,
+                                  c->target->endpoint, key, klen, r->value,
+                                  r->o->value_size, ser);
+    }
+    c->out.len += need;
+    return 0;
+}
+
 /* Appends one request frame to c->out.  Returns 0 or MS_ENOMEM. */
 static int encode_request(struct conn *c, enum kind k, uint64_t key_idx,
                           uint64_t id)
 {
     struct run *r = c->run;
     char key[BENCH_KEY_MAX];
+    if (r->o->http) {
+        (void)id;
+        return encode_http(c, k, key_idx);
+    }
     Metastore__RangeRequest rq = METASTORE__RANGE_REQUEST__INIT;
     Metastore__PutRequest pq = METASTORE__PUT_REQUEST__INIT;
     const ProtobufCMessage *msg = NULL;
@@ -253,6 +291,9 @@ static int conn_issue(struct conn *c, enum kind k, uint64_t key_idx,
     c->n_free--;
     c->slots[s] =
         (struct slot){.id = id, .start_ns = now, .kind = (uint8_t)k, .busy = 1};
+    if (r->o->http) {
+        c->fifo[(c->fifo_head + c->fifo_len++) % r->o->depth] = s;
+    }
     r->inflight++;
     return 0;
 }
@@ -587,6 +628,40 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init((char *)p, (unsigned int)(b->cap - b->len));
 }
 
+/* --http: handles the whole responses in c->in.  0, or -1 when the
+ * connection must be dropped (conn_fail already called). */
+static int http_answers(struct conn *c, uint64_t now)
+{
+    size_t off = 0;
+    for (;;) {
+        size_t used = 0;
+        int code = 0;
+        int rv = bench_http_response(c->in.p + off, c->in.len - off, &used,
+                                     &code);
+        if (rv == 0) {
+            break;
+        }
+        if (rv < 0 || (code != -100 && c->fifo_len == 0)) {
+            conn_fail(c, ST_PROTO, "not an HTTP response to a request");
+            return -1;
+        }
+        off += used;
+        if (code == -100) {
+            continue; /* 100 Continue */
+        }
+        uint32_t s = c->fifo[c->fifo_head];
+        c->fifo_head = (c->fifo_head + 1) % c->run->o->depth;
+        c->fifo_len--;
+        int status = code == 0 ? 0 : code < N_STATUS - 1 ? code : N_STATUS - 1;
+        slot_done(c, s, status, now);
+    }
+    if (off > 0) {
+        memmove(c->in.p, c->in.p + off, c->in.len - off);
+        c->in.len -= off;
+    }
+    return 0;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 {
     struct conn *c = stream->data;
@@ -604,6 +679,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
         return;
     }
     uint64_t now = uv_hrtime();
+    if (c->run->o->http) {
+        if (http_answers(c, now) == 0) {
+            conn_fill(c, now);
+        }
+        run_check_done(c->run);
+        return;
+    }
     size_t off = 0;
     while (c->in.len - off >= MS__FRAME_HEADER_BYTES) {
         struct ms__frame_header h;
@@ -739,7 +821,8 @@ static int conn_init(struct run *r, struct conn *c, const struct target *t)
     c->target = t;
     c->slots = calloc(r->o->depth, sizeof(*c->slots));
     c->free_ids = calloc(r->o->depth, sizeof(*c->free_ids));
-    if (c->slots == NULL || c->free_ids == NULL) {
+    c->fifo = calloc(r->o->depth, sizeof(*c->fifo));
+    if (c->slots == NULL || c->free_ids == NULL || c->fifo == NULL) {
         return MS_ENOMEM;
     }
     for (uint32_t i = 0; i < r->o->depth; i++) {
@@ -1011,6 +1094,22 @@ static int pick_targets(struct run *r)
     r->targets = calloc(o->n_endpoints, sizeof(*r->targets));
     if (r->targets == NULL) {
         return 1;
+    }
+    if (o->http) {
+        /* HTTP endpoints (ours or etcd's) are not asked for roles: every
+         * one is a target. */
+        for (size_t i = 0; i < o->n_endpoints; i++) {
+            struct target *t = &r->targets[i];
+            t->endpoint = o->endpoints[i];
+            snprintf(t->role, sizeof(t->role), "http");
+            if (resolve(t->endpoint, &t->addr) != 0) {
+                fprintf(stderr, "metastore-bench: cannot resolve %s\n",
+                        t->endpoint);
+                return 1;
+            }
+        }
+        r->n_targets = o->n_endpoints;
+        return 0;
     }
     size_t kept = 0;
     for (unsigned waited = 0;; waited += 100) {
@@ -1286,6 +1385,7 @@ static void run_free(struct run *r)
         struct conn *c = &r->conns[i];
         free(c->slots);
         free(c->free_ids);
+        free(c->fifo);
         buf_free(&c->out);
         buf_free(&c->wout);
         buf_free(&c->in);

@@ -47,6 +47,11 @@ const char bench_usage[] =
     "  --cert FILE          TLS: client certificate (with --key)\n"
     "  --key FILE           TLS: the client certificate's key\n"
     "  --insecure-skip-tls-verify  TLS without checking the server\n"
+    "  --http               speak HTTP/1.1 + JSON (etcd v3 gateway shapes:\n"
+    "                       POST /v3/kv/range, /v3/kv/put) to endpoints that\n"
+    "                       are HTTP addresses: metastored --http-listen or\n"
+    "                       etcd's client port; every endpoint is a target;\n"
+    "                       use --depth 1 unless the server pipelines\n"
     "  -h, --help           this text\n";
 
 const char *bench_op_name(enum bench_op op)
@@ -181,6 +186,8 @@ static int opt_switch(struct bench_opts *o, const char *name)
     } else if (strcmp(name, "insecure-skip-tls-verify") == 0) {
         o->insecure_skip_verify = true;
         o->tls = true;
+    } else if (strcmp(name, "http") == 0) {
+        o->http = true;
     } else if (strcmp(name, "help") == 0) {
         o->help = true;
     } else {

@@ -53,6 +53,7 @@ struct bench_opts {
     uint64_t seed;
     bool preload;
     bool json;
+    bool http; /* --http: etcd v3 JSON gateway over HTTP/1.1 */
     bool help;
     /* TLS (etcdctl's flag names); tls is set when any was given.  The
      * strings point into argv. */
@@ -170,6 +171,35 @@ uint64_t bench_rate_due(const struct bench_rate *r, uint64_t now_ns);
 void bench_rate_take(struct bench_rate *r, uint64_t n);
 /* When the next operation becomes due (start_ns when unlimited). */
 uint64_t bench_rate_next_ns(const struct bench_rate *r);
+
+/* ---- the HTTP/JSON mode (--http, client/bench_http.c) --------------------- */
+
+/* What an HTTP request asks for. */
+enum bench_http_kind {
+    BENCH_HTTP_STATUS = 0, /* POST /v3/maintenance/status (for --op ping) */
+    BENCH_HTTP_RANGE,      /* POST /v3/kv/range {"key"} */
+    BENCH_HTTP_PUT,        /* POST /v3/kv/put {"key","value"} */
+};
+
+/*
+ * Writes one keep-alive HTTP/1.1 request in etcd v3 JSON gateway shape
+ * (base64 key and value) into out[0..cap) and returns its length; a return
+ * > cap means "needs that many bytes" (nothing useful written).  `host` is
+ * the Host header.  serializable adds "serializable":true to a range.
+ */
+size_t bench_http_request(char *out, size_t cap, enum bench_http_kind k,
+                          const char *host, const char *key, size_t key_len,
+                          const uint8_t *value, size_t value_len,
+                          bool serializable);
+
+/*
+ * Parses one HTTP/1.1 response with a Content-Length body at p[0..n).
+ * Returns 0 (incomplete: read more), 1 (complete: *used bytes, *code 0
+ * for a 2xx answer, else the gRPC "code" of the JSON error body, or the
+ * HTTP status when the body has none), or -1 (not an HTTP response, or no
+ * Content-Length).
+ */
+int bench_http_response(const uint8_t *p, size_t n, size_t *used, int *code);
 
 /* ---- formatting ------------------------------------------------------- */
 

@@ -12,9 +12,14 @@
 #   lease-tls  lease reads again, TLS on the client and peer ports
 #              (certificates from scripts/gen-test-certs.sh; skipped
 #              without the openssl command)
+#   http       linearizable reads on the leader through the HTTP/JSON API
 # plus, when redis-benchmark is installed (apt-get install redis-server), a
-# Redis GET anchor: the ceiling of one event loop on this machine.
-# Environment: BUILD, DURATION (10s), CONNS (64), DEPTH (16), KEYS (10000).
+# Redis GET anchor: the ceiling of one event loop on this machine;
+# plus, when etcd is installed (WITH_BENCH=1 scripts/install-deps.sh), the
+# same reads through etcd 3.4's JSON gateway on a 3-node etcd cluster,
+# measured by the same tool (metastore-bench --http).
+# Environment: BUILD, DURATION (10s), CONNS (64), DEPTH (16), KEYS (10000),
+# HTTP_DEPTH (1: requests in flight per HTTP connection).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -22,6 +27,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 DEPTH=${DEPTH:-16}
 KEYS=${KEYS:-10000}
+HTTP_DEPTH=${HTTP_DEPTH:-1}
 BASE=${BASE_PORT:-27100}
 DIR=$(mktemp -d /tmp/metastore-bench-XXXXXX)
 pids=()
@@ -48,6 +54,7 @@ start_cluster() { # extra metastored flags...
             --listen-client 127.0.0.1:$((BASE + 10 * i)) \
             --listen-peer 127.0.0.1:$((BASE + 10 * i + 1)) \
             --listen-admin 127.0.0.1:$((BASE + 10 * i + 2)) \
+            --http-listen 127.0.0.1:$((BASE + 10 * i + 3)) \
             --initial-cluster "$ic" --log-level warn "$@" 2>>"$DIR/log" &
         pids+=($!)
     done
@@ -60,8 +67,8 @@ start_cluster() { # extra metastored flags...
 
 # Prints "ops_per_sec p50_us p99_us" for one bench run.
 run_bench() { # metastore-bench flags...
-    "$BUILD/metastore-bench" "${CLIENT_TLS[@]}" --endpoints "$(endpoints)" --conns "$CONNS" \
-        --depth "$DEPTH" --keys "$KEYS" --value-size 256 --duration "$DURATION" \
+    "$BUILD/metastore-bench" "${CLIENT_TLS[@]}" --endpoints "${BENCH_ENDPOINTS:-$(endpoints)}" --conns "$CONNS" \
+        --depth "${BENCH_DEPTH:-$DEPTH}" --keys "$KEYS" --value-size 256 --duration "$DURATION" \
         --json "$@" | awk '
         { line = line $0 }
         END {
@@ -72,6 +79,30 @@ run_bench() { # metastore-bench flags...
             }
             printf "%s %s %s\n", v["ops_per_s"], v["p50"], v["p99"]
         }'
+}
+
+# The HTTP address (host:port) of the leader among nodes 1..3 whose HTTP
+# port is base + 10 * i + off: the node whose status says it leads
+# (MetaStore: "role":"leader"; etcd: "leader" equal to its own member_id).
+http_leader() { # base, off
+    local i addr out
+    for _ in $(seq 1 50); do
+        for i in 1 2 3; do
+            addr=127.0.0.1:$(($1 + 10 * i + $2))
+            out=$(curl -s -X POST "http://$addr/v3/maintenance/status" || true)
+            if printf '%s' "$out" | grep -q '"role":"leader"' ||
+                printf '%s' "$out" | awk '{
+                    m = $0; sub(/.*"member_id":"/, "", m); sub(/".*/, "", m)
+                    l = $0; sub(/.*"leader":"/, "", l); sub(/".*/, "", l)
+                    exit !(m != "" && m == l) }'; then
+                echo "$addr"
+                return
+            fi
+        done
+        sleep 0.2
+    done
+    echo "bench-reads: no HTTP leader found" >&2
+    exit 1
 }
 
 declare -A ops p50 p99
@@ -92,6 +123,9 @@ measure lease --op range --consistency l --target leader
 measure follower --op range --consistency l --target followers
 measure serial --op range --consistency s --target leader
 measure ping --op ping --target leader
+# The HTTP/JSON API on the leader, with the same tool in HTTP mode.
+BENCH_ENDPOINTS=$(http_leader "$BASE" 3) BENCH_DEPTH=$HTTP_DEPTH \
+    measure http --http --op range --consistency l
 
 if command -v openssl >/dev/null 2>&1; then
     scripts/gen-test-certs.sh "$DIR/certs" >/dev/null
@@ -123,6 +157,34 @@ if [ -n "${ops[lease-tls]:-}" ]; then
     echo "lease-tls / lease : $(ratio "${ops[lease-tls]}" "${ops[lease]}")   (the cost of TLS; p99 ${p99[lease-tls]} vs ${p99[lease]} us)"
 else
     echo "lease-tls: not measured (the openssl command is not installed)"
+fi
+
+echo "http / lease      : $(ratio "${ops[http]}" "${ops[lease]}")   (the cost of HTTP + JSON, depth $HTTP_DEPTH vs $DEPTH)"
+
+# etcd 3.4 anchor: the same reads through etcd's JSON gateway on a 3-node
+# etcd cluster on this machine, measured by the same tool in HTTP mode.
+if command -v etcd >/dev/null; then
+    EB=$((BASE + 50))
+    eic=""
+    for i in 1 2 3; do eic+="${eic:+,}e$i=http://127.0.0.1:$((EB + 10 * i + 1))"; done
+    for i in 1 2 3; do
+        etcd --name e$i --data-dir "$DIR/etcd$i" \
+            --listen-client-urls http://127.0.0.1:$((EB + 10 * i)) \
+            --advertise-client-urls http://127.0.0.1:$((EB + 10 * i)) \
+            --listen-peer-urls http://127.0.0.1:$((EB + 10 * i + 1)) \
+            --initial-advertise-peer-urls http://127.0.0.1:$((EB + 10 * i + 1)) \
+            --initial-cluster "$eic" --log-level error >>"$DIR/etcd.log" 2>&1 &
+        pids+=($!)
+    done
+    eleader=$(http_leader "$EB" 0)
+    "$BUILD/metastore-bench" --http --endpoints "$eleader" --keys "$KEYS" --value-size 256 \
+        --op put --preload --requests 1 --json >/dev/null
+    BENCH_ENDPOINTS=$eleader BENCH_DEPTH=$HTTP_DEPTH \
+        measure etcd-http --http --op range --consistency l
+    stop_cluster
+    echo "http / etcd-http : $(ratio "${ops[http]}" "${ops[etcd-http]}")   (MetaStore's HTTP API vs etcd 3.4's gateway, same tool)"
+else
+    echo "etcd not installed: no etcd anchor (WITH_BENCH=1 scripts/install-deps.sh installs etcd-server)"
 fi
 
 if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then

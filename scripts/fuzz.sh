@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 FUZZ_DIR=${FUZZ_DIR:-build/fuzz}
 CLANG=${CLANG:-clang}
-ALL_TARGETS=(frame peer wal config http range)
+ALL_TARGETS=(frame peer wal config http range json)
 
 build_only=0
 gen_corpus=0
@@ -83,11 +83,12 @@ target_sources() {
     config) echo "server/config.c server/log.c ${RAFT_SRC[*]}" ;;
     http) echo "server/http.c" ;;
     range) echo "server/range_decode.c $PB_METASTORE" ;;
+    json) echo "server/json.c server/http_kv.c server/status.c server/frame.c $PB_METASTORE $PB_RAFT" ;;
     esac
 }
 target_libs() {
     case $1 in
-    frame | peer | range) echo "-lprotobuf-c" ;;
+    frame | peer | range | json) echo "-lprotobuf-c" ;;
     config) echo "-lyaml" ;;
     wal) echo "-lpthread" ;;
     esac

@@ -9,10 +9,16 @@ set -eu
 # format), libyaml (config), OpenSSL (TLS on the client and peer ports; the
 # openssl command makes the test certificates), Check (unit tests), pkg-config.  Test tools:
 # clang with its libFuzzer runtime (the fuzz targets `make test` runs
-# briefly), valgrind (`make valgrind`).
+# briefly), valgrind (`make valgrind`), curl (the HTTP/JSON API tests run
+# the documented curl examples).
 PACKAGES="build-essential pkg-config libuv1-dev librocksdb-dev libprotobuf-c-dev
-protobuf-c-compiler libyaml-dev libssl-dev openssl check clang libclang-rt-14-dev valgrind"
+protobuf-c-compiler libyaml-dev libssl-dev openssl check clang libclang-rt-14-dev valgrind curl"
 # Tooling: clang-format and cppcheck for `make format` and `make lint`.
+# Benchmark anchors for `make bench-reads` (optional, never needed by
+# `make test`): etcd 3.4 (its JSON gateway) and Redis.
+if [ "${WITH_BENCH:-0}" = 1 ]; then
+    PACKAGES="$PACKAGES etcd-server redis-server"
+fi
 if [ "${WITH_TOOLS:-0}" = 1 ]; then
     PACKAGES="$PACKAGES clang-format cppcheck"
 fi

@@ -334,6 +334,21 @@ static void collect_net(struct metrics *m, struct srv *s)
     put(m, METRICS_COUNTER, "metastore_watch_refused_total",
         "Watch requests refused (server.max_watchers, bad requests).",
         (double)ws.refused);
+    put(m, METRICS_GAUGE, "metastore_http_connections",
+        "Open connections to the HTTP/JSON API.",
+        (double)s->stats.http_connections);
+    static const char *const class_label[1] = {"class"};
+    struct metrics_family *hf;
+    if (metrics_declare(m, METRICS_COUNTER, "metastore_http_responses_total",
+                        "HTTP/JSON API responses by status class.", 1,
+                        class_label, 0, NULL, &hf) == 0) {
+        static const char *const classes[6] = {"", "1xx", "2xx",
+                                               "3xx", "4xx", "5xx"};
+        for (int i = 1; i < 6; i++) {
+            const char *lv[1] = {classes[i]};
+            (void)metrics_set(hf, lv, (double)s->stats.http_responses[i]);
+        }
+    }
     static const char *const peer_label[1] = {"peer"};
     struct metrics_family *f;
     if (metrics_declare(m, METRICS_GAUGE, "metastore_peer_connected",

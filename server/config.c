@@ -102,6 +102,11 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
       server.watch_slow_timeout_ms, NULL)                                      \
     X(WATCH_PROGRESS, "server.watch_progress_interval", T_DUR,                 \
       server.watch_progress_interval_ms, NULL)                                 \
+    X(HTTP_LISTEN, "server.http_listen", T_STR, server.http_listen, NULL)      \
+    X(HTTP_MAX_BODY, "server.http_max_body_bytes", T_SIZE,                     \
+      server.http_max_body_bytes, NULL)                                        \
+    X(HTTP_MAX_CONNS, "server.http_max_connections", T_U64,                    \
+      server.http_max_connections, NULL)                                       \
     X(TICK, "raft.tick_interval", T_DUR, raft.tick_interval_ms, NULL)          \
     X(ELECTION, "raft.election_timeout", T_DUR, raft.election_timeout_ms,      \
       NULL)                                                                    \
@@ -560,6 +565,9 @@ void srv_config_defaults(struct srv_config *cfg)
     cfg->server.watch_batch_events = 256;
     cfg->server.watch_slow_timeout_ms = 30000;
     cfg->server.watch_progress_interval_ms = 600000;
+    cfg->server.http_listen[0] = '\0'; /* the HTTP/JSON API is off */
+    cfg->server.http_max_body_bytes = 4u << 20;
+    cfg->server.http_max_connections = 256;
 
     cfg->raft.tick_interval_ms = 10;
     cfg->raft.election_timeout_ms = 1000;
@@ -1004,6 +1012,7 @@ static const struct {
     {"listen-client", "server.client_listen"},
     {"listen-peer", "server.peer_listen"},
     {"listen-admin", "server.admin_listen"},
+    {"http-listen", "server.http_listen"},
     {"log-level", "log.level"},
     {"log-format", "log.format"},
     {"engine", "storage.engine"},
@@ -1195,6 +1204,8 @@ static const struct {
     {K_WATCH_BATCH, 1, 100000},
     {K_WATCH_SLOW, 0, 3600000},
     {K_WATCH_PROGRESS, 10, 86400000},
+    {K_HTTP_MAX_BODY, 1u << 10, 256ull << 20},
+    {K_HTTP_MAX_CONNS, 1, 100000},
     {K_REQ_TIMEOUT, 1, 3600000},
     {K_TICK, 1, 1000},
     {K_ELECTION, 2, 600000},
@@ -1335,6 +1346,29 @@ static int check_listen(const struct srv_config *cfg, char *err, size_t errlen)
                 return errorf(err, errlen, "%s: %s: \"%s\" is also %s",
                               AT(lk[i]), a, keys[lk[j]].path);
         }
+    }
+    return 0;
+}
+
+/* server.http_listen: empty (off), or an address no other listener has. */
+static int check_http(const struct srv_config *cfg, char *err, size_t errlen)
+{
+    char o[300];
+    const char *a = cfg->server.http_listen;
+    if (a[0] == '\0')
+        return 0;
+    int rc = check_addr(a, true, origin_of(cfg, K_HTTP_LISTEN, o, sizeof(o)),
+                        keys[K_HTTP_LISTEN].path, err, errlen);
+    if (rc < 0)
+        return rc;
+    static const int lk[] = {K_CLIENT_LISTEN, K_PEER_LISTEN, K_ADMIN_LISTEN};
+    for (int j = 0; j < 3; j++) {
+        char host[SRV_CONFIG_ADDR_MAX];
+        uint16_t port;
+        srv_addr_split(a, host, sizeof(host), &port);
+        if (port != 0 && strcmp(a, field_cptr(cfg, lk[j])) == 0)
+            return errorf(err, errlen, "%s: %s: \"%s\" is also %s",
+                          AT(K_HTTP_LISTEN), a, keys[lk[j]].path);
     }
     return 0;
 }
@@ -1555,7 +1589,7 @@ int srv_config_validate(const struct srv_config *cfg, char *err, size_t errlen)
     int (*const checks[])(const struct srv_config *, char *, size_t) = {
         check_node,    check_ranges, check_timing, check_listen,
         check_members, check_sizes,  check_lease,  check_tls,
-        check_ttl,
+        check_ttl,     check_http,
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         int rc = checks[i](cfg, err, errlen);

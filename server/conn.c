@@ -66,6 +66,11 @@ struct srv_conn {
      * when flushed; wbuf then holds ciphertext. */
     struct srv_tls *tls;
     uint64_t accepted_ms; /* uv_now() at accept: the handshake deadline */
+    /* A request from another front door: the reply goes to this callback
+     * (srv_conn_callback). */
+    srv_conn_reply_cb reply_cb;
+    void *reply_arg;
+    bool is_callback;
 };
 
 static char g_read_buf[READ_BUF_BYTES];
@@ -85,6 +90,12 @@ void srv_conn_unref(struct srv_conn *c)
 {
     if (--c->refs == 0) {
         srv_tls_destroy(c->tls);
+        if (c->reply_cb != NULL) {
+            /* Never answered: the callback still runs once. */
+            srv_conn_reply_cb cb = c->reply_cb;
+            c->reply_cb = NULL;
+            cb(c->reply_arg, true, NULL, 0);
+        }
         frame_decoder_close(&c->dec);
         free(c->out);
         free(c->wbuf);
@@ -175,6 +186,13 @@ static uint8_t *out_reserve(struct srv_conn *c, size_t n)
 static void reply_forward(struct srv_conn *c, bool is_error,
                           const uint8_t *body, size_t len)
 {
+    if (c->reply_cb != NULL) {
+        srv_conn_reply_cb cb = c->reply_cb;
+        c->reply_cb = NULL;
+        c->closing = true;
+        cb(c->reply_arg, is_error, body, len);
+        return;
+    }
     peer_forward_reply(c->s->peers, c->forward, is_error, body, len);
     c->forward = NULL;
     c->closing = true; /* nothing more can be sent */
@@ -184,7 +202,25 @@ static void reply_forward(struct srv_conn *c, bool is_error,
 
 bool srv_conn_is_forwarded(const struct srv_conn *c)
 {
-    return c->is_forward;
+    return c->is_forward && !c->is_callback;
+}
+
+struct srv_conn *srv_conn_callback(struct srv *s, const char *peer,
+                                   srv_conn_reply_cb cb, void *arg)
+{
+    struct srv_conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->s = s;
+    c->refs = 1;
+    c->reply_cb = cb;
+    c->reply_arg = arg;
+    c->is_callback = true;
+    c->is_forward = true; /* no socket: lives until its request is done */
+    c->pending = 1;
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    return c;
 }
 
 struct srv_conn *srv_conn_forwarded(struct srv *s,
@@ -211,7 +247,7 @@ void srv_conn_reply_raw(struct srv *s, struct srv_conn *c, uint16_t method,
     if (c->closing) {
         return;
     }
-    if (c->forward != NULL) {
+    if (c->forward != NULL || c->reply_cb != NULL) {
         reply_forward(c, is_error, body, len);
         return;
     }
@@ -240,7 +276,7 @@ static void append_packed(struct srv_conn *c, uint16_t method, uint8_t flags,
                           size_t (*pack)(const void *ctx, uint8_t *out),
                           const void *ctx)
 {
-    if (c->forward != NULL) {
+    if (c->forward != NULL || c->reply_cb != NULL) {
         uint8_t stack[512] = {0};
         uint8_t *buf = body_len <= sizeof stack ? stack : malloc(body_len);
         if (buf == NULL) {

@@ -54,16 +54,24 @@ const char *http_reason(int status)
         return "OK";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 411:
+        return "Length Required";
     case 413:
         return "Content Too Large";
     case 414:
         return "URI Too Long";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
@@ -72,6 +80,8 @@ const char *http_reason(int status)
         return "Not Implemented";
     case 503:
         return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     case 505:
         return "HTTP Version Not Supported";
     default:
@@ -531,4 +541,9 @@ const char *http_request_header(const struct http_request *r, const char *name)
         }
     }
     return NULL;
+}
+
+const struct http_request *http_parser_head(const struct http_parser *p)
+{
+    return p->state == HTTP__BODY || p->state == HTTP__DONE ? &p->req : NULL;
 }

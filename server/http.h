@@ -141,6 +141,11 @@ int http_parser_feed(struct http_parser *p, const void *data, size_t len,
 /* The parsed request; only after http_parser_feed() returned HTTP_DONE. */
 const struct http_request *http_parser_request(const struct http_parser *p);
 
+/* The request head as soon as it is complete, while its body may still be
+ * arriving (body NULL until HTTP_DONE), or NULL: lets a server answer
+ * "Expect: 100-continue" before the body is sent. */
+const struct http_request *http_parser_head(const struct http_parser *p);
+
 /* The value of the first header named `name` (case-insensitive), or NULL. */
 const char *http_request_header(const struct http_request *r, const char *name);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "server/admin.h"
+#include "server/http_api.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "server/status.h"
@@ -38,6 +39,8 @@ static void usage(FILE *f)
 "  --listen-client ADDR     host:port for clients (server.client_listen)\n"
 "  --listen-peer ADDR       host:port for other nodes (server.peer_listen)\n"
 "  --listen-admin ADDR      host:port for metrics (server.admin_listen)\n"
+"  --http-listen ADDR       host:port for the HTTP/JSON API (server.http_listen;\n"
+"                           off unless set; docs/http-api.md)\n"
 "  --log-level LEVEL        debug, info, warn or error\n"
 "  --log-format FORMAT      text or json\n"
 "  --engine ENGINE          memory or rocksdb (storage.engine)\n"
@@ -158,12 +161,17 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 static struct admin_glue g_glue;
 static struct admin_server *g_admin;
+static struct http_api *g_http;
 
 static void finish_shutdown(struct srv *s)
 {
     if (g_admin != NULL) {
         admin_stop(g_admin, NULL, NULL);
         g_admin = NULL;
+    }
+    if (g_http != NULL) {
+        http_api_stop(g_http);
+        g_http = NULL;
     }
     srv_node_fail_all(s, SRV_STATUS_UNAVAILABLE, "server shutting down");
     srv_node_flush(s);
@@ -231,6 +239,9 @@ static int run(struct srv *s)
                     "%s",
                     s->cfg.server.admin_listen);
         }
+    }
+    if (rv == 0 && s->cfg.server.http_listen[0] != '\0') {
+        rv = http_api_start(s, &g_http);
     }
     if (rv != 0) {
         /* A WAL sync may already run on the thread pool: let it end. */

@@ -133,6 +133,10 @@ struct srv_stats {
     struct srv_hist snapshot_ns;  /* snapshot duration */
     uint64_t bytes_received; /* client connections, bytes read */
     uint64_t bytes_sent;     /* client connections, bytes written */
+    /* The HTTP/JSON API (http_api.c): responses by class (index status /
+     * 100: 1xx..5xx) and open connections. */
+    uint64_t http_responses[6];
+    uint64_t http_connections;
 };
 
 /* Counts one answered client request (requests_total{method,status} and
@@ -363,6 +367,20 @@ struct srv_conn *srv_conn_forwarded(struct srv *s,
                                     struct peer_forward_token *token);
 /* True for the pseudo-connection of a forwarded request. */
 bool srv_conn_is_forwarded(const struct srv_conn *c);
+/*
+ * A pseudo-connection for a request that came through another front door
+ * (the HTTP/JSON API, server/http_api.c): its one reply -- the packed
+ * response message, or an ErrorDetail when is_error -- is handed to cb
+ * instead of being framed.  cb runs exactly once: with body NULL when the
+ * request ended without a reply.  It may run inside srv_kv_dispatch().
+ * Returned with one reference for the request in progress (released by
+ * the dispatcher); NULL when out of memory.  `peer` names the client in
+ * logs.
+ */
+typedef void (*srv_conn_reply_cb)(void *arg, bool is_error,
+                                  const uint8_t *body, size_t len);
+struct srv_conn *srv_conn_callback(struct srv *s, const char *peer,
+                                   srv_conn_reply_cb cb, void *arg);
 /* Shorthand for an error reply. */
 void srv_conn_reply_error(struct srv *s, struct srv_conn *c, uint16_t method,
                           uint64_t request_id, int status, const char *msg);

@@ -551,6 +551,44 @@ START_TEST(listen_addresses_must_parse_and_differ)
 }
 END_TEST
 
+START_TEST(http_api_is_off_by_default_and_its_options_are_checked)
+{
+    ck_assert_str_eq(cfg.server.http_listen, "");
+    ck_assert_uint_eq(cfg.server.http_max_body_bytes, cfg.server.max_frame_bytes);
+    ck_assert_uint_eq(cfg.server.http_max_connections, 256);
+    ck_assert_int_eq(srv_config_validate(&cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(srv_config_apply_flag(&cfg, "--http-listen",
+                                           "127.0.0.1:2382", err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(cfg.server.http_listen, "127.0.0.1:2382");
+    ck_assert_int_eq(srv_config_validate(&cfg, err, sizeof(err)), 0);
+    setup();
+    ck_assert_int_eq(load_and_validate("server:\n  http_listen: \"nope\"\n"),
+                     -EINVAL);
+    ck_assert_err_has("t.yaml:2: server.http_listen: \"nope\" is not an "
+                      "address");
+    setup();
+    ck_assert_int_eq(
+        load_and_validate("server:\n  http_listen: \"127.0.0.1:2381\"\n"),
+        -EINVAL);
+    ck_assert_err_has("\"127.0.0.1:2381\" is also server.admin_listen");
+    setup();
+    ck_assert_int_eq(load_and_validate("server:\n  http_max_body_bytes: 10\n"),
+                     -EINVAL);
+    ck_assert_err_has("server.http_max_body_bytes");
+    setup();
+    ck_assert_int_eq(load_and_validate("server:\n  http_max_connections: 0\n"),
+                     -EINVAL);
+    ck_assert_err_has("server.http_max_connections");
+    setup();
+    ck_assert_int_eq(load_and_validate("server:\n  http_listen: \"\"\n"
+                                       "  http_max_body_bytes: 1MiB\n"
+                                       "  http_max_connections: 8\n"),
+                     0);
+    ck_assert_uint_eq(cfg.server.http_max_body_bytes, 1u << 20);
+}
+END_TEST
+
 START_TEST(validation_of_defaults_changed_by_flags_says_command_line)
 {
     ck_assert_int_eq(srv_config_apply_flag(&cfg, "--set",
@@ -765,6 +803,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, out_of_range_sizes_and_limits_are_refused);
     tcase_add_test(tc, max_pending_reads_defaults_to_10000_and_is_bounded);
     tcase_add_test(tc, listen_addresses_must_parse_and_differ);
+    tcase_add_test(tc, http_api_is_off_by_default_and_its_options_are_checked);
     tcase_add_test(tc,
                    validation_of_defaults_changed_by_flags_says_command_line);
     tcase_add_test(tc, flags_override_file_values);

@@ -347,6 +347,25 @@ START_TEST(error_codes_have_text_and_status)
 }
 END_TEST
 
+START_TEST(head_is_available_before_the_body_arrives)
+{
+    const char *h = "POST /v3/kv/put HTTP/1.1\r\nHost: x\r\n"
+                    "Expect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+    ck_assert_ptr_null(http_parser_head(&p));
+    ck_assert_int_eq(feed_all(h, NULL), 0);
+    const struct http_request *r = http_parser_head(&p);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(http_request_header(r, "expect"), "100-continue");
+    ck_assert_uint_eq(r->body_len, 4);
+    ck_assert_ptr_null(r->body);
+    ck_assert_ptr_null(http_parser_request(&p));
+    ck_assert_int_eq(feed_all("abcd", NULL), HTTP_DONE);
+    ck_assert_ptr_nonnull(http_parser_head(&p)->body);
+    http_parser_reset(&p);
+    ck_assert_ptr_null(http_parser_head(&p));
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -369,6 +388,7 @@ static Suite *http_suite(void)
     tcase_add_test(tc, header_limits_give_431);
     tcase_add_test(tc, failed_parser_stays_failed_until_reset);
     tcase_add_test(tc, error_codes_have_text_and_status);
+    tcase_add_test(tc, head_is_available_before_the_body_arrives);
     suite_add_tcase(s, tc);
     return s;
 }
