@@ -303,8 +303,8 @@ static int role_perm(struct ms_client *c, const struct mscli_auth_args *a,
                                               strlen(key), end, end_len)
                    : ms_role_revoke_permission(c, a->args[2], key, strlen(key),
                                                end, end_len);
-    free(owned);
     if (rc != 0) {
+        free(owned);
         return fail(c, rc);
     }
     if (grant) {
@@ -312,11 +312,15 @@ static int role_perm(struct ms_client *c, const struct mscli_auth_args *a,
     } else if (end_len == 0) {
         printf("Permission of key %s is revoked from role %s\n", key,
                a->args[2]);
+    } else if (end_len == 1 && end[0] == 0) {
+        printf("Permission of range [%s, <open ended> is revoked from role "
+               "%s\n",
+               key, a->args[2]);
     } else {
         printf("Permission of range [%s, %.*s) is revoked from role %s\n", key,
-               (int)end_len, end_len == 1 && end[0] == 0 ? "<open ended>" : end,
-               a->args[2]);
+               (int)end_len, end, a->args[2]);
     }
+    free(owned);
     return 0;
 }
 
