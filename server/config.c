@@ -184,7 +184,7 @@ static const struct key_desc keys[N_KEYS] = {
 /* Mappings that hold keys rather than values. */
 static const char *const sections[] = {
     "node",       "cluster", "server", "raft", "storage", "storage.rocksdb",
-    "lease_read", "log",     "tls",     "ttl",  NULL};
+    "lease_read", "log",     "tls",     "ttl",  "auth", NULL};
 
 static const char *const member_keys[] = {"id", "name", "peer_addr",
                                           "client_addr", NULL};
