@@ -520,6 +520,26 @@ static int parse_args(struct cli *cli, int argc, char **argv)
 
 /* ---- connecting ------------------------------------------------------ */
 
+/* --user name[:password] (etcdctl): the password from the flag, from
+ * --password, or asked for.  0, or -1 when none could be read. */
+static int credentials(const struct cli *cli, char *name, size_t name_cap,
+                       char *pw, size_t pw_cap)
+{
+    const char *colon = strchr(cli->user, ':');
+    snprintf(name, name_cap, "%.*s",
+             colon != NULL ? (int)(colon - cli->user) : (int)strlen(cli->user),
+             cli->user);
+    pw[0] = '\0';
+    if (colon != NULL) {
+        snprintf(pw, pw_cap, "%s", colon + 1);
+    } else if (cli->password != NULL) {
+        snprintf(pw, pw_cap, "%s", cli->password);
+    } else if (mscli_read_password("Password: ", pw, pw_cap) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
 static int open_client(struct cli *cli, char **eps, size_t n,
                        struct ms_client **c)
 {
@@ -535,19 +555,9 @@ static int open_client(struct cli *cli, char **eps, size_t n,
     if (cli->tls_on) {
         o.tls = &tls; /* any TLS flag turns TLS on */
     }
-    /* --user name[:password] (etcdctl): the password from the flag, from
-     * --password, or asked for. */
     char name[256], pw[1024] = "";
     if (cli->user != NULL) {
-        const char *colon = strchr(cli->user, ':');
-        snprintf(name, sizeof(name), "%.*s",
-                 colon != NULL ? (int)(colon - cli->user) : (int)strlen(cli->user),
-                 cli->user);
-        if (colon != NULL) {
-            snprintf(pw, sizeof(pw), "%s", colon + 1);
-        } else if (cli->password != NULL) {
-            snprintf(pw, sizeof(pw), "%s", cli->password);
-        } else if (mscli_read_password("Password: ", pw, sizeof(pw)) != 0) {
+        if (credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
             return MS_EINVAL;
         }
         o.user = name;
@@ -1298,8 +1308,15 @@ static int cmd_watch(struct cli *cli)
 
 static int cmd_lease(struct cli *cli)
 {
+    char name[256], pw[1024] = "";
+    if (cli->user != NULL &&
+        credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
+        return fail("no password given");
+    }
     struct mscli_lease_args a = {
         .endpoints = cli->endpoints,
+        .user = cli->user != NULL ? name : NULL,
+        .password = pw,
         .dial_ns = cli->dial_ns,
         .command_ns = cli->command_ns,
         .format = cli->format,
@@ -1309,6 +1326,7 @@ static int cmd_lease(struct cli *cli)
         .nargs = cli->nargs,
     };
     int rc = mscli_lease_main(&a);
+    memset(pw, 0, sizeof(pw));
     if (rc < 0) {
         return usage_error(find_command("lease"),
                            cli->nargs < 2 ? "lease needs a subcommand"
@@ -1348,8 +1366,15 @@ static int cmd_auth_family(struct cli *cli)
 
 static int cmd_lock(struct cli *cli)
 {
+    char name[256], pw[1024] = "";
+    if (cli->user != NULL &&
+        credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
+        return fail("no password given");
+    }
     struct mscli_lock_args a = {
         .endpoints = cli->endpoints,
+        .user = cli->user != NULL ? name : NULL,
+        .password = pw,
         .dial_ns = cli->dial_ns,
         .command_ns = cli->command_ns,
         .name = cli->nargs >= 2 ? cli->args[1] : NULL,
@@ -1358,6 +1383,7 @@ static int cmd_lock(struct cli *cli)
         .argc = cli->nrest,
     };
     int rc = mscli_lock_main(&a);
+    memset(pw, 0, sizeof(pw));
     if (rc < 0) {
         return usage_error(find_command("lock"), "lock needs a name");
     }

@@ -246,6 +246,7 @@ struct mscli_lease_args {
     enum mscli_format format;
     bool once; /* keep-alive --once */
     bool keys; /* timetolive --keys */
+    const char *user, *password; /* --user (NULL: none), its password */
     const char *const *args; /* "lease", subcommand, its arguments */
     int nargs;
 };
@@ -262,6 +263,7 @@ struct mscli_lock_args {
     uint64_t dial_ns, command_ns;
     const char *name;
     int64_t ttl_s;    /* the session lease's TTL */
+    const char *user, *password; /* --user (NULL: none), its password */
     char *const *argv; /* the command to run holding the lock (NULL-ended) */
     int argc;          /* 0: print the key and hold until interrupted */
 };

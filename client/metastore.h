@@ -744,6 +744,12 @@ bool ms_keepalive_lost(struct ms_keepalive *k);
 /* Renewals that succeeded so far. */
 uint64_t ms_keepalive_renewals(struct ms_keepalive *k);
 void ms_keepalive_stop(struct ms_keepalive *k);
+/* The same, for servers with authentication: the keep-alive's connections
+ * authenticate as `user` (copied; NULL: none). */
+int ms_keepalive_start_auth(const char *const *endpoints, size_t n,
+                            const char *user, const char *password,
+                            int64_t lease_id, ms_keepalive_cb cb, void *arg,
+                            struct ms_keepalive **out);
 
 /* ------------------------------------------------------------------ */
 /* Authentication and authorization (etcd v3's Auth service)          */

@@ -460,6 +460,29 @@ START_TEST(auth_table_survives_restart_rocksdb_engine)
 }
 END_TEST
 
+START_TEST(lease_and_lock_commands_authenticate_with_user)
+{
+    make_users();
+    /* Without credentials: refused. */
+    ck_assert_int_eq(CLI("lease", "grant", "60"), 1);
+    ck_assert_ptr_nonnull(strstr(err, "authenticate first"));
+    ck_assert_int_eq(CLI("--user", "root:rootpw", "lease", "grant", "60"), 0);
+    ck_assert_msg(strncmp(out, "lease ", 6) == 0, "output: %s", out);
+    char id[17];
+    memcpy(id, out + 6, 16);
+    id[16] = '\0';
+    ck_assert_int_eq(CLI("--user", "root:rootpw", "lease", "keep-alive",
+                         "--once", id),
+                     0);
+    /* lock: a lease, a put, a keep-alive thread, all as root. */
+    ck_assert_int_eq(CLI("--user", "root:rootpw", "lock", "mylock", "true"),
+                     0);
+    /* alice may not write under mylock/: the lock's put is refused. */
+    ck_assert_int_eq(CLI("--user", "alice:alicepw", "lock", "mylock", "true"),
+                     1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_auth");
@@ -471,6 +494,7 @@ static Suite *suite(void)
     tcase_add_test(tc, revoking_a_role_takes_effect_on_an_open_connection);
     tcase_add_test(tc,
                    bad_credentials_get_unauthenticated_counted_and_rate_limited);
+    tcase_add_test(tc, lease_and_lock_commands_authenticate_with_user);
     tcase_add_test(tc, auth_table_survives_restart_memory_engine);
     tcase_add_test(tc, auth_table_survives_restart_rocksdb_engine);
     suite_add_tcase(s, tc);
