@@ -1133,3 +1133,18 @@ int auth_load(struct auth *a, const uint8_t *in, size_t len)
     free(fresh);
     return 0;
 }
+
+int auth_user_cred(const struct auth *a, const char *user,
+                   uint8_t cred[AUTH_CRED_BYTES], uint64_t *gen)
+{
+    const struct user *u = find_user(a, user, NULL);
+    if (u == NULL) {
+        return AUTH_EUSER_NOT_FOUND;
+    }
+    if (!u->has_cred) {
+        return AUTH_EBADPASS;
+    }
+    memcpy(cred, u->cred, AUTH_CRED_BYTES);
+    *gen = u->gen;
+    return 0;
+}

@@ -166,6 +166,11 @@ bool auth_is_root(const struct auth *a, const char *user);
 int auth_authenticate(const struct auth *a, const char *user,
                       const char *password, size_t len, uint64_t *gen,
                       bool *unknown_user);
+/* Copies a user's credential (for verifying it off the loop thread):
+ * 0 with cred[AUTH_CRED_BYTES] and *gen, AUTH_EUSER_NOT_FOUND, or
+ * AUTH_EBADPASS for a user without password. */
+int auth_user_cred(const struct auth *a, const char *user,
+                   uint8_t cred[AUTH_CRED_BYTES], uint64_t *gen);
 /* The password generation of a user; AUTH_EUSER_NOT_FOUND. */
 int auth_user_gen(const struct auth *a, const char *user, uint64_t *gen);
 

@@ -284,50 +284,71 @@ static void record_success(struct srv_auth *g, const char *host)
     }
 }
 
+/* Is this host in a lockout?  Counts and fills msg when it is. */
+static bool refused_now(struct srv *s, const char *host, char *msg, size_t cap)
+{
+    uint64_t wait_ms = locked_out_ms(s->auth, host);
+    if (wait_ms == 0) {
+        return false;
+    }
+    s->auth->stats.auth_rate_limited++;
+    snprintf(msg, cap,
+             "too many failed authentications from %s; retry in %llu ms", host,
+             (unsigned long long)wait_ms);
+    return true;
+}
+
+static int auth_failed(struct srv *s, const char *host, const char *name,
+                       bool unknown, char *msg, size_t cap)
+{
+    if (unknown) {
+        s->auth->stats.auth_unknown_user++;
+    } else {
+        s->auth->stats.auth_bad_password++;
+    }
+    ms_info("auth: failed authentication from %s as user \"%.64s\" (%s)", host,
+            name, unknown ? "unknown user" : "wrong password");
+    record_failure(s, host, name);
+    snprintf(msg, cap, "%s", auth_strerror(AUTH_EBADPASS));
+    return SRV_STATUS_UNAUTHENTICATED;
+}
+
+static int auth_succeeded(struct srv *s, const char *host, const char *name,
+                          uint64_t gen, struct srv_auth_id *id, char token[33])
+{
+    record_success(s->auth, host);
+    s->auth->stats.auth_ok++;
+    memset(id, 0, sizeof *id);
+    id->set = true;
+    id->gen = gen;
+    snprintf(id->user, sizeof id->user, "%s", name);
+    new_token(s->auth, id, s->cfg.auth.token_ttl_ms * 1000000u, token);
+    return SRV_STATUS_OK;
+}
+
 int srv_auth_authenticate(struct srv *s, const char *client_addr,
                           const char *name, const char *password,
                           struct srv_auth_id *id, char token[33], char *msg,
                           size_t cap)
 {
-    struct srv_auth *g = s->auth;
     char host[64];
     host_of(client_addr, host, sizeof host);
     token[0] = 0;
-    uint64_t wait_ms = locked_out_ms(g, host);
-    if (wait_ms > 0) {
-        g->stats.auth_rate_limited++;
-        snprintf(msg, cap,
-                 "too many failed authentications from %s; retry in %llu ms",
-                 host, (unsigned long long)wait_ms);
+    if (refused_now(s, host, msg, cap)) {
         return SRV_STATUS_RESOURCE_EXHAUSTED;
     }
     uint64_t gen = 0;
-    bool unknown = false;
+    bool unknown = true;
     const char *pw = password != NULL ? password : "";
-    int rv = name != NULL && auth_user_name_valid(name)
-                 ? auth_authenticate(g->a, name, pw, strlen(pw), &gen, &unknown)
-                 : (unknown = true, AUTH_EBADPASS);
+    const char *nm = name != NULL ? name : "";
+    int rv = auth_user_name_valid(nm)
+                 ? auth_authenticate(s->auth->a, nm, pw, strlen(pw), &gen,
+                                     &unknown)
+                 : AUTH_EBADPASS;
     if (rv != 0) {
-        if (unknown) {
-            g->stats.auth_unknown_user++;
-        } else {
-            g->stats.auth_bad_password++;
-        }
-        ms_info("auth: failed authentication from %s as user \"%.64s\" (%s)",
-                host, name != NULL ? name : "",
-                unknown ? "unknown user" : "wrong password");
-        record_failure(s, host, name != NULL ? name : "");
-        snprintf(msg, cap, "%s", auth_strerror(AUTH_EBADPASS));
-        return SRV_STATUS_UNAUTHENTICATED;
+        return auth_failed(s, host, nm, unknown, msg, cap);
     }
-    record_success(g, host);
-    g->stats.auth_ok++;
-    memset(id, 0, sizeof *id);
-    id->set = true;
-    id->gen = gen;
-    snprintf(id->user, sizeof id->user, "%s", name);
-    new_token(g, id, s->cfg.auth.token_ttl_ms * 1000000u, token);
-    return SRV_STATUS_OK;
+    return auth_succeeded(s, host, nm, gen, id, token);
 }
 
 /* ---- the permission check ------------------------------------------------------------ */
@@ -621,7 +642,137 @@ static int status_of(int rv)
     }
 }
 
-static void serve_authenticate(struct srv *s, struct srv_conn *c,
+/*
+ * AUTHENTICATE on a connection: the PBKDF2 check (auth.password_iterations
+ * rounds, tens of milliseconds) runs on libuv's thread pool so that the
+ * loop keeps serving everyone else.  The job carries copies of the
+ * credential and its generation; when it is done the loop checks that the
+ * user still has that generation (not deleted or re-passworded meanwhile).
+ * An unknown user is checked against a dummy credential of the same cost,
+ * so the answer takes as long as for a known one.
+ */
+struct auth_job {
+    uv_work_t work;
+    struct srv *s;
+    struct srv_conn *c; /* referenced */
+    uint16_t method;
+    uint64_t request_id;
+    uint64_t start_ns;
+    char host[64];
+    char user[AUTH_MAX_NAME_BYTES + 1];
+    char *password; /* owned, wiped */
+    uint8_t cred[AUTH_CRED_BYTES];
+    uint64_t gen;
+    bool unknown; /* no such user (or no password): fails whatever */
+    bool ok;      /* the password matched (thread pool result) */
+};
+
+static void auth_work(uv_work_t *w)
+{
+    struct auth_job *j = w->data;
+    j->ok = auth_verify_password(j->cred, sizeof j->cred, j->password,
+                                 strlen(j->password)) &&
+            !j->unknown;
+}
+
+static void auth_job_free(struct auth_job *j)
+{
+    OPENSSL_cleanse(j->password, strlen(j->password));
+    free(j->password);
+    OPENSSL_cleanse(j->cred, sizeof j->cred);
+    srv_conn_request_done(j->c);
+    srv_conn_unref(j->c);
+    free(j);
+}
+
+static void auth_work_done(uv_work_t *w, int status)
+{
+    struct auth_job *j = w->data;
+    struct srv *s = j->s;
+    s->reply_start_ns = j->start_ns;
+    char msg[200];
+    if (status != 0 || s->auth == NULL) {
+        srv_conn_reply_error(s, j->c, j->method, j->request_id,
+                             SRV_STATUS_UNAVAILABLE, "shutting down");
+        auth_job_free(j);
+        return;
+    }
+    uint64_t gen_now = 0;
+    bool same = auth_user_gen(s->auth->a, j->user, &gen_now) == 0 &&
+                gen_now == j->gen;
+    if (!j->ok || !same) {
+        int st = auth_failed(s, j->host, j->user, j->unknown || !same, msg,
+                             sizeof msg);
+        srv_conn_reply_error(s, j->c, j->method, j->request_id, st, msg);
+        auth_job_free(j);
+        return;
+    }
+    struct srv_auth_id id;
+    char token[33];
+    (void)auth_succeeded(s, j->host, j->user, j->gen, &id, token);
+    *srv_conn_auth_id(j->c) = id;
+    Metastore__AuthenticateResponse p = METASTORE__AUTHENTICATE_RESPONSE__INIT;
+    Metastore__ResponseHeader h;
+    srv_fill_header(s, &h);
+    p.header = &h;
+    p.token = token;
+    reply_ok(s, j->c, j->method, j->request_id, &p.base);
+    OPENSSL_cleanse(token, sizeof token);
+    auth_job_free(j);
+}
+
+/* Starts the check; true when the job owns the request now. */
+static bool start_authenticate(struct srv *s, struct srv_conn *c,
+                               uint16_t method, uint64_t request_id,
+                               const Metastore__AuthenticateRequest *r)
+{
+    char msg[200];
+    struct auth_job *j = calloc(1, sizeof *j);
+    const char *pw = r->password != NULL ? r->password : "";
+    if (j == NULL || (j->password = strdup(pw)) == NULL) {
+        free(j);
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return false;
+    }
+    host_of(srv_conn_peer(c), j->host, sizeof j->host);
+    if (refused_now(s, j->host, msg, sizeof msg)) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_RESOURCE_EXHAUSTED, msg);
+        OPENSSL_cleanse(j->password, strlen(j->password));
+        free(j->password);
+        free(j);
+        return false;
+    }
+    const char *name = r->name != NULL ? r->name : "";
+    snprintf(j->user, sizeof j->user, "%s", name);
+    j->unknown = !auth_user_name_valid(name) ||
+                 auth_user_cred(s->auth->a, name, j->cred, &j->gen) != 0;
+    if (j->unknown) {
+        /* Same cost as a real check: a dummy credential. */
+        memset(j->cred, 0, sizeof j->cred);
+        uint32_t it = (uint32_t)s->cfg.auth.password_iterations;
+        for (int i = 0; i < 4; i++) {
+            j->cred[i] = (uint8_t)(it >> (8 * i));
+        }
+    }
+    j->s = s;
+    j->c = c;
+    j->method = method;
+    j->request_id = request_id;
+    j->start_ns = s->reply_start_ns;
+    j->work.data = j;
+    srv_conn_ref(c);
+    if (uv_queue_work(s->loop, &j->work, auth_work, auth_work_done) != 0) {
+        /* No thread pool: check here (rare; costs the loop the hash). */
+        auth_work(&j->work);
+        auth_work_done(&j->work, 0);
+    }
+    return true;
+}
+
+/* Returns true when the request continues on the thread pool. */
+static bool serve_authenticate(struct srv *s, struct srv_conn *c,
                                uint16_t method, uint64_t request_id,
                                const uint8_t *body, size_t len)
 {
@@ -631,25 +782,14 @@ static void serve_authenticate(struct srv *s, struct srv_conn *c,
         srv_conn_reply_error(s, c, method, request_id,
                              SRV_STATUS_INVALID_ARGUMENT,
                              "body is not a valid AuthenticateRequest");
-        return;
+        return false;
     }
-    struct srv_auth_id id;
-    char token[33], msg[200];
-    int st = srv_auth_authenticate(s, srv_conn_peer(c), r->name, r->password,
-                                   &id, token, msg, sizeof msg);
+    bool started = start_authenticate(s, c, method, request_id, r);
     if (r->password != NULL) {
         OPENSSL_cleanse(r->password, strlen(r->password));
     }
     metastore__authenticate_request__free_unpacked(r, NULL);
-    if (st != SRV_STATUS_OK) {
-        srv_conn_reply_error(s, c, method, request_id, st, msg);
-        return;
-    }
-    *srv_conn_auth_id(c) = id;
-    Metastore__AuthenticateResponse p = METASTORE__AUTHENTICATE_RESPONSE__INIT;
-    p.header = header(s);
-    p.token = token;
-    reply_ok(s, c, method, request_id, &p.base);
+    return started;
 }
 
 static void serve_status(struct srv *s, struct srv_conn *c, uint16_t method,
@@ -856,7 +996,7 @@ void srv_auth_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
     bool parked = false;
     switch (method) {
     case SRV_METHOD_AUTHENTICATE:
-        serve_authenticate(s, c, method, request_id, body, len);
+        parked = serve_authenticate(s, c, method, request_id, body, len);
         break;
     case SRV_METHOD_AUTH_STATUS:
         serve_status(s, c, method, request_id);
