@@ -83,6 +83,16 @@ START_TEST(authenticate_reports_one_code_for_name_and_password)
     ck_assert_int_eq(auth_authenticate(a, "alice", "new", 3, &gen, &unknown),
                      0);
     ck_assert_uint_eq(gen, 9);
+    /* The credential copy a thread-pool check uses. */
+    uint8_t copy[AUTH_CRED_BYTES];
+    ck_assert_int_eq(auth_user_cred(a, "alice", copy, &gen), 0);
+    ck_assert_uint_eq(gen, 9);
+    ck_assert(auth_verify_password(copy, sizeof copy, "new", 3));
+    ck_assert_int_eq(auth_user_cred(a, "bob", copy, &gen), AUTH_EUSER_NOT_FOUND);
+    ck_assert_int_eq(auth_apply_user_add(a, "svc", NULL, 0, 11), 0);
+    ck_assert_int_eq(auth_user_cred(a, "svc", copy, &gen), AUTH_EBADPASS);
+    ck_assert_int_eq(auth_authenticate(a, "svc", "", 0, &gen, &unknown),
+                     AUTH_EBADPASS);
     auth_destroy(a);
 }
 END_TEST
