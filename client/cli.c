@@ -38,6 +38,9 @@ struct cli {
     /* TLS (etcdctl's names); tls_on when any was given */
     const char *cacert, *cert, *key;
     bool insecure_skip_verify, tls_on;
+    /* authentication: --user name[:password], --password */
+    const char *user, *password;
+    bool no_password; /* user add --no-password */
     /* command flags */
     bool prev_kv, prefix, from_key, keys_only, count_only, print_value_only;
     bool interactive, physical;
@@ -73,6 +76,9 @@ enum {
     C_WATCH = 1 << 10,
     C_LEASE = 1 << 11,
     C_LOCK = 1 << 12,
+    C_USER = 1 << 13,
+    C_ROLE = 1 << 14,
+    C_AUTH = 1 << 15,
 };
 
 struct command {
@@ -109,6 +115,11 @@ static void usage_global(FILE *out)
           "\tlease grant|revoke|keep-alive|timetolive|list\n"
           "\t\t\t\tTTL lease related commands\n"
           "\tlock NAME [COMMAND...]\tAcquires a named lock\n"
+          "\tuser add|delete|get|list|passwd|grant-role|revoke-role\n"
+          "\t\t\t\tUser related commands\n"
+          "\trole add|delete|get|list|grant-permission|revoke-permission\n"
+          "\t\t\t\tRole related commands\n"
+          "\tauth enable|disable|status\tAuthentication on or off\n"
           "\tversion\t\t\tPrints the version of metastore-cli\n"
           "\thelp [COMMAND]\t\tHelp about any command\n\n"
           "GLOBAL FLAGS:\n"
@@ -122,7 +133,10 @@ static void usage_global(FILE *out)
           "require one\n"
           "\t--key=\"\"\t\t\tthe client certificate's key\n"
           "\t--insecure-skip-tls-verify\tTLS without checking the server's "
-          "certificate\n"          "\t-w, --write-out=\"simple\"\tset the output format (simple, json, "
+          "certificate\n"
+          "\t--user=\"\"\t\t\tusername[:password] for authentication "
+          "(asks when\n\t\t\t\tthe password is missing)\n"
+          "\t--password=\"\"\t\t\tpassword for --user without :password\n"          "\t-w, --write-out=\"simple\"\tset the output format (simple, json, "
           "table)\n"
           "\t-h, --help\t\t\thelp for metastore-cli or a command\n",
           out);
@@ -245,6 +259,9 @@ enum flag_id {
     F_ONCE,
     F_KEYS,
     F_LOCK_TTL,
+    F_USER,
+    F_PASSWORD,
+    F_NO_PASSWORD,
 };
 
 struct flag {
@@ -262,8 +279,8 @@ static const struct flag flags[] = {
     {"write-out", 'w', true, 0, F_WRITE},
     {"help", 'h', false, 0, F_HELP},
     {"prev-kv", 0, false, C_PUT | C_DEL | C_WATCH, F_PREV_KV},
-    {"prefix", 0, false, C_GET | C_DEL | C_WATCH, F_PREFIX},
-    {"from-key", 0, false, C_GET | C_DEL, F_FROM_KEY},
+    {"prefix", 0, false, C_GET | C_DEL | C_WATCH | C_ROLE, F_PREFIX},
+    {"from-key", 0, false, C_GET | C_DEL | C_ROLE, F_FROM_KEY},
     {"keys-only", 0, false, C_GET, F_KEYS_ONLY},
     {"count-only", 0, false, C_GET, F_COUNT_ONLY},
     {"print-value-only", 0, false, C_GET, F_VALUE_ONLY},
@@ -286,6 +303,9 @@ static const struct flag flags[] = {
     {"once", 0, false, C_LEASE, F_ONCE},
     {"keys", 0, false, C_LEASE, F_KEYS},
     {"ttl", 0, true, C_LOCK, F_LOCK_TTL},
+    {"user", 0, true, 0, F_USER},
+    {"password", 0, true, 0, F_PASSWORD},
+    {"no-password", 0, false, C_USER, F_NO_PASSWORD},
 };
 
 static int set_flag(struct cli *cli, const struct flag *f, const char *v)
@@ -399,6 +419,15 @@ static int set_flag(struct cli *cli, const struct flag *f, const char *v)
         return 0;
     case F_LOCK_TTL:
         return parse_int(v, &cli->lock_ttl) || cli->lock_ttl <= 0 ? -1 : 0;
+    case F_USER:
+        cli->user = v;
+        return v[0] == '\0' ? -1 : 0;
+    case F_PASSWORD:
+        cli->password = v;
+        return 0;
+    case F_NO_PASSWORD:
+        cli->no_password = true;
+        return 0;
     }
     return -1;
 }
@@ -491,6 +520,26 @@ static int parse_args(struct cli *cli, int argc, char **argv)
 
 /* ---- connecting ------------------------------------------------------ */
 
+/* --user name[:password] (etcdctl): the password from the flag, from
+ * --password, or asked for.  0, or -1 when none could be read. */
+static int credentials(const struct cli *cli, char *name, size_t name_cap,
+                       char *pw, size_t pw_cap)
+{
+    const char *colon = strchr(cli->user, ':');
+    snprintf(name, name_cap, "%.*s",
+             colon != NULL ? (int)(colon - cli->user) : (int)strlen(cli->user),
+             cli->user);
+    pw[0] = '\0';
+    if (colon != NULL) {
+        snprintf(pw, pw_cap, "%s", colon + 1);
+    } else if (cli->password != NULL) {
+        snprintf(pw, pw_cap, "%s", cli->password);
+    } else if (mscli_read_password("Password: ", pw, pw_cap) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
 static int open_client(struct cli *cli, char **eps, size_t n,
                        struct ms_client **c)
 {
@@ -506,7 +555,16 @@ static int open_client(struct cli *cli, char **eps, size_t n,
     if (cli->tls_on) {
         o.tls = &tls; /* any TLS flag turns TLS on */
     }
+    char name[256], pw[1024] = "";
+    if (cli->user != NULL) {
+        if (credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
+            return MS_EINVAL;
+        }
+        o.user = name;
+        o.password = pw;
+    }
     int rc = ms_client_create((const char *const *)eps, n, &o, c);
+    memset(pw, 0, sizeof(pw));
     if (rc != 0) {
         return rc;
     }
@@ -1250,8 +1308,15 @@ static int cmd_watch(struct cli *cli)
 
 static int cmd_lease(struct cli *cli)
 {
+    char name[256], pw[1024] = "";
+    if (cli->user != NULL &&
+        credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
+        return fail("no password given");
+    }
     struct mscli_lease_args a = {
         .endpoints = cli->endpoints,
+        .user = cli->user != NULL ? name : NULL,
+        .password = pw,
         .dial_ns = cli->dial_ns,
         .command_ns = cli->command_ns,
         .format = cli->format,
@@ -1261,6 +1326,7 @@ static int cmd_lease(struct cli *cli)
         .nargs = cli->nargs,
     };
     int rc = mscli_lease_main(&a);
+    memset(pw, 0, sizeof(pw));
     if (rc < 0) {
         return usage_error(find_command("lease"),
                            cli->nargs < 2 ? "lease needs a subcommand"
@@ -1270,10 +1336,45 @@ static int cmd_lease(struct cli *cli)
     return rc;
 }
 
+static int cmd_auth_family(struct cli *cli)
+{
+    const struct command *cmd = find_command(cli->args[0]);
+    if (cli->nargs < 2) {
+        return usage_error(cmd, "%s needs a subcommand", cli->args[0]);
+    }
+    struct ms_client *c = NULL;
+    int rc = connect_all(cli, &c);
+    if (rc != 0) {
+        return rc;
+    }
+    struct mscli_auth_args a = {
+        .format = cli->format,
+        .prefix = cli->prefix,
+        .from_key = cli->from_key,
+        .no_password = cli->no_password,
+        .args = cli->args,
+        .nargs = cli->nargs,
+    };
+    rc = mscli_auth_main(c, &a);
+    ms_client_close(c);
+    if (rc == MSCLI_AUTH_USAGE) {
+        return usage_error(cmd, "wrong arguments for %s %s", cli->args[0],
+                           cli->args[1]);
+    }
+    return rc;
+}
+
 static int cmd_lock(struct cli *cli)
 {
+    char name[256], pw[1024] = "";
+    if (cli->user != NULL &&
+        credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
+        return fail("no password given");
+    }
     struct mscli_lock_args a = {
         .endpoints = cli->endpoints,
+        .user = cli->user != NULL ? name : NULL,
+        .password = pw,
         .dial_ns = cli->dial_ns,
         .command_ns = cli->command_ns,
         .name = cli->nargs >= 2 ? cli->args[1] : NULL,
@@ -1282,6 +1383,7 @@ static int cmd_lock(struct cli *cli)
         .argc = cli->nrest,
     };
     int rc = mscli_lock_main(&a);
+    memset(pw, 0, sizeof(pw));
     if (rc < 0) {
         return usage_error(find_command("lock"), "lock needs a name");
     }
@@ -1392,6 +1494,22 @@ static const struct command commands[] = {
      "until interrupted.  Flags go before NAME;\neverything after NAME is the "
      "command.",
      "Acquires a named lock"},
+    {"user", C_USER, cmd_auth_family,
+     "user add NAME[:PASSWORD] [--no-password] | delete NAME | get NAME | "
+     "list |\n\tpasswd NAME | grant-role NAME ROLE | revoke-role NAME ROLE\n"
+     "\nA password not on the command line is asked for (or read as one line "
+     "of stdin).",
+     "User related commands"},
+    {"role", C_ROLE, cmd_auth_family,
+     "role add NAME | delete NAME | get NAME | list |\n"
+     "\tgrant-permission [--prefix|--from-key] ROLE read|write|readwrite KEY "
+     "[RANGE_END] |\n"
+     "\trevoke-permission [--prefix|--from-key] ROLE KEY [RANGE_END]\n"
+     "\n\t--prefix\tthe permission covers every key starting with KEY\n"
+     "\t--from-key\tthe permission covers every key >= KEY",
+     "Role related commands"},
+    {"auth", C_AUTH, cmd_auth_family, "auth enable | disable | status",
+     "Enable or disable authentication"},
     {"version", C_VERSION, cmd_version, "version",
      "Prints the version of metastore-cli"},
     {"help", 0, cmd_help, "help [command]", "Help about any command"},

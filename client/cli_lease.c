@@ -164,8 +164,9 @@ static int keep_alive(struct ms_client *c, const struct mscli_lease_args *a,
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     struct ms_keepalive *ka = NULL;
-    int rc = ms_keepalive_start((const char *const *)lease_eps, lease_n_eps,
-                                id, on_renewal, (void *)a, &ka);
+    int rc = ms_keepalive_start_auth((const char *const *)lease_eps,
+                                     lease_n_eps, a->user, a->password, id,
+                                     on_renewal, (void *)a, &ka);
     if (rc != 0) {
         return lfail("%s", ms_strerror(rc));
     }
@@ -321,6 +322,8 @@ int mscli_lease_main(const struct mscli_lease_args *a)
     struct ms_client_options o = {
         .dial_timeout_ms = (uint32_t)((a->dial_ns + 999999) / 1000000),
         .command_timeout_ms = (uint32_t)((a->command_ns + 999999) / 1000000),
+        .user = a->user,
+        .password = a->password,
     };
     struct ms_client *c = NULL;
     int rc = ms_client_create((const char *const *)eps, n, &o, &c);

@@ -167,6 +167,8 @@ int mscli_lock_main(const struct mscli_lock_args *a)
     struct ms_client_options o = {
         .dial_timeout_ms = (uint32_t)((a->dial_ns + 999999) / 1000000),
         .command_timeout_ms = (uint32_t)((a->command_ns + 999999) / 1000000),
+        .user = a->user,
+        .password = a->password,
     };
     struct ms_client *c = NULL;
     struct ms_keepalive *ka = NULL;
@@ -177,8 +179,8 @@ int mscli_lock_main(const struct mscli_lock_args *a)
         rc = ms_lease_grant(c, a->ttl_s, 0, &id, NULL);
     }
     if (rc == 0) {
-        rc = ms_keepalive_start((const char *const *)eps, n, id, NULL, NULL,
-                                &ka);
+        rc = ms_keepalive_start_auth((const char *const *)eps, n, a->user,
+                                     a->password, id, NULL, NULL, &ka);
     }
     mscli_endpoints_free(eps);
     if (rc != 0) {

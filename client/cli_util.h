@@ -246,6 +246,7 @@ struct mscli_lease_args {
     enum mscli_format format;
     bool once; /* keep-alive --once */
     bool keys; /* timetolive --keys */
+    const char *user, *password; /* --user (NULL: none), its password */
     const char *const *args; /* "lease", subcommand, its arguments */
     int nargs;
 };
@@ -262,11 +263,30 @@ struct mscli_lock_args {
     uint64_t dial_ns, command_ns;
     const char *name;
     int64_t ttl_s;    /* the session lease's TTL */
+    const char *user, *password; /* --user (NULL: none), its password */
     char *const *argv; /* the command to run holding the lock (NULL-ended) */
     int argc;          /* 0: print the key and hold until interrupted */
 };
 /* `lock NAME [COMMAND...]`: the exit status (the command's when one ran),
  * or -1 for a usage error. */
 int mscli_lock_main(const struct mscli_lock_args *a);
+
+/* ---- users, roles, auth (cli_auth.c) ------------------------------------ */
+
+struct mscli_auth_args {
+    enum mscli_format format;
+    bool prefix, from_key; /* role grant-/revoke-permission */
+    bool no_password;      /* user add */
+    const char *const *args; /* "user" | "role" | "auth", subcommand, ... */
+    int nargs;
+};
+/* Returned for wrong arguments (the caller prints the usage). */
+#define MSCLI_AUTH_USAGE 2
+/* Runs a user, role or auth command on c: 0, 1 (printed an error) or
+ * MSCLI_AUTH_USAGE. */
+int mscli_auth_main(struct ms_client *c, const struct mscli_auth_args *a);
+/* Reads a password: from the terminal without echo after printing prompt,
+ * or one line of stdin when it is not a terminal.  0 or -1 (end of input). */
+int mscli_read_password(const char *prompt, char *buf, size_t cap);
 
 #endif /* METASTORE_CLIENT_CLI_UTIL_H */

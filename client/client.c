@@ -50,7 +50,29 @@ struct ms_client {
     struct ms__tls_ctx *tls_ctx;
     struct ms__tls_conn *tls;
     char tls_err[256]; /* why the last TLS read or write failed */
+    /* Credentials to authenticate every new connection with (auth.c). */
+    char *auth_user, *auth_password;
 };
+
+int ms__client_set_credentials(struct ms_client *c, const char *user,
+                               const char *password)
+{
+    char *u = user != NULL ? strdup(user) : NULL;
+    char *p = strdup(password != NULL ? password : "");
+    if ((user != NULL && u == NULL) || p == NULL) {
+        free(u);
+        free(p);
+        return MS_ENOMEM;
+    }
+    if (c->auth_password != NULL) {
+        ms__wipe(c->auth_password, strlen(c->auth_password));
+    }
+    free(c->auth_user);
+    free(c->auth_password);
+    c->auth_user = u;
+    c->auth_password = p;
+    return 0;
+}
 
 void ms__client_set_errmsg(struct ms_client *c, const char *fmt, ...)
 {
@@ -156,6 +178,14 @@ static int connect_endpoint(struct ms_client *c, const char *ep,
     c->fd = fd;
     c->tls = tls;
     snprintf(c->current, sizeof(c->current), "%s", ep);
+    if (c->auth_user != NULL) {
+        int rc = ms__auth_handshake(c, c->auth_user, c->auth_password,
+                                    deadline);
+        if (rc != 0) {
+            disconnect(c);
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -172,6 +202,9 @@ static int connect_any(struct ms_client *c, uint64_t deadline)
         }
         if (c->tls_opts != NULL && c->tls_ctx == NULL) {
             return rc; /* the TLS files are unusable: errmsg says why */
+        }
+        if (rc == MS_EUNAUTHENTICATED || rc == MS_EEXHAUSTED) {
+            return rc; /* wrong credentials: another node says the same */
         }
         if (ms__now_ns() >= deadline) {
             return MS_ETIMEDOUT;
@@ -277,6 +310,11 @@ int ms_client_create(const char *const *endpoints, size_t n,
             ms_client_close(c);
             return MS_ENOMEM;
         }
+        if (opts->user != NULL &&
+            ms__client_set_credentials(c, opts->user, opts->password) != 0) {
+            ms_client_close(c);
+            return MS_ENOMEM;
+        }
     }
     c->endpoints = calloc(n, sizeof(*c->endpoints));
     if (c->endpoints == NULL) {
@@ -339,6 +377,11 @@ void ms_client_close(struct ms_client *c)
     ms__tls_ctx_destroy(c->tls_ctx);
     free_tls_opts(c->tls_opts);
     free(c->endpoints);
+    if (c->auth_password != NULL) {
+        ms__wipe(c->auth_password, strlen(c->auth_password));
+    }
+    free(c->auth_user);
+    free(c->auth_password);
     free(c->sbuf);
     free(c->rbuf);
     free(c);

@@ -107,6 +107,23 @@ enum ms__method {
     MS__METHOD_MEMBER_PROMOTE = 43,
     MS__METHOD_MOVE_LEADER = 50,
     MS__METHOD_FAULT = 60,
+    MS__METHOD_AUTHENTICATE = 70,
+    MS__METHOD_AUTH_ENABLE = 71,
+    MS__METHOD_AUTH_DISABLE = 72,
+    MS__METHOD_AUTH_STATUS = 73,
+    MS__METHOD_USER_ADD = 74,
+    MS__METHOD_USER_GET = 75,
+    MS__METHOD_USER_LIST = 76,
+    MS__METHOD_USER_DELETE = 77,
+    MS__METHOD_USER_CHANGE_PASSWORD = 78,
+    MS__METHOD_USER_GRANT_ROLE = 79,
+    MS__METHOD_USER_REVOKE_ROLE = 80,
+    MS__METHOD_ROLE_ADD = 81,
+    MS__METHOD_ROLE_GET = 82,
+    MS__METHOD_ROLE_LIST = 83,
+    MS__METHOD_ROLE_DELETE = 84,
+    MS__METHOD_ROLE_GRANT_PERMISSION = 85,
+    MS__METHOD_ROLE_REVOKE_PERMISSION = 86,
 };
 
 struct ms__frame_header {
@@ -199,5 +216,18 @@ int ms__client_write_all(struct ms_client *c, const void *buf, size_t len,
 /* True when response bytes are already buffered in the client (TLS), so
  * the caller must read before polling the socket. */
 bool ms__client_buffered(const struct ms_client *c);
+
+/* ---- authentication (auth.c) ---------------------------------------- */
+/* Keeps copies of the credentials every new connection authenticates
+ * with (user NULL: none).  0 or MS_ENOMEM. */
+int ms__client_set_credentials(struct ms_client *c, const char *user,
+                               const char *password);
+/* Sends Authenticate on the connection just made and waits for its answer.
+ * 0, or the server's refusal (MS_EUNAUTHENTICATED, MS_EEXHAUSTED) with
+ * errmsg set, or an I/O error. */
+int ms__auth_handshake(struct ms_client *c, const char *user,
+                       const char *password, uint64_t deadline);
+/* Overwrites a secret in memory (not optimised away). */
+void ms__wipe(void *p, size_t n);
 
 #endif /* METASTORE_CLIENT_INTERNAL_H */

@@ -252,6 +252,7 @@ struct ms_keepalive {
     char **eps; /* copies, for reconnecting in another order */
     size_t n_eps;
     size_t first; /* endpoint the current client starts with */
+    char *user, *password; /* credentials (NULL user: none) */
 };
 
 /* The keep-alive's own client: a short command timeout, so that a stuck
@@ -264,7 +265,9 @@ static int keepalive_connect(struct ms_keepalive *k)
         order[i] = k->eps[(k->first + i) % k->n_eps];
     }
     struct ms_client_options o = {.dial_timeout_ms = 1000,
-                                  .command_timeout_ms = 1000};
+                                  .command_timeout_ms = 1000,
+                                  .user = k->user,
+                                  .password = k->password};
     return ms_client_create(order, n, &o, &k->client);
 }
 
@@ -284,6 +287,12 @@ static void keepalive_rotate(struct ms_keepalive *k)
 
 static void free_eps(struct ms_keepalive *k)
 {
+    if (k->password != NULL) {
+        ms__wipe(k->password, strlen(k->password));
+    }
+    free(k->user);
+    free(k->password);
+    k->user = k->password = NULL;
     for (size_t i = 0; k->eps != NULL && i < k->n_eps; i++) {
         free(k->eps[i]);
     }
@@ -357,6 +366,15 @@ int ms_keepalive_start(const char *const *endpoints, size_t n,
                        int64_t lease_id, ms_keepalive_cb cb, void *arg,
                        struct ms_keepalive **out)
 {
+    return ms_keepalive_start_auth(endpoints, n, NULL, NULL, lease_id, cb,
+                                   arg, out);
+}
+
+int ms_keepalive_start_auth(const char *const *endpoints, size_t n,
+                            const char *user, const char *password,
+                            int64_t lease_id, ms_keepalive_cb cb, void *arg,
+                            struct ms_keepalive **out)
+{
     *out = NULL;
     if (endpoints == NULL || n == 0 || lease_id <= 0) {
         return MS_EINVAL;
@@ -371,6 +389,11 @@ int ms_keepalive_start(const char *const *endpoints, size_t n,
     k->eps = calloc(n, sizeof *k->eps);
     k->n_eps = n;
     int rc = k->eps != NULL ? 0 : MS_ENOMEM;
+    if (rc == 0 && user != NULL) {
+        k->user = strdup(user);
+        k->password = strdup(password != NULL ? password : "");
+        rc = k->user != NULL && k->password != NULL ? 0 : MS_ENOMEM;
+    }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         k->eps[i] = endpoints[i] != NULL ? strdup(endpoints[i]) : NULL;
         rc = k->eps[i] != NULL ? 0 : MS_EINVAL;

@@ -67,6 +67,7 @@
     X(MS_ETOOBIG, -10015, "request or response larger than the frame limit")   \
     X(MS_ECLOSED, -10016, "connection closed by the server")                   \
     X(MS_EDENIED, -10017, "permission denied by the server")                      \
+    X(MS_EUNAUTHENTICATED, -10018, "authentication required or failed")       \
     X(MS_ETLS, -10030, "TLS handshake or certificate verification failed")
 
 enum ms_error {
@@ -145,6 +146,12 @@ struct ms_client_options {
     uint32_t max_redirects;      /* NOT_LEADER redirects per call; 0 = 3 */
     /* NULL: plain TCP.  Borrowed for the ms_client_create/open call. */
     const struct ms_tls_options *tls;
+    /* Authentication (docs/security.md): with user set, every connection
+     * the client makes (first connect, reconnects, redirects) starts with
+     * an Authenticate as this user, so the identity survives fail-over.
+     * Copied by ms_client_create().  NULL user: no authentication. */
+    const char *user;
+    const char *password;
 };
 
 /*
@@ -737,5 +744,76 @@ bool ms_keepalive_lost(struct ms_keepalive *k);
 /* Renewals that succeeded so far. */
 uint64_t ms_keepalive_renewals(struct ms_keepalive *k);
 void ms_keepalive_stop(struct ms_keepalive *k);
+/* The same, for servers with authentication: the keep-alive's connections
+ * authenticate as `user` (copied; NULL: none). */
+int ms_keepalive_start_auth(const char *const *endpoints, size_t n,
+                            const char *user, const char *password,
+                            int64_t lease_id, ms_keepalive_cb cb, void *arg,
+                            struct ms_keepalive **out);
+
+/* ------------------------------------------------------------------ */
+/* Authentication and authorization (etcd v3's Auth service)          */
+/* ------------------------------------------------------------------ */
+/*
+ * docs/security.md has the model.  Each call returns 0 or an MS_E* code
+ * with the server's message in ms_client_errmsg(): MS_EUNAUTHENTICATED
+ * (no or wrong credentials), MS_EDENIED (not root / no permission),
+ * MS_ENOTFOUND (no such user, role or permission), MS_EPRECONDITION (exists
+ * already, root rules), MS_EEXHAUSTED (too many failed authentications
+ * from this address: wait).
+ */
+
+/* Authenticates the client's connection as `user` and keeps the
+ * credentials so that every later connection (reconnect, fail-over,
+ * redirect) authenticates too.  token (may be NULL) gets the token the
+ * server issued (for front doors without connections), token_cap >= 33. */
+int ms_authenticate(struct ms_client *c, const char *user,
+                    const char *password, char *token, size_t token_cap);
+
+int ms_auth_enable(struct ms_client *c);
+int ms_auth_disable(struct ms_client *c);
+int ms_auth_status(struct ms_client *c, bool *enabled, uint64_t *revision);
+
+/* no_password: a user that cannot authenticate (roles only). */
+int ms_user_add(struct ms_client *c, const char *name, const char *password,
+                bool no_password);
+int ms_user_delete(struct ms_client *c, const char *name);
+int ms_user_change_password(struct ms_client *c, const char *name,
+                            const char *password);
+int ms_user_grant_role(struct ms_client *c, const char *user,
+                       const char *role);
+int ms_user_revoke_role(struct ms_client *c, const char *user,
+                        const char *role);
+/* Names into a malloc'd array of malloc'd strings (sorted); free with
+ * ms_strings_free(). */
+int ms_user_get(struct ms_client *c, const char *name, char ***roles,
+                size_t *n);
+int ms_user_list(struct ms_client *c, char ***users, size_t *n);
+int ms_role_list(struct ms_client *c, char ***roles, size_t *n);
+void ms_strings_free(char **v, size_t n);
+
+int ms_role_add(struct ms_client *c, const char *name);
+int ms_role_delete(struct ms_client *c, const char *name);
+
+enum ms_perm_type { MS_PERM_READ = 0, MS_PERM_WRITE, MS_PERM_READWRITE };
+/* [key, range_end): range_end_len 0 = the key only, "\0" (len 1) = every
+ * key >= key; ms_prefix_range_end() makes a prefix's. */
+struct ms_permission {
+    enum ms_perm_type type;
+    uint8_t *key;
+    size_t key_len;
+    uint8_t *range_end;
+    size_t range_end_len;
+};
+int ms_role_get(struct ms_client *c, const char *name,
+                struct ms_permission **perms, size_t *n);
+void ms_permissions_free(struct ms_permission *p, size_t n);
+int ms_role_grant_permission(struct ms_client *c, const char *role,
+                             enum ms_perm_type type, const void *key,
+                             size_t key_len, const void *range_end,
+                             size_t range_end_len);
+int ms_role_revoke_permission(struct ms_client *c, const char *role,
+                              const void *key, size_t key_len,
+                              const void *range_end, size_t range_end_len);
 
 #endif /* METASTORE_CLIENT_H */

@@ -84,6 +84,8 @@ int ms_status_to_error(int status)
         return MS_ECOMPACTED;
     case MS_STATUS_PERMISSION_DENIED:
         return MS_EDENIED;
+    case MS_STATUS_UNAUTHENTICATED:
+        return MS_EUNAUTHENTICATED;
     default:
         return MS_ESERVER;
     }

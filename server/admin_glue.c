@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "server/admin.h"
+#include "server/auth_glue.h"
 #include "server/peer.h"
 #include "server/server.h"
 #include "server/status.h"
@@ -381,6 +382,7 @@ static void glue_collect(void *data, struct metrics *m)
     collect_storage(m, s);
     collect_net(m, s);
     srv_ttl_collect_metrics(m, s);
+    srv_auth_collect_metrics(m, s);
 }
 
 /* ---- health and readiness -------------------------------------------------

@@ -156,7 +156,12 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
     X(TTL_MAX, "ttl.max_ttl", T_DUR, ttl.max_ttl_ms, NULL)                     \
     X(TTL_MAX_LEASES, "ttl.max_leases", T_U64, ttl.max_leases, NULL)           \
     X(TTL_CHECKPOINT, "ttl.checkpoint_interval", T_DUR,                        \
-      ttl.checkpoint_interval_ms, NULL)
+      ttl.checkpoint_interval_ms, NULL)                                          \
+    X(AUTH_ITERATIONS, "auth.password_iterations", T_U64,                     \
+      auth.password_iterations, NULL)                                          \
+    X(AUTH_MAX_FAILURES, "auth.max_failures", T_U64, auth.max_failures, NULL)  \
+    X(AUTH_LOCKOUT, "auth.lockout", T_DUR, auth.lockout_ms, NULL)              \
+    X(AUTH_TOKEN_TTL, "auth.token_ttl", T_DUR, auth.token_ttl_ms, NULL)
 
 enum key_id {
 #define KEY_ENUM(id, path, type, field, names) K_##id,
@@ -184,7 +189,7 @@ static const struct key_desc keys[N_KEYS] = {
 /* Mappings that hold keys rather than values. */
 static const char *const sections[] = {
     "node",       "cluster", "server", "raft", "storage", "storage.rocksdb",
-    "lease_read", "log",     "tls",     "ttl",  NULL};
+    "lease_read", "log",     "tls",     "ttl",  "auth", NULL};
 
 static const char *const member_keys[] = {"id", "name", "peer_addr",
                                           "client_addr", NULL};
@@ -599,6 +604,10 @@ void srv_config_defaults(struct srv_config *cfg)
     cfg->ttl.max_ttl_ms = 9000000000ull * 1000u;      /* etcd's MaxLeaseTTL */
     cfg->ttl.max_leases = 100000;
     cfg->ttl.checkpoint_interval_ms = 5u * 60u * 1000u; /* as etcd */
+    cfg->auth.password_iterations = 100000; /* tens of ms per hash */
+    cfg->auth.max_failures = 5;
+    cfg->auth.lockout_ms = 1000;
+    cfg->auth.token_ttl_ms = 5u * 60u * 1000u; /* etcd's simple token TTL */
 
     snprintf(cfg->origin.file, sizeof(cfg->origin.file), "default");
     derive_members(cfg);
@@ -1584,12 +1593,32 @@ static int check_ttl(const struct srv_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static int check_auth(const struct srv_config *cfg, char *err, size_t errlen)
+{
+    char o[300];
+    const struct srv_config *c = cfg;
+    if (c->auth.password_iterations < 1000 ||
+        c->auth.password_iterations > 10000000)
+        return errorf(err, errlen, "%s: %s: must be between 1000 and 10000000",
+                      AT(K_AUTH_ITERATIONS));
+    if (c->auth.max_failures < 1 || c->auth.max_failures > 1000)
+        return errorf(err, errlen, "%s: %s: must be between 1 and 1000",
+                      AT(K_AUTH_MAX_FAILURES));
+    if (c->auth.lockout_ms < 10 || c->auth.lockout_ms > 3600u * 1000u)
+        return errorf(err, errlen, "%s: %s: must be between 10ms and 1h",
+                      AT(K_AUTH_LOCKOUT));
+    if (c->auth.token_ttl_ms < 1000 || c->auth.token_ttl_ms > 86400u * 1000u)
+        return errorf(err, errlen, "%s: %s: must be between 1s and 24h",
+                      AT(K_AUTH_TOKEN_TTL));
+    return 0;
+}
+
 int srv_config_validate(const struct srv_config *cfg, char *err, size_t errlen)
 {
     int (*const checks[])(const struct srv_config *, char *, size_t) = {
         check_node,    check_ranges, check_timing, check_listen,
         check_members, check_sizes,  check_lease,  check_tls,
-        check_ttl,     check_http,
+        check_ttl,     check_http,   check_auth,
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         int rc = checks[i](cfg, err, errlen);

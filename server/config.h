@@ -189,6 +189,14 @@ struct srv_config {
         uint64_t max_leases;   /* Grants past this many leases fail */
         uint64_t checkpoint_interval_ms; /* remaining TTLs replicated */
     } ttl;
+    /* Users, roles and permissions (docs/security.md).  Local to each node:
+     * they only shape how this node hashes and checks passwords. */
+    struct {
+        uint64_t password_iterations; /* PBKDF2 rounds for new passwords */
+        uint64_t max_failures;  /* failed Authenticates before a lockout */
+        uint64_t lockout_ms;    /* first lockout; doubles on each failure */
+        uint64_t token_ttl_ms;  /* life of a token not used */
+    } auth;
 
     /* Where each value came from, for error messages (private to
      * config.c: file name of the last load, and per key the line, 0 for a

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "proto/metastore.pb-c.h"
+#include "server/auth_glue.h"
 #include "server/log.h"
 #include "server/peer.h"
 #include "server/range_pack.h"
@@ -71,6 +72,7 @@ struct srv_conn {
     srv_conn_reply_cb reply_cb;
     void *reply_arg;
     bool is_callback;
+    struct srv_auth_id auth_id; /* set by AUTHENTICATE (auth_glue.c) */
 };
 
 static char g_read_buf[READ_BUF_BYTES];
@@ -345,6 +347,11 @@ void srv_conn_reply_stream(struct srv_conn *c, uint16_t method,
 size_t srv_conn_backlog(const struct srv_conn *c)
 {
     return c->out_len + c->wbuf_len;
+}
+
+struct srv_auth_id *srv_conn_auth_id(struct srv_conn *c)
+{
+    return &c->auth_id;
 }
 
 const char *srv_conn_peer(const struct srv_conn *c)

@@ -82,6 +82,43 @@
     X(MOVE_LEADER, 50, ADMIN, "metastore.MoveLeaderRequest",                   \
       "metastore.MoveLeaderResponse")                                          \
     X(FAULT, 60, ADMIN, "metastore.FaultRequest", "metastore.FaultResponse")   \
+    X(AUTHENTICATE, 70, CLIENT, "metastore.AuthenticateRequest",                \
+      "metastore.AuthenticateResponse")                                        \
+    X(AUTH_ENABLE, 71, CLIENT, "metastore.AuthEnableRequest",                  \
+      "metastore.AuthEnableResponse")                                          \
+    X(AUTH_DISABLE, 72, CLIENT, "metastore.AuthDisableRequest",                \
+      "metastore.AuthDisableResponse")                                         \
+    X(AUTH_STATUS, 73, CLIENT, "metastore.AuthStatusRequest",                  \
+      "metastore.AuthStatusResponse")                                          \
+    X(USER_ADD, 74, CLIENT, "metastore.AuthUserAddRequest",                    \
+      "metastore.AuthUserAddResponse")                                         \
+    X(USER_GET, 75, CLIENT, "metastore.AuthUserGetRequest",                    \
+      "metastore.AuthUserGetResponse")                                         \
+    X(USER_LIST, 76, CLIENT, "metastore.AuthUserListRequest",                  \
+      "metastore.AuthUserListResponse")                                        \
+    X(USER_DELETE, 77, CLIENT, "metastore.AuthUserDeleteRequest",              \
+      "metastore.AuthUserDeleteResponse")                                      \
+    X(USER_CHANGE_PASSWORD, 78, CLIENT,                                        \
+      "metastore.AuthUserChangePasswordRequest",                               \
+      "metastore.AuthUserChangePasswordResponse")                              \
+    X(USER_GRANT_ROLE, 79, CLIENT, "metastore.AuthUserGrantRoleRequest",       \
+      "metastore.AuthUserGrantRoleResponse")                                   \
+    X(USER_REVOKE_ROLE, 80, CLIENT, "metastore.AuthUserRevokeRoleRequest",     \
+      "metastore.AuthUserRevokeRoleResponse")                                  \
+    X(ROLE_ADD, 81, CLIENT, "metastore.AuthRoleAddRequest",                    \
+      "metastore.AuthRoleAddResponse")                                         \
+    X(ROLE_GET, 82, CLIENT, "metastore.AuthRoleGetRequest",                    \
+      "metastore.AuthRoleGetResponse")                                         \
+    X(ROLE_LIST, 83, CLIENT, "metastore.AuthRoleListRequest",                  \
+      "metastore.AuthRoleListResponse")                                        \
+    X(ROLE_DELETE, 84, CLIENT, "metastore.AuthRoleDeleteRequest",              \
+      "metastore.AuthRoleDeleteResponse")                                      \
+    X(ROLE_GRANT_PERMISSION, 85, CLIENT,                                       \
+      "metastore.AuthRoleGrantPermissionRequest",                              \
+      "metastore.AuthRoleGrantPermissionResponse")                             \
+    X(ROLE_REVOKE_PERMISSION, 86, CLIENT,                                      \
+      "metastore.AuthRoleRevokePermissionRequest",                             \
+      "metastore.AuthRoleRevokePermissionResponse")                            \
     X(PEER_HELLO, 100, PEER, "metastore.raft.Hello",                           \
       "metastore.raft.HelloResponse")                                          \
     X(PEER_RAFT, 101, PEER, "metastore.raft.Batch", NULL)                      \

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "proto/metastore.pb-c.h"
+#include "server/auth_glue.h"
 #include "server/log.h"
 #include "server/peer.h"
 #include "server/range_decode.h"
@@ -595,6 +596,11 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
         engine_arena_reset(&s->arena);
         return result;
     }
+    if (srv_auth_owns_entry(method)) {
+        int result = srv_auth_apply(s, e->index, method, body, len, w);
+        engine_arena_reset(&s->arena);
+        return result;
+    }
 
     switch (method) {
     case SRV_METHOD_PUT: {
@@ -913,6 +919,12 @@ static bool propose(struct srv *s, struct srv_conn *c, uint16_t method,
     s->stats.proposals++;
     srv_node_park(s, w);
     return true;
+}
+
+bool srv_kv_propose(struct srv *s, struct srv_conn *c, uint16_t method,
+                    uint64_t request_id, const uint8_t *body, size_t len)
+{
+    return propose(s, c, method, request_id, body, len);
 }
 
 bool srv_kv_not_leader(struct srv *s, struct srv_conn *c, uint16_t method,
@@ -1701,6 +1713,7 @@ enum cmd_flags {
     CMD_ADMIN = 8, /* membership and operator requests */
     CMD_STREAM = 16, /* opens or drives a stream (watch_glue.c) */
     CMD_LEADER = 32, /* served by the leader from its state (TTL leases) */
+    CMD_AUTH = 64, /* users, roles, permissions (auth_glue.c) */
 };
 
 static const struct cmd {
@@ -1719,6 +1732,17 @@ static const struct cmd {
     {SRV_METHOD_LEASE_KEEPALIVE, CMD_LEADER},
     {SRV_METHOD_LEASE_TIME_TO_LIVE, CMD_LEADER},
     {SRV_METHOD_LEASE_LEASES, CMD_LEADER},
+    {SRV_METHOD_AUTHENTICATE, CMD_AUTH},  {SRV_METHOD_AUTH_ENABLE, CMD_AUTH},
+    {SRV_METHOD_AUTH_DISABLE, CMD_AUTH},  {SRV_METHOD_AUTH_STATUS, CMD_AUTH},
+    {SRV_METHOD_USER_ADD, CMD_AUTH},      {SRV_METHOD_USER_GET, CMD_AUTH},
+    {SRV_METHOD_USER_LIST, CMD_AUTH},     {SRV_METHOD_USER_DELETE, CMD_AUTH},
+    {SRV_METHOD_USER_CHANGE_PASSWORD, CMD_AUTH},
+    {SRV_METHOD_USER_GRANT_ROLE, CMD_AUTH},
+    {SRV_METHOD_USER_REVOKE_ROLE, CMD_AUTH},
+    {SRV_METHOD_ROLE_ADD, CMD_AUTH},      {SRV_METHOD_ROLE_GET, CMD_AUTH},
+    {SRV_METHOD_ROLE_LIST, CMD_AUTH},     {SRV_METHOD_ROLE_DELETE, CMD_AUTH},
+    {SRV_METHOD_ROLE_GRANT_PERMISSION, CMD_AUTH},
+    {SRV_METHOD_ROLE_REVOKE_PERMISSION, CMD_AUTH},
 };
 
 void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
@@ -1745,6 +1769,22 @@ void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
         srv_conn_reply_error(s, c, method, request_id, SRV_STATUS_UNAVAILABLE,
                              s->failed ? "server failed" : "shutting down");
         srv_conn_request_done(c);
+        return;
+    }
+    if (!srv_conn_is_forwarded(c)) {
+        /* Before anything reaches the engine or the log; a forwarded
+         * request was checked on the node that received it. */
+        char msg[200];
+        int st = srv_auth_check(s, srv_conn_auth_id(c), method, body, len,
+                                msg, sizeof msg);
+        if (st != SRV_STATUS_OK) {
+            srv_conn_reply_error(s, c, method, request_id, st, msg);
+            srv_conn_request_done(c);
+            return;
+        }
+    }
+    if (cmd->flags & CMD_AUTH) {
+        srv_auth_dispatch(s, c, method, request_id, body, len);
         return;
     }
     if (cmd->flags & CMD_STREAM) {

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "server/auth_glue.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "server/ttl_glue.h"
@@ -171,6 +172,12 @@ static int restore_from_reader(struct srv *s, struct snapfile_reader *r)
                  (unsigned long long)index, rv);
         return rv;
     }
+    rv = srv_auth_snapshot_load(s, r, &rc.off, !past);
+    if (rv != 0) {
+        ms_error("snapshot %llu: auth table unreadable (%d)",
+                 (unsigned long long)index, rv);
+        return rv;
+    }
     if (past) {
         return 0; /* a persistent engine that is already past the snapshot */
     }
@@ -181,6 +188,9 @@ static int restore_from_reader(struct srv *s, struct snapfile_reader *r)
     }
     if (rv == 0) {
         rv = srv_ttl_persist(s);
+    }
+    if (rv == 0) {
+        rv = srv_auth_persist(s);
     }
     return rv;
 }
@@ -341,6 +351,9 @@ int srv_recover(struct srv *s)
 
     struct wal_recovery rec = {0};
     rv = s->ttl == NULL ? srv_ttl_open(s) : 0;
+    if (rv == 0 && s->auth == NULL) {
+        rv = srv_auth_open(s);
+    }
     if (rv != 0) {
         ms_error("cannot set up TTL leases: %d", rv);
         return rv;
@@ -402,6 +415,10 @@ int srv_recover(struct srv *s)
     }
     engine_arena_init(&s->arena);
     rv = srv_ttl_recover(s);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = srv_auth_recover(s);
     if (rv != 0) {
         return rv;
     }
@@ -509,6 +526,9 @@ int srv_snapshot_take(struct srv *s)
         rv = srv_ttl_snapshot_save(s, snap_write_cb, sw);
     }
     if (rv == 0) {
+        rv = srv_auth_snapshot_save(s, snap_write_cb, sw);
+    }
+    if (rv == 0) {
         rv = engine_snapshot_save(s->eng, snap_write_cb, sw);
     }
     if (rv != 0) {
@@ -589,4 +609,5 @@ void srv_storage_close(struct srv *s)
     }
     engine_arena_free(&s->arena);
     srv_ttl_close(s);
+    srv_auth_close(s);
 }

@@ -101,7 +101,7 @@ struct srv_hist {
 };
 
 /* Per-method slots: client and admin method numbers are below this. */
-#define SRV_STATS_METHODS 64
+#define SRV_STATS_METHODS 96
 /* One slot per SRV_STATUS_CODES entry, plus one for unknown codes. */
 #define SRV_STATS_STATUSES 14
 
@@ -151,6 +151,7 @@ void srv_hist_record_count(struct srv_hist *h, uint64_t n);
 
 struct srv_persist; /* a ready batch waiting to become durable (node.c) */
 struct srv_ttl;     /* TTL leases (ttl_glue.h) */
+struct srv_auth;    /* users and roles (auth_glue.h) */
 struct peer_transport;
 struct peer_forward_token;
 struct srv_tls_ctx;
@@ -227,6 +228,7 @@ struct srv {
      * srv_watch_start(). */
     struct srv_watch *watch;
     struct srv_ttl *ttl; /* TTL leases: table, timers, counters */
+    struct srv_auth *auth; /* users, roles, permissions (auth_glue.h) */
 };
 
 /* Monotonic clock in nanoseconds (a fresh read, never uv_now()). */
@@ -312,6 +314,11 @@ bool srv_kv_not_leader(struct srv *s, struct srv_conn *c, uint16_t method,
  * [header | body] with `method`.  0 or a RAFT_E* code. */
 int srv_kv_propose_internal(struct srv *s, uint16_t method,
                             const uint8_t *body, size_t len);
+/* Proposes a client write [header | body] with `method` and parks c until
+ * it applies (srv_kv_apply answers it); forwards or answers NOT_LEADER on a
+ * follower.  True when parked or forwarded, false when answered at once. */
+bool srv_kv_propose(struct srv *s, struct srv_conn *c, uint16_t method,
+                    uint64_t request_id, const uint8_t *body, size_t len);
 
 /* ---- reads.c ----------------------------------------------------------- */
 

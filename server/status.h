@@ -21,13 +21,13 @@
     X(INVALID_ARGUMENT, 3, "the request is malformed or breaks a limit")       \
     X(DEADLINE_EXCEEDED, 4, "the request timed out; it may still take effect") \
     X(NOT_FOUND, 5, "no such key, member or lease")                            \
-    X(PERMISSION_DENIED, 7, "not allowed on this server (reserved)")           \
+    X(PERMISSION_DENIED, 7, "the user lacks the permission for this request")  \
     X(RESOURCE_EXHAUSTED, 8, "too many requests or connections; retry later")  \
     X(FAILED_PRECONDITION, 9, "the system is not in a state that allows it")   \
     X(UNIMPLEMENTED, 12, "unknown or not yet supported method")                \
     X(INTERNAL, 13, "a bug or an I/O failure on the server")                   \
     X(UNAVAILABLE, 14, "no leader or no quorum right now; retry")              \
-    X(UNAUTHENTICATED, 16, "credentials missing or wrong (reserved)")          \
+    X(UNAUTHENTICATED, 16, "credentials missing or wrong")                     \
     X(NOT_LEADER, 100, "this node is not the leader; see leader_id/addr")      \
     X(COMPACTED, 101, "the requested revision has been compacted")
 

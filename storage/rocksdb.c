@@ -57,6 +57,7 @@ static const char META_STATE[] = "state";
 static const char META_CURSOR[] = "compact_cursor";
 static const char META_KVCF[] = "kv_cf";
 static const char META_AUX[] = "aux";
+static const char META_AUX_AUTH[] = "aux_auth";
 static const char RAFT_HARDSTATE[] = "hardstate";
 
 /* A growable byte buffer. */
@@ -110,6 +111,9 @@ struct rdb {
      * with the applied index (engine_rocksdb_aux_stage). */
     struct rbuf aux;
     bool aux_pending;
+    /* A second blob (the server's auth table), staged the same way. */
+    struct rbuf aux_auth;
+    bool aux_auth_pending;
 };
 
 static const struct engine_ops rdb_ops;
@@ -683,6 +687,13 @@ static void batch_put_state(struct rdb *r, const struct rdb_state *s)
                                      sizeof(META_AUX) - 1,
                                      (const char *)r->aux.p, r->aux.len);
         r->aux_pending = false;
+    }
+    if (r->aux_auth_pending) {
+        rocksdb_writebatch_wi_put_cf(r->wb, r->cf_meta, META_AUX_AUTH,
+                                     sizeof(META_AUX_AUTH) - 1,
+                                     (const char *)r->aux_auth.p,
+                                     r->aux_auth.len);
+        r->aux_auth_pending = false;
     }
 }
 
@@ -1905,7 +1916,8 @@ static void rdb_close(struct engine *e)
     if (r->cache != NULL)
         rocksdb_cache_destroy(r->cache);
     struct rbuf *bufs[] = {&r->cursor, &r->sbuf, &r->ebuf,
-                           &r->cbuf,   &r->pbuf, &r->vbuf, &r->aux};
+                           &r->cbuf,   &r->pbuf, &r->vbuf, &r->aux,
+                           &r->aux_auth};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         rbuf_free(bufs[i]);
     free(r->path);
@@ -2332,6 +2344,42 @@ int engine_rocksdb_aux_get(struct engine *e, struct engine_arena *a,
         return ENGINE_EINVAL;
     char *v = NULL;
     int rc = meta_get(rdb(e), META_AUX, &v, len);
+    if (rc != 0)
+        return rc;
+    if (v == NULL)
+        return ENGINE_ENOTFOUND;
+    void *p = engine_arena_alloc(a, *len > 0 ? *len : 1);
+    if (p != NULL && *len > 0)
+        memcpy(p, v, *len);
+    rocksdb_free(v);
+    *value = p;
+    return p != NULL ? 0 : ENGINE_ENOMEM;
+}
+
+/* ---- the second application blob (auth) ---------------------------------- */
+
+int engine_rocksdb_aux_auth_stage(struct engine *e, const void *value,
+                                  size_t len)
+{
+    if (!engine_rocksdb_is(e) || (value == NULL && len > 0))
+        return ENGINE_EINVAL;
+    struct rdb *r = rdb(e);
+    if (rbuf_reserve(&r->aux_auth, len + 1) != 0)
+        return ENGINE_ENOMEM;
+    if (len > 0)
+        memcpy(r->aux_auth.p, value, len);
+    r->aux_auth.len = len;
+    r->aux_auth_pending = true;
+    return 0;
+}
+
+int engine_rocksdb_aux_auth_get(struct engine *e, struct engine_arena *a,
+                                const void **value, size_t *len)
+{
+    if (!engine_rocksdb_is(e))
+        return ENGINE_EINVAL;
+    char *v = NULL;
+    int rc = meta_get(rdb(e), META_AUX_AUTH, &v, len);
     if (rc != 0)
         return rc;
     if (v == NULL)

@@ -166,5 +166,11 @@ int engine_rocksdb_aux_stage(struct engine *e, const void *value, size_t len);
  * was ever written, ENGINE_EIO, ENGINE_ENOMEM. */
 int engine_rocksdb_aux_get(struct engine *e, struct engine_arena *a,
                            const void **value, size_t *len);
+/* The same pair for a second blob (the server's auth table, server/auth_glue.c),
+ * written in the same batch when both are staged. */
+int engine_rocksdb_aux_auth_stage(struct engine *e, const void *value,
+                                  size_t len);
+int engine_rocksdb_aux_auth_get(struct engine *e, struct engine_arena *a,
+                                const void **value, size_t *len);
 
 #endif /* METASTORE_STORAGE_ROCKSDB_H */
