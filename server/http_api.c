@@ -411,6 +411,14 @@ static void dispatch(struct hconn *c, const struct http_request *r)
         return;
     }
     if (c->route->method == SRV_METHOD_WATCH) {
+        if (r->version_minor == 0) {
+            free(pb);
+            respond_error(c, SRV_STATUS_INVALID_ARGUMENT, 505,
+                          "a watch is streamed with chunked transfer "
+                          "encoding: use HTTP/1.1",
+                          NULL, false);
+            return;
+        }
         dispatch_watch(c, pb, pb_len, r->keep_alive);
         free(pb);
         return;
@@ -469,6 +477,9 @@ static void watch_end(struct hconn *c)
     c->watch = NULL;
     c->streaming = false;
     c->finishing = true;
+    /* A client that stopped reading (a slow watcher) would otherwise hold
+     * the connection for ever: it gets IDLE_MS to take the end. */
+    restart_idle(c, IDLE_MS);
     srv_conn_stream_close(pc);
     conn_unref(c); /* the stream's reference; the handles still hold one */
 }
