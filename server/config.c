@@ -1133,7 +1133,8 @@ int srv_config_apply_flag(struct srv_config *cfg, const char *flag,
         flag++;
     if (value == NULL && (strcmp(flag, "join") == 0 ||
                           strcmp(flag, "client-cert-auth") == 0 ||
-                          strcmp(flag, "peer-client-cert-auth") == 0))
+                          strcmp(flag, "peer-client-cert-auth") == 0 ||
+                          strcmp(flag, "http-client-cert-auth") == 0))
         value = "true";
     if (value == NULL)
         return errorf(err, errlen, "command line: --%s needs a value", flag);
