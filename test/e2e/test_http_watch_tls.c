@@ -385,7 +385,6 @@ static void start_tls(void)
                                 "--http-trusted-ca-file",
                                 e2e_tls_path("ca.pem"),
                                 "--http-client-cert-auth",
-                                "true",
                                 "--set",
                                 "server.request_timeout=1s",
                                 NULL};
@@ -544,7 +543,7 @@ START_TEST(bad_http_tls_files_stop_the_server_at_start_up)
              "%s --data-dir %s --listen-client 127.0.0.1:%u --listen-peer "
              "127.0.0.1:%u --listen-admin 127.0.0.1:%u --http-listen "
              "127.0.0.1:%u --http-cert-file %s --http-key-file %s "
-             "--http-client-cert-auth true",
+             "--http-client-cert-auth",
              e2e_bin("metastored"), srv.dir, srv.client_port, srv.peer_port,
              srv.admin_port, e2e_free_port(), e2e_tls_path("server.pem"),
              e2e_tls_path("server-key.pem"));
