@@ -659,7 +659,7 @@ static size_t process(struct hconn *c, const uint8_t *d, size_t n)
             serve(c, http_parser_request(&c->p));
             http_parser_reset(&c->p);
             c->continue_sent = false;
-            if (!c->busy) {
+            if (!c->busy && !c->streaming) {
                 restart_idle(c, IDLE_MS);
             }
         } else if (rv < 0) {
