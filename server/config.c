@@ -152,6 +152,12 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
       NULL)                                                                    \
     X(TLS_PEER_CLIENT_AUTH, "tls.peer_client_cert_auth", T_BOOL,              \
       tls.peer_client_cert_auth, NULL)                                          \
+    X(TLS_HTTP_CERT, "tls.http_cert_file", T_STR, tls.http_cert_file, NULL)   \
+    X(TLS_HTTP_KEY, "tls.http_key_file", T_STR, tls.http_key_file, NULL)      \
+    X(TLS_HTTP_CA, "tls.http_trusted_ca_file", T_STR, tls.http_trusted_ca_file, \
+      NULL)                                                                    \
+    X(TLS_HTTP_CLIENT_AUTH, "tls.http_client_cert_auth", T_BOOL,              \
+      tls.http_client_cert_auth, NULL)                                          \
     X(TTL_MIN, "ttl.min_ttl", T_DUR, ttl.min_ttl_ms, NULL)                     \
     X(TTL_MAX, "ttl.max_ttl", T_DUR, ttl.max_ttl_ms, NULL)                     \
     X(TTL_MAX_LEASES, "ttl.max_leases", T_U64, ttl.max_leases, NULL)           \
@@ -1035,6 +1041,10 @@ static const struct {
     {"peer-key-file", "tls.peer_key_file"},
     {"peer-trusted-ca-file", "tls.peer_trusted_ca_file"},
     {"peer-client-cert-auth", "tls.peer_client_cert_auth"},
+    {"http-cert-file", "tls.http_cert_file"},
+    {"http-key-file", "tls.http_key_file"},
+    {"http-trusted-ca-file", "tls.http_trusted_ca_file"},
+    {"http-client-cert-auth", "tls.http_client_cert_auth"},
 };
 
 /* One "ID[:NAME]=PEER@CLIENT" item of --initial-cluster (`item` is
@@ -1132,7 +1142,8 @@ int srv_config_apply_flag(struct srv_config *cfg, const char *flag,
         flag++;
     if (value == NULL && (strcmp(flag, "join") == 0 ||
                           strcmp(flag, "client-cert-auth") == 0 ||
-                          strcmp(flag, "peer-client-cert-auth") == 0))
+                          strcmp(flag, "peer-client-cert-auth") == 0 ||
+                          strcmp(flag, "http-client-cert-auth") == 0))
         value = "true";
     if (value == NULL)
         return errorf(err, errlen, "command line: --%s needs a value", flag);
@@ -1563,8 +1574,13 @@ static int check_tls(const struct srv_config *cfg, char *err, size_t errlen)
                             K_TLS_CLIENT_AUTH, false, err, errlen);
     if (rc < 0)
         return rc;
-    return check_tls_port(cfg, K_TLS_PEER_CERT, K_TLS_PEER_KEY, K_TLS_PEER_CA,
-                          K_TLS_PEER_CLIENT_AUTH, true, err, errlen);
+    rc = check_tls_port(cfg, K_TLS_PEER_CERT, K_TLS_PEER_KEY, K_TLS_PEER_CA,
+                        K_TLS_PEER_CLIENT_AUTH, true, err, errlen);
+    if (rc < 0)
+        return rc;
+    /* The HTTP port: its own files, or (all empty) the client port's. */
+    return check_tls_port(cfg, K_TLS_HTTP_CERT, K_TLS_HTTP_KEY, K_TLS_HTTP_CA,
+                          K_TLS_HTTP_CLIENT_AUTH, false, err, errlen);
 }
 
 static int check_ttl(const struct srv_config *cfg, char *err, size_t errlen)

@@ -180,6 +180,13 @@ struct srv_config {
         char peer_key_file[SRV_CONFIG_PATH_MAX];
         char peer_trusted_ca_file[SRV_CONFIG_PATH_MAX];
         bool peer_client_cert_auth;
+        /* The HTTP/JSON API port (server.http_listen): its own files;
+         * when http_cert_file is empty it uses the client port's TLS
+         * (plain HTTP only when the client port is plain too). */
+        char http_cert_file[SRV_CONFIG_PATH_MAX];
+        char http_key_file[SRV_CONFIG_PATH_MAX];
+        char http_trusted_ca_file[SRV_CONFIG_PATH_MAX];
+        bool http_client_cert_auth;
     } tls;
     /* TTL leases (docs/api.md); the limits decide whether an applied
      * Grant succeeds, so every node must use the same values. */

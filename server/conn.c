@@ -73,6 +73,9 @@ struct srv_conn {
     void *reply_arg;
     bool is_callback;
     struct srv_auth_id auth_id; /* set by AUTHENTICATE (auth_glue.c) */
+    /* A stream from another front door (srv_conn_stream): every frame goes
+     * to these, with reply_arg. */
+    const struct srv_conn_stream_ops *stream_ops;
 };
 
 static char g_read_buf[READ_BUF_BYTES];
@@ -225,6 +228,29 @@ struct srv_conn *srv_conn_callback(struct srv *s, const char *peer,
     return c;
 }
 
+struct srv_conn *srv_conn_stream(struct srv *s, const char *peer,
+                                 const struct srv_conn_stream_ops *ops,
+                                 void *arg)
+{
+    struct srv_conn *c = srv_conn_callback(s, peer, NULL, arg);
+    if (c != NULL) {
+        c->stream_ops = ops;
+        c->refs = 2; /* the request in progress, and the owner */
+    }
+    return c;
+}
+
+void srv_conn_stream_close(struct srv_conn *c)
+{
+    if (!c->closing) {
+        c->closing = true;
+        srv_node_conn_closed(c->s, c);
+        srv_watch_conn_closed(c->s, c);
+    }
+    c->stream_ops = NULL;
+    srv_conn_unref(c);
+}
+
 struct srv_conn *srv_conn_forwarded(struct srv *s,
                                     struct peer_forward_token *token)
 {
@@ -271,6 +297,26 @@ void srv_conn_reply_raw(struct srv *s, struct srv_conn *c, uint16_t method,
     mark_dirty(c);
 }
 
+/* A frame for a stream pseudo-connection: packed into a scratch buffer and
+ * handed over at once (the owner copies what it keeps). */
+static void stream_frame(struct srv_conn *c, uint8_t flags, size_t body_len,
+                         size_t (*pack)(const void *ctx, uint8_t *out),
+                         const void *ctx)
+{
+    uint8_t stack[512] = {0};
+    uint8_t *buf = body_len <= sizeof stack ? stack : malloc(body_len);
+    if (buf == NULL) {
+        /* No gap may go unnoticed: end the stream with an error. */
+        c->stream_ops->frame(c->reply_arg, FRAME_FLAG_ERROR, NULL, 0);
+        return;
+    }
+    size_t n = body_len > 0 ? pack(ctx, buf) : 0;
+    c->stream_ops->frame(c->reply_arg, flags, buf, n);
+    if (buf != stack) {
+        free(buf);
+    }
+}
+
 /* Queues a reply frame whose body_len-byte body pack() writes into the
  * output buffer: the body is sized once by the caller and packed in place. */
 static void append_packed(struct srv_conn *c, uint16_t method, uint8_t flags,
@@ -278,6 +324,10 @@ static void append_packed(struct srv_conn *c, uint16_t method, uint8_t flags,
                           size_t (*pack)(const void *ctx, uint8_t *out),
                           const void *ctx)
 {
+    if (c->stream_ops != NULL) {
+        stream_frame(c, flags, body_len, pack, ctx);
+        return;
+    }
     if (c->forward != NULL || c->reply_cb != NULL) {
         uint8_t stack[512] = {0};
         uint8_t *buf = body_len <= sizeof stack ? stack : malloc(body_len);
@@ -346,6 +396,9 @@ void srv_conn_reply_stream(struct srv_conn *c, uint16_t method,
 
 size_t srv_conn_backlog(const struct srv_conn *c)
 {
+    if (c->stream_ops != NULL) {
+        return c->stream_ops->backlog(c->reply_arg);
+    }
     return c->out_len + c->wbuf_len;
 }
 

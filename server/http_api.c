@@ -35,6 +35,7 @@
 #include "server/log.h"
 #include "server/server.h"
 #include "server/status.h"
+#include "server/tls.h"
 
 #define READ_BUF_BYTES (64u * 1024u)
 #define OUT_HIGH_WATER (4u * 1024u * 1024u)
@@ -72,6 +73,13 @@ struct hconn {
     uint8_t *parked;
     size_t parked_len;
     char peer[64];
+    /* TLS (NULL: plain HTTP): ciphertext goes through wbuf. */
+    struct srv_tls *tls;
+    /* POST /v3/watch: the stream pseudo-connection while it lasts (it holds
+     * a reference on this connection); the response is chunked. */
+    struct srv_conn *watch;
+    bool streaming;      /* a watch owns the connection (until it ends) */
+    bool stream_started; /* 200 and the chunked head are queued */
 };
 
 struct http_api {
@@ -83,7 +91,10 @@ struct http_api {
     bool stopping;
     int live; /* listener + connections not yet freed */
     struct json_limits jlim;
+    struct srv_tls_ctx *tls_ctx; /* NULL: plain HTTP */
+    bool own_tls_ctx;            /* tls.http_* files: freed with h */
     char rbuf[READ_BUF_BYTES];
+    uint8_t pbuf[READ_BUF_BYTES]; /* decrypted TLS input */
 };
 
 /* ---- lifetime ---------------------------------------------------------------
@@ -92,6 +103,9 @@ struct http_api {
 static void api_unref(struct http_api *h)
 {
     if (--h->live == 0) {
+        if (h->own_tls_ctx) {
+            srv_tls_ctx_destroy(h->tls_ctx);
+        }
         free(h);
     }
 }
@@ -103,6 +117,7 @@ static void conn_unref(struct hconn *c)
     }
     struct http_api *h = c->h;
     http_parser_close(&c->p);
+    srv_tls_destroy(c->tls);
     free(c->out);
     free(c->wbuf);
     free(c->parked);
@@ -139,6 +154,13 @@ static void conn_close(struct hconn *c)
     }
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+    if (c->watch != NULL) {
+        /* The client went away: its watcher goes at once. */
+        struct srv_conn *pc = c->watch;
+        c->watch = NULL;
+        srv_conn_stream_close(pc);
+        conn_unref(c); /* the stream's reference */
+    }
 }
 
 /* ---- output
@@ -205,6 +227,10 @@ static void respond_error(struct hconn *c, int srv_status, int http_status,
 }
 
 static void process_parked(struct hconn *c);
+static void read_tls(struct hconn *c, const uint8_t *d, size_t n);
+static void input(struct hconn *c, const uint8_t *d, size_t n);
+static void dispatch_watch(struct hconn *c, const uint8_t *pb, size_t pb_len,
+                           bool keep_alive);
 static void conn_flush(struct hconn *c);
 static void reading(struct hconn *c, bool on);
 static void restart_idle(struct hconn *c, uint64_t ms);
@@ -232,6 +258,18 @@ static void conn_finish(struct hconn *c)
         return;
     }
     c->shut = true;
+    if (c->tls != NULL) {
+        /* Best effort and never blocking (nothing else is being written):
+         * the close_notify alert, so the client sees an orderly end. */
+        uint8_t *b = NULL;
+        size_t cap = 0, n = 0;
+        srv_tls_close_notify(c->tls);
+        if (srv_tls_take(c->tls, &b, &cap, &n) == 0 && n > 0) {
+            uv_buf_t ub = uv_buf_init((char *)b, (unsigned)n);
+            (void)uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
+        }
+        free(b);
+    }
     c->sreq.data = c;
     if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
         conn_close(c);
@@ -250,20 +288,69 @@ static void on_written(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
+    if (c->watch != NULL) {
+        srv_watch_conn_drained(c->h->s, c->watch);
+    }
     process_parked(c);
     if (c->closing) {
         return;
     }
-    if (c->out_len > 0) {
+    if (c->out_len > 0 || (c->tls != NULL && srv_tls_pending(c->tls) > 0)) {
         conn_flush(c);
     } else if (c->finishing && !c->busy) {
         conn_finish(c);
     }
 }
 
+/* TLS: encrypts what gathered and takes the ciphertext waiting (also
+ * handshake messages) into wbuf.  False when there is nothing to write or
+ * the connection closed. */
+static bool tls_take(struct hconn *c)
+{
+    if (c->out_len > 0) {
+        int rc = srv_tls_write(c->tls, (const uint8_t *)c->out, c->out_len);
+        c->out_len = 0;
+        if (rc != 0) {
+            ms_warn("http: %s: %s; closing", c->peer,
+                    rc == SRV_TLS_ENOMEM ? "out of memory"
+                                         : srv_tls_error(c->tls));
+            conn_close(c);
+            return false;
+        }
+    }
+    uint8_t *b = (uint8_t *)c->wbuf;
+    size_t cap = c->wbuf_cap, n = 0;
+    int rc = srv_tls_take(c->tls, &b, &cap, &n);
+    c->wbuf = (char *)b;
+    c->wbuf_cap = cap;
+    c->wbuf_len = n;
+    if (rc != 0) {
+        conn_close(c);
+        return false;
+    }
+    return n > 0;
+}
+
 static void conn_flush(struct hconn *c)
 {
-    if (c->closing || c->writing || c->out_len == 0) {
+    if (c->closing || c->writing) {
+        return;
+    }
+    if (c->tls != NULL) {
+        if (!tls_take(c)) {
+            return;
+        }
+        uv_buf_t tb = uv_buf_init(c->wbuf, (unsigned)c->wbuf_len);
+        c->wreq.data = c;
+        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &tb, 1, on_written) !=
+            0) {
+            conn_close(c);
+            return;
+        }
+        c->writing = true;
+        return;
+    }
+    if (c->out_len == 0) {
         return;
     }
     char *tb = c->wbuf;
@@ -323,6 +410,19 @@ static void dispatch(struct hconn *c, const struct http_request *r)
         respond_error(c, st, 0, msg, NULL, r->keep_alive);
         return;
     }
+    if (c->route->method == SRV_METHOD_WATCH) {
+        if (r->version_minor == 0) {
+            free(pb);
+            respond_error(c, SRV_STATUS_INVALID_ARGUMENT, 505,
+                          "a watch is streamed with chunked transfer "
+                          "encoding: use HTTP/1.1",
+                          NULL, false);
+            return;
+        }
+        dispatch_watch(c, pb, pb_len, r->keep_alive);
+        free(pb);
+        return;
+    }
     struct srv_conn *pc = srv_conn_callback(s, c->peer, on_reply, c);
     if (pc == NULL) {
         free(pb);
@@ -340,6 +440,137 @@ static void dispatch(struct hconn *c, const struct http_request *r)
     free(pb);
 }
 
+/* ---- watch streams
+ * ------------------------------------------------------------- */
+
+/* Unsent bytes of this connection: the watch glue stops sending to a
+ * stream at server.watch_backlog_bytes and cancels it as slow after
+ * server.watch_slow_timeout, as it does for binary-protocol streams. */
+static size_t watch_backlog(void *arg)
+{
+    const struct hconn *c = arg;
+    size_t n = c->out_len + c->wbuf_len;
+    if (c->tls != NULL) {
+        n += srv_tls_pending(c->tls);
+    }
+    return n;
+}
+
+static void put_chunk(struct hconn *c, const char *data, size_t n)
+{
+    char head[24];
+    int k = snprintf(head, sizeof head, "%zx\r\n", n);
+    if (!out_put(c, head, (size_t)k) || !out_put(c, data, n) ||
+        !out_put(c, "\r\n", 2)) {
+        ms_warn("http: out of memory for a watch response to %s; closing",
+                c->peer);
+        conn_close(c);
+    }
+}
+
+/* The watch ended (canceled, refused, or the server broke it): the stream
+ * pseudo-connection goes, the response is finished, the connection closes
+ * once it is written. */
+static void watch_end(struct hconn *c)
+{
+    struct srv_conn *pc = c->watch;
+    c->watch = NULL;
+    c->streaming = false;
+    c->finishing = true;
+    /* A client that stopped reading (a slow watcher) would otherwise hold
+     * the connection for ever: it gets IDLE_MS to take the end. */
+    restart_idle(c, IDLE_MS);
+    srv_conn_stream_close(pc);
+    conn_unref(c); /* the stream's reference; the handles still hold one */
+}
+
+/* One WatchResponse (or error) from the watch glue: the first one decides
+ * the status; after a 200 each is one chunk holding one JSON line. */
+static void on_watch_frame(void *arg, uint8_t flags, const uint8_t *body,
+                           size_t len)
+{
+    struct hconn *c = arg;
+    if (c->closing || c->watch == NULL) {
+        return;
+    }
+    bool is_error = (flags & FRAME_FLAG_ERROR) != 0;
+    struct json_out o;
+    json_out_init(&o);
+    int st = hkv_render_reply(c->route, is_error, body, len, &o);
+    if (json_out_failed(&o)) {
+        json_out_free(&o);
+        conn_close(c);
+        return;
+    }
+    if (!c->stream_started && is_error) {
+        respond(c, st, o.buf, o.len, NULL, false);
+    } else {
+        if (!c->stream_started) {
+            static const char head[] =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+            c->stream_started = out_put(c, head, sizeof head - 1);
+            c->h->s->stats.http_responses[2]++;
+        }
+        put_chunk(c, o.buf, o.len);
+    }
+    json_out_free(&o);
+    if (c->closing) {
+        return;
+    }
+    if (is_error || (flags & FRAME_FLAG_STREAM_END) != 0) {
+        if (c->stream_started) {
+            (void)out_put(c, "0\r\n\r\n", 5);
+        }
+        watch_end(c);
+    }
+    conn_flush(c);
+}
+
+static const struct srv_conn_stream_ops watch_ops = {
+    .frame = on_watch_frame,
+    .backlog = watch_backlog,
+};
+
+/* POST /v3/watch: one watcher, streamed until it is canceled or the client
+ * closes.  The request body is already a packed WatchRequest. */
+static void dispatch_watch(struct hconn *c, const uint8_t *pb, size_t pb_len,
+                           bool keep_alive)
+{
+    struct srv *s = c->h->s;
+    struct srv_conn *pc = srv_conn_stream(s, c->peer, &watch_ops, c);
+    if (pc == NULL) {
+        respond_error(c, SRV_STATUS_RESOURCE_EXHAUSTED, 0, "out of memory",
+                      NULL, keep_alive);
+        return;
+    }
+    c->watch = pc;
+    c->streaming = true;
+    c->stream_started = false;
+    c->refs++;               /* the stream's, released by watch_end() */
+    uv_timer_stop(&c->idle); /* a quiet watch is not an idle connection */
+    c->refs++;               /* c stays while the dispatcher runs */
+    srv_kv_dispatch(s, pc, SRV_METHOD_WATCH, 1, pb, pb_len);
+    conn_unref(c);
+}
+
+/*
+ * The one place where a request's identity will be checked (the
+ * authentication branch): every HTTP request, watch included, passes here
+ * after routing and before its body reaches the dispatcher.  0 lets it
+ * through; otherwise an SRV_STATUS_* code (UNAUTHENTICATED,
+ * PERMISSION_DENIED) with a message in msg, answered as a JSON error.
+ */
+static int check_identity(struct hconn *c, const struct http_request *r,
+                          char *msg, size_t cap)
+{
+    (void)c;
+    (void)r;
+    (void)msg;
+    (void)cap;
+    return 0;
+}
+
 static void serve(struct hconn *c, const struct http_request *r)
 {
     bool ka = r->keep_alive;
@@ -348,7 +579,8 @@ static void serve(struct hconn *c, const struct http_request *r)
         char msg[256];
         snprintf(msg, sizeof msg,
                  "no such endpoint %.60s (the API serves POST /v3/kv/range, "
-                 "put, deleterange, txn, compaction and "
+                 "put, deleterange, txn, compaction, /v3/lease/grant, "
+                 "revoke, keepalive, timetolive, leases, /v3/watch and "
                  "/v3/maintenance/status)",
                  r->path);
         respond_error(c, SRV_STATUS_NOT_FOUND, 0, msg, NULL, ka);
@@ -359,6 +591,12 @@ static void serve(struct hconn *c, const struct http_request *r)
                       "method not allowed: the API takes POST with a JSON "
                       "body",
                       "Allow: POST\r\n", ka);
+        return;
+    }
+    char msg[256];
+    int st = check_identity(c, r, msg, sizeof msg);
+    if (st != 0) {
+        respond_error(c, st, 0, msg, NULL, ka);
         return;
     }
     dispatch(c, r);
@@ -413,7 +651,7 @@ static size_t process(struct hconn *c, const uint8_t *d, size_t n)
 {
     size_t off = 0;
     while (off < n && !c->busy && !c->finishing && !c->closing &&
-           c->out_len < OUT_HIGH_WATER) {
+           !c->streaming && c->out_len < OUT_HIGH_WATER) {
         size_t used = 0;
         int rv = http_parser_feed(&c->p, d + off, n - off, &used);
         off += used;
@@ -421,7 +659,7 @@ static size_t process(struct hconn *c, const uint8_t *d, size_t n)
             serve(c, http_parser_request(&c->p));
             http_parser_reset(&c->p);
             c->continue_sent = false;
-            if (!c->busy) {
+            if (!c->busy && !c->streaming) {
                 restart_idle(c, IDLE_MS);
             }
         } else if (rv < 0) {
@@ -486,6 +724,75 @@ static void restart_idle(struct hconn *c, uint64_t ms)
     }
 }
 
+/* Plaintext from the client: requests are served; what cannot be served
+ * yet waits in c->parked (and reading stops) so that order is kept. */
+static void input(struct hconn *c, const uint8_t *d, size_t n)
+{
+    if (c->streaming) {
+        return; /* a watch owns the connection: later bytes are ignored */
+    }
+    size_t used = c->parked_len > 0 ? 0 : process(c, d, n);
+    if (c->streaming || c->closing) {
+        return;
+    }
+    if (used < n && !c->finishing) {
+        /* A request in progress or backpressure: keep the rest. */
+        uint8_t *p = realloc(c->parked, c->parked_len + (n - used));
+        if (p == NULL) {
+            conn_close(c);
+            return;
+        }
+        memcpy(p + c->parked_len, d + used, n - used);
+        c->parked = p;
+        c->parked_len += n - used;
+        reading(c, false);
+    } else if (c->busy || c->finishing) {
+        reading(c, false);
+    }
+}
+
+/* TLS: ciphertext in, plaintext to input().  A client that is not
+ * speaking TLS (plain HTTP, garbage) fails the handshake: logged once,
+ * its connection closed; nobody else notices. */
+static void read_tls(struct hconn *c, const uint8_t *d, size_t n)
+{
+    if (srv_tls_feed(c->tls, d, n) != 0) {
+        conn_close(c);
+        return;
+    }
+    bool was = srv_tls_established(c->tls);
+    while (!c->closing) {
+        size_t got = 0;
+        int rc = srv_tls_read(c->tls, c->h->pbuf, sizeof c->h->pbuf, &got);
+        if (rc == SRV_TLS_ECLOSED) {
+            conn_close(c);
+            return;
+        }
+        if (rc != 0) {
+            ms_warn("http: %s: %s; closing", c->peer, srv_tls_error(c->tls));
+            /* The alert that says why, if the socket takes it now. */
+            uint8_t *b = NULL;
+            size_t cap = 0, len = 0;
+            if (srv_tls_take(c->tls, &b, &cap, &len) == 0 && len > 0 &&
+                !c->writing) {
+                uv_buf_t ub = uv_buf_init((char *)b, (unsigned)len);
+                (void)uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
+            }
+            free(b);
+            conn_close(c);
+            return;
+        }
+        if (got == 0) {
+            break;
+        }
+        input(c, c->h->pbuf, got);
+    }
+    if (!was && srv_tls_established(c->tls) && !c->busy && !c->streaming &&
+        !c->closing) {
+        restart_idle(c, IDLE_MS); /* the handshake deadline is over */
+    }
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct hconn *c = st->data;
@@ -499,7 +806,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         }
         return;
     }
-    if (nread == UV_EOF && (c->writing || c->out_len > 0 || c->busy)) {
+    if (nread == UV_EOF && !c->streaming &&
+        (c->writing || c->out_len > 0 || c->busy)) {
         /* The client half-closed after asking: answer, then close. */
         reading(c, false);
         c->finishing = true;
@@ -510,22 +818,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
         return;
     }
-    const uint8_t *d = (const uint8_t *)buf->base;
-    size_t n = (size_t)nread;
-    size_t used = process(c, d, n);
-    if (used < n && !c->closing && !c->finishing) {
-        /* A request in progress or backpressure: keep the rest. */
-        uint8_t *p = realloc(c->parked, c->parked_len + (n - used));
-        if (p == NULL) {
-            conn_close(c);
-            return;
-        }
-        memcpy(p + c->parked_len, d + used, n - used);
-        c->parked = p;
-        c->parked_len += n - used;
-        reading(c, false);
-    } else if (c->busy || c->finishing) {
-        reading(c, false);
+    if (c->tls != NULL) {
+        read_tls(c, (const uint8_t *)buf->base, (size_t)nread);
+    } else {
+        input(c, (const uint8_t *)buf->base, (size_t)nread);
+    }
+    if (c->closing) {
+        return;
     }
     conn_flush(c);
     if (!c->closing && c->finishing && !c->writing && c->out_len == 0 &&
@@ -598,6 +897,27 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     peer_name(&c->tcp, c->peer, sizeof c->peer);
     uv_tcp_nodelay(&c->tcp, 1);
+    if (h->tls_ctx != NULL) {
+        if (c->rejected || h->s->shutting_down) {
+            /* No answer can be sent before a handshake: just close. */
+            if (c->rejected) {
+                ms_warn("refused %s: server.http_max_connections reached",
+                        c->peer);
+            }
+            conn_close(c);
+            return;
+        }
+        c->tls = srv_tls_create(h->tls_ctx, true, NULL);
+        if (c->tls == NULL) {
+            conn_close(c);
+            return;
+        }
+        /* A handshake must finish within server.request_timeout, so that
+         * silent clients do not hold connection slots. */
+        restart_idle(c, h->s->cfg.server.request_timeout_ms);
+        reading(c, true);
+        return;
+    }
     restart_idle(c, IDLE_MS);
     if (c->rejected || h->s->shutting_down) {
         if (c->rejected) {
@@ -628,6 +948,32 @@ static void on_listener_closed(uv_handle_t *hd)
     api_unref(hd->data);
 }
 
+/* TLS on the HTTP port: the tls.http_* files when given, else the client
+ * port's context (NULL when the client port is plain TCP too).  Checks the
+ * files as srv_tls_load_config() does for the other ports. */
+static int load_tls(struct http_api *h)
+{
+    const struct srv_config *cfg = &h->s->cfg;
+    if (cfg->tls.http_cert_file[0] == '\0') {
+        h->tls_ctx = h->s->client_tls;
+        return 0;
+    }
+    struct srv_tls_files f = {.cert_file = cfg->tls.http_cert_file,
+                              .key_file = cfg->tls.http_key_file,
+                              .ca_file = cfg->tls.http_trusted_ca_file,
+                              .client_cert_auth =
+                                  cfg->tls.http_client_cert_auth,
+                              .what = "tls.http_"};
+    char err[512];
+    int rc = srv_tls_ctx_create(&f, err, sizeof err, &h->tls_ctx);
+    if (rc != 0) {
+        ms_error("%s", err);
+        return UV_EINVAL;
+    }
+    h->own_tls_ctx = true;
+    return 0;
+}
+
 int http_api_start(struct srv *s, struct http_api **out)
 {
     const char *addr_s = s->cfg.server.http_listen;
@@ -652,6 +998,10 @@ int http_api_start(struct srv *s, struct http_api **out)
     h->s = s;
     h->live = 1;
     json_limits_default(&h->jlim);
+    if (load_tls(h) != 0) {
+        free(h);
+        return UV_EINVAL;
+    }
     h->listener.data = h;
     uv_tcp_init(s->loop, &h->listener);
     rv = uv_tcp_bind(&h->listener, (struct sockaddr *)&addr, 0);
@@ -660,6 +1010,9 @@ int http_api_start(struct srv *s, struct http_api **out)
     }
     if (rv != 0) {
         ms_error("cannot listen for HTTP on %s: %s", addr_s, uv_strerror(rv));
+        if (h->own_tls_ctx) {
+            srv_tls_ctx_destroy(h->tls_ctx);
+        }
         uv_close((uv_handle_t *)&h->listener, on_failed_listener_closed);
         return rv;
     }
@@ -671,7 +1024,16 @@ int http_api_start(struct srv *s, struct http_api **out)
                             ? ((struct sockaddr_in6 *)&bound)->sin6_port
                             : ((struct sockaddr_in *)&bound)->sin_port);
     }
-    ms_info("HTTP/JSON API listening on %s", addr_s);
+    if (h->tls_ctx == NULL) {
+        ms_info("HTTP/JSON API listening on %s", addr_s);
+    } else {
+        bool auth = h->own_tls_ctx ? s->cfg.tls.http_client_cert_auth
+                                   : s->cfg.tls.client_cert_auth;
+        ms_info("HTTP/JSON API listening on %s: TLS (%s), %s", addr_s,
+                h->own_tls_ctx ? "tls.http_cert_file" : "the client port's",
+                auth ? "client certificates required"
+                     : "no client certificates");
+    }
     *out = h;
     return 0;
 }

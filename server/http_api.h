@@ -4,7 +4,9 @@
  * and curl.  Reference: docs/http-api.md.
  *
  *   POST /v3/kv/range, /v3/kv/put, /v3/kv/deleterange, /v3/kv/txn,
- *        /v3/kv/compaction, /v3/maintenance/status
+ *        /v3/kv/compaction, /v3/maintenance/status,
+ *        /v3/lease/grant, revoke, keepalive, timetolive, leases (and the
+ *        /v3/kv/lease/ aliases), /v3/watch (streamed)
  *
  * One dispatcher: each request body is translated to the protobuf request
  * (server/http_kv.h) and handed to srv_kv_dispatch() through a
@@ -12,6 +14,26 @@
  * binary protocol; validation, routing, lease reads, follower reads and
  * write forwarding are the same code.  The reply comes back to this
  * module, which renders it as JSON.
+ *
+ * Watch: POST /v3/watch opens one watcher on a stream pseudo-connection
+ * (srv_conn_stream()), so the watch glue and its hub serve it exactly as a
+ * binary-protocol stream, slow-client rules included (the backlog it sees
+ * is this connection's unsent bytes).  The answer is 200 with chunked
+ * transfer encoding, one {"result": WatchResponse} line per chunk, until
+ * the watcher is canceled (then the response ends and the connection
+ * closes) or the client closes (then the watcher is dropped at once).
+ * A refusal before the first response is an ordinary JSON error answer.
+ *
+ * TLS: with tls.http_cert_file, or else the client port's context when that
+ * port has TLS, every connection runs through server/tls.h (memory BIOs):
+ * ciphertext in, plaintext to the HTTP parser; output encrypted on flush.
+ * A failed handshake (plain HTTP, garbage, an untrusted or missing client
+ * certificate) is logged once and closes that connection only; a handshake
+ * must finish within server.request_timeout.
+ *
+ * Identity: check_identity() in http_api.c is the one place a request's
+ * identity is to be checked (authentication), for every route, watch
+ * included, before the body reaches the dispatcher.
  *
  * Connections: HTTP/1.1 keep-alive (and pipelining: one request is served
  * at a time per connection, so responses stay in order); bodies framed by

@@ -39,6 +39,20 @@ static const struct hkv_route routes[] = {
     {"/v3/kv/txn", SRV_METHOD_TXN, "TxnRequest"},
     {"/v3/kv/compaction", SRV_METHOD_COMPACT, "CompactionRequest"},
     {"/v3/maintenance/status", SRV_METHOD_STATUS, "StatusRequest"},
+    /* TTL leases, with etcd's older /v3/kv/lease/ aliases. */
+    {"/v3/lease/grant", SRV_METHOD_LEASE_GRANT, "LeaseGrantRequest"},
+    {"/v3/lease/revoke", SRV_METHOD_LEASE_REVOKE, "LeaseRevokeRequest"},
+    {"/v3/kv/lease/revoke", SRV_METHOD_LEASE_REVOKE, "LeaseRevokeRequest"},
+    {"/v3/lease/keepalive", SRV_METHOD_LEASE_KEEPALIVE,
+     "LeaseKeepAliveRequest"},
+    {"/v3/lease/timetolive", SRV_METHOD_LEASE_TIME_TO_LIVE,
+     "LeaseTimeToLiveRequest"},
+    {"/v3/kv/lease/timetolive", SRV_METHOD_LEASE_TIME_TO_LIVE,
+     "LeaseTimeToLiveRequest"},
+    {"/v3/lease/leases", SRV_METHOD_LEASE_LEASES, "LeaseLeasesRequest"},
+    {"/v3/kv/lease/leases", SRV_METHOD_LEASE_LEASES, "LeaseLeasesRequest"},
+    /* A streamed response (http_api.c serves it on its own). */
+    {"/v3/watch", SRV_METHOD_WATCH, "WatchRequest"},
 };
 
 const struct hkv_route *hkv_route_find(const char *path)
@@ -670,6 +684,12 @@ static bool read_status(struct reader *rd, const struct json_value *o,
     return true;
 }
 
+static bool read_request_more(struct reader *rd, uint16_t method,
+                              const struct json_value *root,
+                              ProtobufCMessage **msg);
+static int render_reply_more(uint16_t method, const uint8_t *body, size_t len,
+                             struct json_out *o);
+
 /* Reads the route's message from the body; *msg in rd's arena. */
 static bool read_request(struct reader *rd, uint16_t method,
                          const struct json_value *root, ProtobufCMessage **msg)
@@ -713,8 +733,8 @@ static bool read_request(struct reader *rd, uint16_t method,
         metastore__status_request__init(u.status);
         return read_status(rd, root, u.status);
     default:
-        return failf(rd, SRV_STATUS_UNIMPLEMENTED, "no JSON mapping for %s",
-                     srv_method_name(method));
+        /* Leases and watch: the section at the end of this file. */
+        return read_request_more(rd, method, root, msg);
     }
 }
 
@@ -983,6 +1003,11 @@ int hkv_render_reply(const struct hkv_route *r, bool is_error,
         }
         return render_error_detail(body, len, o);
     }
+    if (r->method == SRV_METHOD_WATCH ||
+        (r->method >= SRV_METHOD_LEASE_GRANT &&
+         r->method <= SRV_METHOD_LEASE_LEASES)) {
+        return render_reply_more(r->method, body, len, o);
+    }
     const ProtobufCMessageDescriptor *d;
     switch (r->method) {
     case SRV_METHOD_RANGE:
@@ -1036,6 +1061,414 @@ int hkv_render_reply(const struct hkv_route *r, bool is_error,
     default:
         put_status(o, (const Metastore__StatusResponse *)m);
         break;
+    }
+    json_out_raw(o, "\n", 1);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return 200;
+}
+
+/* ---- TTL leases and watch
+ * ----------------------------------------------------------
+ *
+ * etcd's Lease messages name their fields "TTL" and "ID" (and
+ * "grantedTTL"), and its gateway prints them that way; requests may also
+ * use the lower-case spelling of MetaStore's own .proto.
+ */
+
+static bool named_id(const struct json_value *m)
+{
+    return named(m, "ID") || named(m, "id");
+}
+
+static bool read_lease_grant(struct reader *rd, const struct json_value *o,
+                             Metastore__LeaseGrantRequest *r)
+{
+    if (!need_object(rd, o, "LeaseGrantRequest")) {
+        return false;
+    }
+    for (const struct json_value *m = o->child; m != NULL; m = m->next) {
+        bool ok;
+        if (named(m, "TTL") || named(m, "ttl")) {
+            ok = read_i64(rd, m, &r->ttl);
+            if (ok && r->ttl < 0) {
+                ok = failf(rd, SRV_STATUS_INVALID_ARGUMENT,
+                           "field \"%s\": a lease TTL is a number of seconds "
+                           "and must not be negative",
+                           m->name);
+            }
+        } else if (named_id(m)) {
+            ok = read_i64(rd, m, &r->id);
+        } else {
+            ok = unknown_field(rd, m, "LeaseGrantRequest");
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* LeaseRevokeRequest and LeaseKeepAliveRequest: {"ID"} alone. */
+static bool read_lease_id(struct reader *rd, const struct json_value *o,
+                          const char *msg_name, int64_t *id)
+{
+    if (!need_object(rd, o, msg_name)) {
+        return false;
+    }
+    for (const struct json_value *m = o->child; m != NULL; m = m->next) {
+        bool ok = named_id(m) ? read_i64(rd, m, id)
+                              : unknown_field(rd, m, msg_name);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool read_lease_ttl(struct reader *rd, const struct json_value *o,
+                           Metastore__LeaseTimeToLiveRequest *r)
+{
+    if (!need_object(rd, o, "LeaseTimeToLiveRequest")) {
+        return false;
+    }
+    for (const struct json_value *m = o->child; m != NULL; m = m->next) {
+        bool ok;
+        if (named_id(m)) {
+            ok = read_i64(rd, m, &r->id);
+        } else if (named(m, "keys")) {
+            ok = read_bool(rd, m, &r->keys);
+        } else {
+            ok = unknown_field(rd, m, "LeaseTimeToLiveRequest");
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool read_filters(struct reader *rd, const struct json_value *a,
+                         Metastore__WatchCreateRequest *r)
+{
+    if (a->type == JSON_NULL) {
+        return true;
+    }
+    if (a->type != JSON_ARRAY) {
+        return bad_type(rd, a, "an array of filter names");
+    }
+    int *v = arena_msg(rd, (a->n > 0 ? a->n : 1) * sizeof *v);
+    if (v == NULL) {
+        return false;
+    }
+    size_t i = 0;
+    for (const struct json_value *e = a->child; e != NULL; e = e->next, i++) {
+        int f = 0;
+        struct json_value named_e = *e;
+        named_e.name = "filters[]";
+        named_e.name_len = strlen(named_e.name);
+        if (!read_enum(rd, &named_e,
+                       &metastore__watch_create_request__filter_type__descriptor,
+                       &f)) {
+            return false;
+        }
+        v[i] = f;
+    }
+    r->n_filters = a->n;
+    r->filters = (Metastore__WatchCreateRequest__FilterType *)v;
+    return true;
+}
+
+static bool read_watch_create(struct reader *rd, const struct json_value *o,
+                              Metastore__WatchCreateRequest *r)
+{
+    if (!need_object(rd, o, "WatchCreateRequest")) {
+        return false;
+    }
+    for (const struct json_value *m = o->child; m != NULL; m = m->next) {
+        bool ok;
+        if (named(m, "key")) {
+            ok = read_bytes(rd, m, &r->key);
+        } else if (named(m, "range_end")) {
+            ok = read_bytes(rd, m, &r->range_end);
+        } else if (named(m, "start_revision")) {
+            ok = read_i64(rd, m, &r->start_revision);
+        } else if (named(m, "progress_notify")) {
+            ok = read_bool(rd, m, &r->progress_notify);
+        } else if (named(m, "filters")) {
+            ok = read_filters(rd, m, r);
+        } else if (named(m, "prev_kv")) {
+            ok = read_bool(rd, m, &r->prev_kv);
+        } else if (named(m, "watch_id")) {
+            ok = read_i64(rd, m, &r->watch_id);
+        } else if (named(m, "fragment")) {
+            ok = read_bool(rd, m, &r->fragment);
+        } else {
+            ok = unknown_field(rd, m, "WatchCreateRequest");
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A WatchRequest body.  One HTTP request opens one stream with one watcher,
+ * so only create_request makes sense here (etcd's gateway takes more
+ * requests on a streamed request body; MetaStore's HTTP bodies have a
+ * Content-Length).  A range that selects nothing is refused here, before
+ * any stream opens, so that the client gets a plain 400.
+ */
+static bool read_watch(struct reader *rd, const struct json_value *o,
+                       Metastore__WatchRequest *r)
+{
+    if (!need_object(rd, o, "WatchRequest")) {
+        return false;
+    }
+    for (const struct json_value *m = o->child; m != NULL; m = m->next) {
+        if (!named(m, "create_request")) {
+            if (named(m, "cancel_request") || named(m, "progress_request")) {
+                return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
+                             "field \"%s\": over HTTP a watch is one "
+                             "create_request per POST /v3/watch; close the "
+                             "connection to cancel it",
+                             m->name);
+            }
+            return unknown_field(rd, m, "WatchRequest");
+        }
+        Metastore__WatchCreateRequest *c = arena_msg(rd, sizeof *c);
+        if (c == NULL) {
+            return false;
+        }
+        metastore__watch_create_request__init(c);
+        snprintf(rd->where, sizeof rd->where, "create_request.");
+        if (!read_watch_create(rd, m, c)) {
+            return false;
+        }
+        rd->where[0] = '\0';
+        r->request_union_case =
+            METASTORE__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
+        r->create_request = c;
+    }
+    const Metastore__WatchCreateRequest *c = r->create_request;
+    if (c == NULL) {
+        return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
+                     "a WatchRequest needs a \"create_request\" object");
+    }
+    if (c->key.len == 0) {
+        return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
+                     "field \"create_request.key\": the watched key is empty");
+    }
+    bool to_end = c->range_end.len == 1 && c->range_end.data[0] == 0;
+    if (c->range_end.len > 0 && !to_end) {
+        size_t n = c->key.len < c->range_end.len ? c->key.len
+                                                 : c->range_end.len;
+        int cmp = memcmp(c->key.data, c->range_end.data, n);
+        if (cmp > 0 || (cmp == 0 && c->key.len >= c->range_end.len)) {
+            return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
+                         "field \"create_request.range_end\": the range is "
+                         "empty (range_end must sort after key; \"AA==\" "
+                         "means every key from key on)");
+        }
+    }
+    if (c->start_revision < 0 || c->watch_id < 0) {
+        return failf(rd, SRV_STATUS_INVALID_ARGUMENT,
+                     "field \"create_request.%s\": must not be negative",
+                     c->start_revision < 0 ? "start_revision" : "watch_id");
+    }
+    return true;
+}
+
+static bool read_request_more(struct reader *rd, uint16_t method,
+                              const struct json_value *root,
+                              ProtobufCMessage **msg)
+{
+    union {
+        Metastore__LeaseGrantRequest grant;
+        Metastore__LeaseRevokeRequest revoke;
+        Metastore__LeaseKeepAliveRequest keepalive;
+        Metastore__LeaseTimeToLiveRequest ttl;
+        Metastore__LeaseLeasesRequest leases;
+        Metastore__WatchRequest watch;
+    } *u = arena_msg(rd, sizeof *u);
+    if (u == NULL) {
+        return false;
+    }
+    switch (method) {
+    case SRV_METHOD_LEASE_GRANT:
+        metastore__lease_grant_request__init(&u->grant);
+        *msg = &u->grant.base;
+        return read_lease_grant(rd, root, &u->grant);
+    case SRV_METHOD_LEASE_REVOKE:
+        metastore__lease_revoke_request__init(&u->revoke);
+        *msg = &u->revoke.base;
+        return read_lease_id(rd, root, "LeaseRevokeRequest", &u->revoke.id);
+    case SRV_METHOD_LEASE_KEEPALIVE:
+        metastore__lease_keep_alive_request__init(&u->keepalive);
+        *msg = &u->keepalive.base;
+        return read_lease_id(rd, root, "LeaseKeepAliveRequest",
+                             &u->keepalive.id);
+    case SRV_METHOD_LEASE_TIME_TO_LIVE:
+        metastore__lease_time_to_live_request__init(&u->ttl);
+        *msg = &u->ttl.base;
+        return read_lease_ttl(rd, root, &u->ttl);
+    case SRV_METHOD_LEASE_LEASES:
+        metastore__lease_leases_request__init(&u->leases);
+        *msg = &u->leases.base;
+        if (!need_object(rd, root, "LeaseLeasesRequest")) {
+            return false;
+        }
+        return root->child == NULL ||
+               unknown_field(rd, root->child, "LeaseLeasesRequest");
+    case SRV_METHOD_WATCH:
+        metastore__watch_request__init(&u->watch);
+        *msg = &u->watch.base;
+        return read_watch(rd, root, &u->watch);
+    default:
+        return failf(rd, SRV_STATUS_UNIMPLEMENTED, "no JSON mapping for %s",
+                     srv_method_name(method));
+    }
+}
+
+static void put_event(struct json_out *o, const Metastore__Event *e)
+{
+    json_out_begin_object(o);
+    if (e->type == METASTORE__EVENT__EVENT_TYPE__DELETE) {
+        json_out_key(o, "type");
+        json_out_str(o, "DELETE", 6);
+    }
+    if (e->kv != NULL) {
+        json_out_key(o, "kv");
+        put_kv(o, e->kv);
+    }
+    if (e->prev_kv != NULL) {
+        json_out_key(o, "prev_kv");
+        put_kv(o, e->prev_kv);
+    }
+    json_out_end_object(o);
+}
+
+/* {"result": WatchResponse}, as etcd's gateway streams it. */
+static void put_watch(struct json_out *o, const Metastore__WatchResponse *w)
+{
+    json_out_begin_object(o);
+    json_out_key(o, "result");
+    json_out_begin_object(o);
+    put_header(o, w->header);
+    put_i64(o, "watch_id", w->watch_id);
+    put_bool(o, "created", w->created);
+    put_bool(o, "canceled", w->canceled);
+    put_i64(o, "compact_revision", w->compact_revision);
+    put_string(o, "cancel_reason", w->cancel_reason);
+    put_bool(o, "fragment", w->fragment);
+    if (w->n_events > 0) {
+        json_out_key(o, "events");
+        json_out_begin_array(o);
+        for (size_t i = 0; i < w->n_events; i++) {
+            put_event(o, w->events[i]);
+        }
+        json_out_end_array(o);
+    }
+    json_out_end_object(o);
+    json_out_end_object(o);
+}
+
+static void put_lease_reply(struct json_out *o, uint16_t method,
+                            const ProtobufCMessage *m)
+{
+    json_out_begin_object(o);
+    switch (method) {
+    case SRV_METHOD_LEASE_GRANT: {
+        const Metastore__LeaseGrantResponse *r = (const void *)m;
+        put_header(o, r->header);
+        put_i64(o, "ID", r->id);
+        put_i64(o, "TTL", r->ttl);
+        put_string(o, "error", r->error);
+        break;
+    }
+    case SRV_METHOD_LEASE_REVOKE:
+        put_header(o, ((const Metastore__LeaseRevokeResponse *)m)->header);
+        break;
+    case SRV_METHOD_LEASE_KEEPALIVE: {
+        /* etcd's gateway streams keep-alive answers: one {"result": ...}
+         * per request, here exactly one. */
+        const Metastore__LeaseKeepAliveResponse *r = (const void *)m;
+        json_out_key(o, "result");
+        json_out_begin_object(o);
+        put_header(o, r->header);
+        put_i64(o, "ID", r->id);
+        put_i64(o, "TTL", r->ttl);
+        json_out_end_object(o);
+        break;
+    }
+    case SRV_METHOD_LEASE_TIME_TO_LIVE: {
+        const Metastore__LeaseTimeToLiveResponse *r = (const void *)m;
+        put_header(o, r->header);
+        put_i64(o, "ID", r->id);
+        put_i64(o, "TTL", r->ttl);
+        put_i64(o, "grantedTTL", r->granted_ttl);
+        if (r->n_keys > 0) {
+            json_out_key(o, "keys");
+            json_out_begin_array(o);
+            for (size_t i = 0; i < r->n_keys; i++) {
+                json_out_b64(o, r->keys[i].data, r->keys[i].len);
+            }
+            json_out_end_array(o);
+        }
+        break;
+    }
+    default: {
+        const Metastore__LeaseLeasesResponse *r = (const void *)m;
+        put_header(o, r->header);
+        if (r->n_leases > 0) {
+            json_out_key(o, "leases");
+            json_out_begin_array(o);
+            for (size_t i = 0; i < r->n_leases; i++) {
+                json_out_begin_object(o);
+                put_i64(o, "ID", r->leases[i]->id);
+                json_out_end_object(o);
+            }
+            json_out_end_array(o);
+        }
+        break;
+    }
+    }
+    json_out_end_object(o);
+}
+
+static int render_reply_more(uint16_t method, const uint8_t *body, size_t len,
+                             struct json_out *o)
+{
+    const ProtobufCMessageDescriptor *d;
+    switch (method) {
+    case SRV_METHOD_LEASE_GRANT:
+        d = &metastore__lease_grant_response__descriptor;
+        break;
+    case SRV_METHOD_LEASE_REVOKE:
+        d = &metastore__lease_revoke_response__descriptor;
+        break;
+    case SRV_METHOD_LEASE_KEEPALIVE:
+        d = &metastore__lease_keep_alive_response__descriptor;
+        break;
+    case SRV_METHOD_LEASE_TIME_TO_LIVE:
+        d = &metastore__lease_time_to_live_response__descriptor;
+        break;
+    case SRV_METHOD_LEASE_LEASES:
+        d = &metastore__lease_leases_response__descriptor;
+        break;
+    default:
+        d = &metastore__watch_response__descriptor;
+        break;
+    }
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, body);
+    if (m == NULL) {
+        return hkv_render_error(o, SRV_STATUS_INTERNAL, 0,
+                                "the server's reply did not decode");
+    }
+    if (method == SRV_METHOD_WATCH) {
+        put_watch(o, (const Metastore__WatchResponse *)m);
+    } else {
+        put_lease_reply(o, method, m);
     }
     json_out_raw(o, "\n", 1);
     protobuf_c_message_free_unpacked(m, NULL);

@@ -54,6 +54,13 @@ static void usage(FILE *f)
 "  --peer-key-file FILE     its private key (tls.peer_key_file)\n"
 "  --peer-trusted-ca-file FILE  CA of the members (tls.peer_trusted_ca_file)\n"
 "  --peer-client-cert-auth  require member certificates (tls.peer_client_cert_auth)\n"
+"  --http-cert-file FILE    HTTP API TLS certificate (tls.http_cert_file; empty:\n"
+"                           the client port's TLS)\n"
+"  --http-key-file FILE     its private key (tls.http_key_file)\n"
+"  --http-trusted-ca-file FILE  CA for HTTP client certificates\n"
+"                           (tls.http_trusted_ca_file)\n"
+"  --http-client-cert-auth  require HTTP client certificates\n"
+"                           (tls.http_client_cert_auth)\n"
 "  --set KEY=VALUE          set any config key, e.g. --set raft.election_timeout=2s\n"
 "  --print-config           print the effective configuration and exit\n"
 "  --version                print the version and exit\n"
@@ -75,7 +82,8 @@ static bool is_switch(const char *flag)
 {
     return strcmp(flag, "--join") == 0 ||
            strcmp(flag, "--client-cert-auth") == 0 ||
-           strcmp(flag, "--peer-client-cert-auth") == 0;
+           strcmp(flag, "--peer-client-cert-auth") == 0 ||
+           strcmp(flag, "--http-client-cert-auth") == 0;
 }
 
 static int parse_args(int argc, char **argv, struct srv_config *cfg,

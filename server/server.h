@@ -388,6 +388,27 @@ typedef void (*srv_conn_reply_cb)(void *arg, bool is_error,
                                   const uint8_t *body, size_t len);
 struct srv_conn *srv_conn_callback(struct srv *s, const char *peer,
                                    srv_conn_reply_cb cb, void *arg);
+/*
+ * A pseudo-connection for a stream through another front door (a watch on
+ * the HTTP/JSON API): every frame the dispatcher or the watch glue queues
+ * on it -- flags as in frame.h (FRAME_FLAG_ERROR, FRAME_FLAG_STREAM_END),
+ * body the packed message -- is handed to ops->frame at once (body NULL
+ * with FRAME_FLAG_ERROR: the server ran out of memory, the stream is
+ * broken).  ops->backlog reports the bytes the owner has not written yet,
+ * so that the slow-client rules of watch_glue.c apply; the owner calls
+ * srv_watch_conn_drained() when that falls.  Returned with two references:
+ * one for the request (released by the dispatcher), one for the owner,
+ * released by srv_conn_stream_close(), which also drops the stream's
+ * watchers and stops every further frame.  NULL when out of memory.
+ */
+struct srv_conn_stream_ops {
+    void (*frame)(void *arg, uint8_t flags, const uint8_t *body, size_t len);
+    size_t (*backlog)(void *arg);
+};
+struct srv_conn *srv_conn_stream(struct srv *s, const char *peer,
+                                 const struct srv_conn_stream_ops *ops,
+                                 void *arg);
+void srv_conn_stream_close(struct srv_conn *c);
 /* Shorthand for an error reply. */
 void srv_conn_reply_error(struct srv *s, struct srv_conn *c, uint16_t method,
                           uint64_t request_id, int status, const char *msg);

@@ -3,7 +3,9 @@
  * write sent with curl to one follower's HTTP port (forwarded to the
  * leader by the shared dispatcher) is read, linearizably, through the
  * other follower's HTTP port and served by that follower; txn and delete
- * through other nodes likewise; every node's status names the leader.
+ * through other nodes likewise; every node's status names the leader;
+ * TTL leases granted, kept alive and revoked through followers; a watch
+ * streamed by a follower.
  */
 #include <check.h>
 #include <stdio.h>
@@ -144,6 +146,65 @@ START_TEST(writes_through_one_node_are_read_through_another)
                                     : "\"role\":\"follower\"");
         free(out);
     }
+
+    /* TTL leases through followers: grant and revoke are forwarded like
+     * writes, keep-alive and time-to-live to the leader that holds the
+     * lease clocks. */
+    out = post(f1, "/v3/lease/grant", "{\"TTL\":60,\"ID\":4242}", &st);
+    ck_assert_msg(st == 200, "grant via follower: %d %s", st, out);
+    expect_has(out, "\"ID\":\"4242\",\"TTL\":\"60\"");
+    free(out);
+    out = post(f2, "/v3/kv/put",
+               "{\"key\":\"bGVhc2Vk\",\"value\":\"dg==\",\"lease\":\"4242\"}",
+               &st);
+    ck_assert_msg(st == 200, "put with lease via follower: %d %s", st, out);
+    free(out);
+    out = post(f2, "/v3/lease/keepalive", "{\"ID\":4242}", &st);
+    ck_assert_msg(st == 200, "keepalive via follower: %d %s", st, out);
+    expect_has(out, "{\"result\":{");
+    expect_has(out, "\"ID\":\"4242\",\"TTL\":\"60\"");
+    free(out);
+    out = post(f1, "/v3/lease/timetolive", "{\"ID\":4242,\"keys\":true}",
+               &st);
+    ck_assert_int_eq(st, 200);
+    expect_has(out, "\"grantedTTL\":\"60\",\"keys\":[\"bGVhc2Vk\"]");
+    free(out);
+    out = post(f2, "/v3/kv/lease/revoke", "{\"ID\":4242}", &st);
+    ck_assert_msg(st == 200, "revoke via follower: %d %s", st, out);
+    free(out);
+    for (int i = 0; i < 3; i++) {
+        out = post(i, "/v3/kv/range", "{\"key\":\"bGVhc2Vk\"}", &st);
+        ck_assert_int_eq(st, 200);
+        ck_assert_msg(strstr(out, "\"kvs\"") == NULL, "node %d: %s", i, out);
+        free(out);
+    }
+    out = post(f1, "/v3/lease/revoke", "{\"ID\":4242}", &st);
+    ck_assert_int_eq(st, 404);
+    free(out);
+
+    /* A watch streamed by a follower: from a compacted revision it gets
+     * its created line, then the canceled one, and the response ends. */
+    out = post(leader, "/v3/maintenance/status", "{}", &st);
+    char *rev = strstr(out, "\"revision\":\"");
+    ck_assert_ptr_nonnull(rev);
+    char body[128];
+    snprintf(body, sizeof body, "{\"revision\":\"%ld\",\"physical\":true}",
+             strtol(rev + 12, NULL, 10));
+    free(out);
+    out = post(leader, "/v3/kv/compaction", body, &st);
+    ck_assert_int_eq(st, 200);
+    free(out);
+    out = post(f2, "/v3/watch",
+               "{\"create_request\":{\"key\":\"aHR0cC9r\","
+               "\"start_revision\":\"1\"}}",
+               &st);
+    ck_assert_msg(st == 200, "watch via follower: %d %s", st, out);
+    expect_has(out, "\"created\":true}}\n{\"result\":");
+    expect_has(out, "\"canceled\":true,\"compact_revision\":");
+    snprintf(want, sizeof want, "\"member_id\":\"%llu\"",
+             (unsigned long long)cl.nodes[f2].id);
+    expect_has(out, want);
+    free(out);
 }
 END_TEST
 
