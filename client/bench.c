@@ -247,9 +247,9 @@ static int encode_request(struct conn *c, enum kind k, uint64_t key_idx,
     }
     size_t klen = k != K_PING ? bench_key_format(key_idx, key) : 0;
     size_t max = k == K_RANGE ? BENCH_WIRE_RANGE_MAX
-                 : k == K_PUT ? bench_wire_put_request_size(klen,
-                                                            r->o->value_size)
-                              : 0;
+                 : k == K_PUT
+                     ? bench_wire_put_request_size(klen, r->o->value_size)
+                     : 0;
     uint8_t *p = buf_reserve(&c->out, MS__FRAME_HEADER_BYTES + max);
     if (p == NULL) {
         return MS_ENOMEM;
@@ -262,8 +262,7 @@ static int encode_request(struct conn *c, enum kind k, uint64_t key_idx,
             b, key, klen, r->o->consistency == MS_CONSISTENCY_SERIALIZABLE);
         method = MS__METHOD_RANGE;
     } else if (k == K_PUT) {
-        body = bench_wire_put_request(b, key, klen, r->value,
-                                      r->o->value_size);
+        body = bench_wire_put_request(b, key, klen, r->value, r->o->value_size);
         method = MS__METHOD_PUT;
     }
     struct ms__frame_header h = {.length = (uint32_t)body,
@@ -286,8 +285,11 @@ static int conn_issue(struct conn *c, enum kind k, uint64_t key_idx,
         return MS_ENOMEM;
     }
     c->n_free--;
-    c->slots[s] = (struct slot){
-        .id = id, .start_ns = now, .key = key_idx, .kind = (uint8_t)k, .busy = 1};
+    c->slots[s] = (struct slot){.id = id,
+                                .start_ns = now,
+                                .key = key_idx,
+                                .kind = (uint8_t)k,
+                                .busy = 1};
     if (r->o->http) {
         c->fifo[(c->fifo_head + c->fifo_len++) % r->o->depth] = s;
     }
@@ -596,10 +598,10 @@ static int error_status(const uint8_t *body, size_t len)
 static bool verify_answer(const struct slot *sl, const uint8_t *body,
                           size_t len)
 {
-    static const enum bench_wire_kind wk[K_COUNT] = {
-        [K_PING] = BENCH_WIRE_PING,
-        [K_RANGE] = BENCH_WIRE_RANGE,
-        [K_PUT] = BENCH_WIRE_PUT};
+    static const enum bench_wire_kind wk[K_COUNT] = {[K_PING] = BENCH_WIRE_PING,
+                                                     [K_RANGE] =
+                                                         BENCH_WIRE_RANGE,
+                                                     [K_PUT] = BENCH_WIRE_PUT};
     char key[BENCH_KEY_MAX];
     size_t klen = sl->kind != K_PING ? bench_key_format(sl->key, key) : 0;
     return bench_wire_verify(wk[sl->kind], body, len, key, klen);
@@ -621,8 +623,8 @@ static int conn_frame(struct conn *c, const struct ms__frame_header *h,
     int status = 0;
     if (h->flags & MS__FLAG_ERROR) {
         status = error_status(body, h->length);
-    } else if (c->run->o->verify && !verify_answer(&c->slots[s], body,
-                                                   h->length)) {
+    } else if (c->run->o->verify &&
+               !verify_answer(&c->slots[s], body, h->length)) {
         status = ST_BAD_ANSWER;
     }
     slot_done(c, s, status, now);

@@ -95,8 +95,8 @@ static bool range_ok(const Metastore__RangeResponse *m, const char *key,
     return true;
 }
 
-bool bench_wire_verify(enum bench_wire_kind k, const uint8_t *body,
-                       size_t len, const char *key, size_t key_len)
+bool bench_wire_verify(enum bench_wire_kind k, const uint8_t *body, size_t len,
+                       const char *key, size_t key_len)
 {
     bool ok = false;
     switch (k) {

@@ -59,7 +59,7 @@ enum bench_wire_kind {
  * one key, at most one key-value, whose key is the key asked for, and a
  * count equal to the number of key-values.  Returns true when it is.
  */
-bool bench_wire_verify(enum bench_wire_kind k, const uint8_t *body,
-                       size_t len, const char *key, size_t key_len);
+bool bench_wire_verify(enum bench_wire_kind k, const uint8_t *body, size_t len,
+                       const char *key, size_t key_len);
 
 #endif /* METASTORE_CLIENT_BENCH_WIRE_H */

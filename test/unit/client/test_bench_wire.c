@@ -66,7 +66,8 @@ START_TEST(put_request_is_what_protobuf_c_packs)
     for (size_t v = 0; v < sizeof vlens / sizeof vlens[0]; v++) {
         for (int k = 0; k < 3; k++) {
             size_t klen =
-                k == 0 ? 0 : bench_key_format(bench_rng_next(&rng) % 10000, key);
+                k == 0 ? 0
+                       : bench_key_format(bench_rng_next(&rng) % 10000, key);
             Metastore__PutRequest pq = METASTORE__PUT_REQUEST__INIT;
             pq.key.data = (uint8_t *)key;
             pq.key.len = klen;
@@ -90,8 +91,8 @@ START_TEST(key_names_are_what_snprintf_writes)
 {
     struct bench_rng rng;
     bench_rng_seed(&rng, 3);
-    static const uint64_t edges[] = {0, 1, 9, 10, 999999999ull, 1000000000ull,
-                                     9999999999ull};
+    static const uint64_t edges[] = {
+        0, 1, 9, 10, 999999999ull, 1000000000ull, 9999999999ull};
     for (int i = 0; i < 20000; i++) {
         uint64_t idx = i < 7 ? edges[i] : bench_rng_below(&rng, 10000000000ull);
         char got[BENCH_KEY_MAX], want[BENCH_KEY_MAX];
@@ -159,8 +160,8 @@ START_TEST(verify_refuses_wrong_range_answers)
     n = pack_range_resp(b, true, 1, k, 1);
     ck_assert(!bench_wire_verify(BENCH_WIRE_RANGE, b, n - 3, k[0], 16));
     static const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f};
-    ck_assert(!bench_wire_verify(BENCH_WIRE_RANGE, junk, sizeof junk, k[0],
-                                 16));
+    ck_assert(
+        !bench_wire_verify(BENCH_WIRE_RANGE, junk, sizeof junk, k[0], 16));
 }
 END_TEST
 

@@ -273,15 +273,30 @@ START_TEST(encoder_with_cached_first_kv_size_writes_the_same_bytes)
     static uint8_t value[300];
     memset(value, 'v', sizeof value);
     struct engine_kv kvs[2] = {
-        {.key = key, .key_len = 8, .value = value, .value_len = 256,
-         .create_revision = 3, .mod_revision = 200, .version = 4},
-        {.key = key, .key_len = 8, .value = value, .value_len = 300,
-         .create_revision = 9, .mod_revision = 900, .version = 1,
+        {.key = key,
+         .key_len = 8,
+         .value = value,
+         .value_len = 256,
+         .create_revision = 3,
+         .mod_revision = 200,
+         .version = 4},
+        {.key = key,
+         .key_len = 8,
+         .value = value,
+         .value_len = 300,
+         .create_revision = 9,
+         .mod_revision = 900,
+         .version = 1,
          .lease = 77},
     };
-    struct range_pack p = {.cluster_id = 5, .member_id = 1, .revision = 900,
-                           .raft_term = 2, .applied_index = 1000,
-                           .kvs = kvs, .n_kvs = 1, .count = 1};
+    struct range_pack p = {.cluster_id = 5,
+                           .member_id = 1,
+                           .revision = 900,
+                           .raft_term = 2,
+                           .applied_index = 1000,
+                           .kvs = kvs,
+                           .n_kvs = 1,
+                           .count = 1};
     range_pack_prepare(&p);
     ck_assert_uint_ne(p.kv0_bytes, 0);
     ck_assert_int_eq(compare_with_protobuf(&p), 0);
