@@ -122,6 +122,7 @@ help:
 	@echo "  make bench-engines in-process engine benchmark, memory vs RocksDB"
 	@echo "  make bench-reads   read paths side by side on a 3-node cluster"
 	@echo "  make bench-tls     lease reads with TLS vs without, alternating rounds"
+	@echo "  make bench-cost    CPU time and instructions per lease read and per Ping"
 	@echo "  make format        clang-format every C file in place"
 	@echo "  make lint          cppcheck over the sources"
 	@echo "  make run           install missing packages, build, start one node with configs/config.yaml"
@@ -233,6 +234,10 @@ bench-reads: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
 
 bench-tls: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
 	BUILD=$(BUILD) scripts/bench-tls.sh
+
+.PHONY: bench-cost
+bench-cost: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
+	BUILD=$(BUILD) scripts/bench-cost.sh
 
 sim: $(BUILD)/metastore-sim
 	$(BUILD)/metastore-sim --seeds $(SEEDS) --nodes $(NODES) --faults $(FAULTS)

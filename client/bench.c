@@ -13,8 +13,10 @@
  *
  * Speed: requests are encoded straight into a per-connection output buffer
  * and every connection has at most one uv_write in flight, carrying every
- * frame queued since the previous one; buffers are reused; successful
- * answers are matched by header only, never unpacked.
+ * frame queued since the previous one; buffers are reused; request
+ * bodies are written by hand (client/bench_wire.c); successful answers are
+ * matched by header only, never unpacked, unless --verify asks for a full
+ * decode of each.
  *
  * Failure modes: an error answer is counted by its status (NOT_LEADER
  * included; the bench does not follow redirects, it learns the leader once
@@ -40,6 +42,7 @@
 #include <openssl/x509v3.h>
 
 #include "client/bench_util.h"
+#include "client/bench_wire.h"
 #include "client/internal.h"
 #include "client/metastore.h"
 #include "proto/metastore.pb-c.h"
@@ -52,7 +55,8 @@
 #define ST_CONN_LOST   (N_STATUS + 0)
 #define ST_PROTO       (N_STATUS + 1)
 #define ST_ABANDONED   (N_STATUS + 2)
-#define N_ERR_SLOTS    (N_STATUS + 3)
+#define ST_BAD_ANSWER  (N_STATUS + 3) /* --verify found a wrong answer */
+#define N_ERR_SLOTS    (N_STATUS + 4)
 
 enum kind { K_PING = 0, K_RANGE, K_PUT, K_COUNT };
 static const char *const kind_names[K_COUNT] = {"ping", "range", "put"};
@@ -67,6 +71,7 @@ struct buf {
 struct slot {
     uint64_t id;
     uint64_t start_ns;
+    uint64_t key; /* the key's index, for --verify */
     uint8_t kind;
     uint8_t busy;
 };
@@ -228,7 +233,9 @@ static int encode_http(struct conn *c, enum kind k, uint64_t key_idx)
     return 0;
 }
 
-/* Appends one request frame to c->out.  Returns 0 or MS_ENOMEM. */
+/* Appends one request frame to c->out.  Returns 0 or MS_ENOMEM.  The
+ * bodies are written by client/bench_wire.c, not protobuf-c: same bytes,
+ * a fraction of the bench's instructions per request. */
 static int encode_request(struct conn *c, enum kind k, uint64_t key_idx,
                           uint64_t id)
 {
@@ -238,36 +245,25 @@ static int encode_request(struct conn *c, enum kind k, uint64_t key_idx,
         (void)id;
         return encode_http(c, k, key_idx);
     }
-    Metastore__RangeRequest rq = METASTORE__RANGE_REQUEST__INIT;
-    Metastore__PutRequest pq = METASTORE__PUT_REQUEST__INIT;
-    const ProtobufCMessage *msg = NULL;
-    uint16_t method = MS__METHOD_PING;
-    if (k != K_PING) {
-        size_t klen = bench_key_format(key_idx, key);
-        if (k == K_RANGE) {
-            rq.key.data = (uint8_t *)key;
-            rq.key.len = klen;
-            rq.consistency = r->o->consistency == MS_CONSISTENCY_SERIALIZABLE
-                                 ? METASTORE__CONSISTENCY__SERIALIZABLE
-                                 : METASTORE__CONSISTENCY__LINEARIZABLE;
-            msg = &rq.base;
-            method = MS__METHOD_RANGE;
-        } else {
-            pq.key.data = (uint8_t *)key;
-            pq.key.len = klen;
-            pq.value.data = r->value;
-            pq.value.len = r->o->value_size;
-            msg = &pq.base;
-            method = MS__METHOD_PUT;
-        }
-    }
-    size_t body = msg != NULL ? protobuf_c_message_get_packed_size(msg) : 0;
-    uint8_t *p = buf_reserve(&c->out, MS__FRAME_HEADER_BYTES + body);
+    size_t klen = k != K_PING ? bench_key_format(key_idx, key) : 0;
+    size_t max = k == K_RANGE ? BENCH_WIRE_RANGE_MAX
+                 : k == K_PUT
+                     ? bench_wire_put_request_size(klen, r->o->value_size)
+                     : 0;
+    uint8_t *p = buf_reserve(&c->out, MS__FRAME_HEADER_BYTES + max);
     if (p == NULL) {
         return MS_ENOMEM;
     }
-    if (msg != NULL) {
-        protobuf_c_message_pack(msg, p + MS__FRAME_HEADER_BYTES);
+    uint8_t *b = p + MS__FRAME_HEADER_BYTES;
+    size_t body = 0;
+    uint16_t method = MS__METHOD_PING;
+    if (k == K_RANGE) {
+        body = bench_wire_range_request(
+            b, key, klen, r->o->consistency == MS_CONSISTENCY_SERIALIZABLE);
+        method = MS__METHOD_RANGE;
+    } else if (k == K_PUT) {
+        body = bench_wire_put_request(b, key, klen, r->value, r->o->value_size);
+        method = MS__METHOD_PUT;
     }
     struct ms__frame_header h = {.length = (uint32_t)body,
                                  .method = method,
@@ -289,8 +285,11 @@ static int conn_issue(struct conn *c, enum kind k, uint64_t key_idx,
         return MS_ENOMEM;
     }
     c->n_free--;
-    c->slots[s] =
-        (struct slot){.id = id, .start_ns = now, .kind = (uint8_t)k, .busy = 1};
+    c->slots[s] = (struct slot){.id = id,
+                                .start_ns = now,
+                                .key = key_idx,
+                                .kind = (uint8_t)k,
+                                .busy = 1};
     if (r->o->http) {
         c->fifo[(c->fifo_head + c->fifo_len++) % r->o->depth] = s;
     }
@@ -595,6 +594,19 @@ static int error_status(const uint8_t *body, size_t len)
     return code < N_STATUS - 1 ? code : N_STATUS - 1;
 }
 
+/* --verify: true when an OK answer decodes as the answer to slot sl. */
+static bool verify_answer(const struct slot *sl, const uint8_t *body,
+                          size_t len)
+{
+    static const enum bench_wire_kind wk[K_COUNT] = {[K_PING] = BENCH_WIRE_PING,
+                                                     [K_RANGE] =
+                                                         BENCH_WIRE_RANGE,
+                                                     [K_PUT] = BENCH_WIRE_PUT};
+    char key[BENCH_KEY_MAX];
+    size_t klen = sl->kind != K_PING ? bench_key_format(sl->key, key) : 0;
+    return bench_wire_verify(wk[sl->kind], body, len, key, klen);
+}
+
 /* Handles one whole frame.  Returns 0, or MS_EPROTO when the connection
  * must be dropped. */
 static int conn_frame(struct conn *c, const struct ms__frame_header *h,
@@ -611,6 +623,9 @@ static int conn_frame(struct conn *c, const struct ms__frame_header *h,
     int status = 0;
     if (h->flags & MS__FLAG_ERROR) {
         status = error_status(body, h->length);
+    } else if (c->run->o->verify &&
+               !verify_answer(&c->slots[s], body, h->length)) {
+        status = ST_BAD_ANSWER;
     }
     slot_done(c, s, status, now);
     return 0;
@@ -1158,6 +1173,8 @@ static const char *err_name(int idx)
         return "PROTOCOL_ERROR";
     case ST_ABANDONED:
         return "ABANDONED";
+    case ST_BAD_ANSWER:
+        return "BAD_ANSWER";
     case N_STATUS - 1:
         return "OTHER";
     default:

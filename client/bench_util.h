@@ -53,6 +53,9 @@ struct bench_opts {
     uint64_t seed;
     bool preload;
     bool json;
+    /* --verify: decode every OK answer (client/bench_wire.h); without it
+     * answers are matched by their frame header only. */
+    bool verify;
     bool http; /* --http: etcd v3 JSON gateway over HTTP/1.1 */
     bool help;
     /* TLS (etcdctl's flag names); tls is set when any was given.  The

@@ -20,12 +20,12 @@ void lease_hist_init(struct lease_hist *h)
     h->min = UINT64_MAX;
 }
 
+/* Index of the highest set bit, v > 0 (callers pass v >= 128).  One clz,
+ * not a loop: every read records its latency here, and the loop cost
+ * about 60 instructions for a latency of a millisecond. */
 static unsigned msb(uint64_t v)
 {
-    unsigned e = 0;
-    while (v >>= 1)
-        e++;
-    return e;
+    return 63u - (unsigned)__builtin_clzll(v);
 }
 
 unsigned lease_hist_bucket(uint64_t v)

@@ -1753,6 +1753,7 @@ void srv_kv_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (commands[i].method == method) {
             cmd = &commands[i];
+            break; /* methods are unique; Ping and Range come first */
         }
     }
     s->stats.requests++;

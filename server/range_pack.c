@@ -107,11 +107,6 @@ static size_t header_bytes(const struct range_pack *r)
     return r->header_bytes != 0 ? r->header_bytes : header_size(r);
 }
 
-void range_pack_prepare(struct range_pack *r)
-{
-    r->header_bytes = header_size(r);
-}
-
 static size_t kv_size(const struct engine_kv *kv)
 {
     return field_bytes_size(kv->key_len) +
@@ -122,6 +117,18 @@ static size_t kv_size(const struct engine_kv *kv)
            field_u64_size((uint64_t)kv->lease);
 }
 
+void range_pack_prepare(struct range_pack *r)
+{
+    r->header_bytes = header_size(r);
+    r->kv0_bytes = r->n_kvs > 0 ? kv_size(&r->kvs[0]) : 0;
+}
+
+/* The size of kvs[i]: cached for i == 0 by range_pack_prepare(). */
+static size_t kv_bytes(const struct range_pack *r, size_t i)
+{
+    return i == 0 && r->kv0_bytes != 0 ? r->kv0_bytes : kv_size(&r->kvs[i]);
+}
+
 size_t range_pack_size(const struct range_pack *r)
 {
     size_t h = header_bytes(r);
@@ -129,7 +136,7 @@ size_t range_pack_size(const struct range_pack *r)
     for (size_t i = 0; i < r->n_kvs; i++) {
         const struct engine_kv *kv = &r->kvs[i];
         if (range_pack_keeps(r, kv)) {
-            size_t k = kv_size(kv);
+            size_t k = kv_bytes(r, i);
             n += 1 + varint_size(k) + k;
         }
     }
@@ -154,7 +161,7 @@ size_t range_pack_write(const struct range_pack *r, uint8_t *out)
             continue;
         }
         *p++ = TAG_RESP_KVS;
-        p = put_varint(p, kv_size(kv));
+        p = put_varint(p, kv_bytes(r, i));
         p = put_field_bytes(p, TAG_KV_KEY, kv->key, kv->key_len);
         p = put_field_u64(p, TAG_KV_CREATE, (uint64_t)kv->create_revision);
         p = put_field_u64(p, TAG_KV_MOD, (uint64_t)kv->mod_revision);

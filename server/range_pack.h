@@ -42,12 +42,18 @@ struct range_pack {
      * range_pack_prepare() caches it, so sizing and writing do not both
      * compute it.  Stale if a header field changes afterwards. */
     size_t header_bytes;
+    /* Size of the encoded kvs[0] (0: not cached), cached the same way: a
+     * point read has one key-value, and sizing it twice (once for the
+     * frame length, once for its length prefix) was the largest repeated
+     * cost left in writing the answer. */
+    size_t kv0_bytes;
 };
 
 /* True when kv passes r's revision filters (it is encoded). */
 bool range_pack_keeps(const struct range_pack *r, const struct engine_kv *kv);
 
-/* Caches the header size in r (call after filling the header fields). */
+/* Caches the header size and the first key-value's size in r (call after
+ * filling the header fields and kvs). */
 void range_pack_prepare(struct range_pack *r);
 
 /* Bytes range_pack_write() writes for r. */

@@ -46,7 +46,7 @@ START_TEST(opts_defaults_without_flags)
     ck_assert_uint_eq(o.duration_ns, 10000000000ull);
     ck_assert_uint_eq(o.requests, 0);
     ck_assert_uint_eq(o.rate, 0);
-    ck_assert(!o.preload && !o.json && !o.help);
+    ck_assert(!o.preload && !o.json && !o.help && !o.verify);
     ck_assert_double_eq_tol(o.read_ratio, 0.9, 1e-12);
     bench_opts_free(&o);
 }
@@ -63,7 +63,8 @@ START_TEST(opts_accept_every_flag_in_both_spellings)
                            "--op",         "mixed",        "--mix=70:30",
                            "--target",     "followers",    "--duration=1m30s",
                            "--rate",       "50000",        "--preload",
-                           "--json",       "--seed=42",    NULL};
+                           "--json",       "--seed=42",    "--verify",
+                           NULL};
     ck_assert_int_eq(parse(&o, err, flags), 0);
     ck_assert_uint_eq(o.n_endpoints, 3);
     ck_assert_str_eq(o.endpoints[1], "b:2");
@@ -79,7 +80,7 @@ START_TEST(opts_accept_every_flag_in_both_spellings)
     ck_assert_int_eq(o.target, BENCH_TARGET_FOLLOWERS);
     ck_assert_uint_eq(o.duration_ns, 90000000000ull);
     ck_assert_uint_eq(o.rate, 50000);
-    ck_assert(o.preload && o.json);
+    ck_assert(o.preload && o.json && o.verify);
     ck_assert_uint_eq(o.seed, 42);
     bench_opts_free(&o);
 }

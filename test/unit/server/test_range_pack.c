@@ -178,10 +178,11 @@ START_TEST(encoder_matches_protobuf_c_for_random_results)
         if (bad != 0)
             ck_abort_msg("sample %d differs from protobuf-c (code %d)", i,
                          bad);
-        /* the same bytes with the header size cached */
+        /* the same bytes with the header and first kv sizes cached */
         range_pack_prepare(&sm.p);
         bad = compare_with_protobuf(&sm.p);
         sm.p.header_bytes = 0;
+        sm.p.kv0_bytes = 0;
         if (bad != 0)
             ck_abort_msg("sample %d, header size cached, differs (code %d)",
                          i, bad);
@@ -261,6 +262,56 @@ START_TEST(encoder_leaves_out_kvs_the_revision_filters_exclude)
     ck_assert_int_eq(r->kvs[0]->mod_revision, 10);
     ck_assert_int_eq(r->count, 3);
     metastore__range_response__free_unpacked(r, NULL);
+}
+END_TEST
+
+/* range_pack_prepare() caches the first key-value's size: the bytes stay
+ * protobuf-c's whether that kv is written (a point read) or filtered out. */
+START_TEST(encoder_with_cached_first_kv_size_writes_the_same_bytes)
+{
+    static const uint8_t key[] = "key-0001";
+    static uint8_t value[300];
+    memset(value, 'v', sizeof value);
+    struct engine_kv kvs[2] = {
+        {.key = key,
+         .key_len = 8,
+         .value = value,
+         .value_len = 256,
+         .create_revision = 3,
+         .mod_revision = 200,
+         .version = 4},
+        {.key = key,
+         .key_len = 8,
+         .value = value,
+         .value_len = 300,
+         .create_revision = 9,
+         .mod_revision = 900,
+         .version = 1,
+         .lease = 77},
+    };
+    struct range_pack p = {.cluster_id = 5,
+                           .member_id = 1,
+                           .revision = 900,
+                           .raft_term = 2,
+                           .applied_index = 1000,
+                           .kvs = kvs,
+                           .n_kvs = 1,
+                           .count = 1};
+    range_pack_prepare(&p);
+    ck_assert_uint_ne(p.kv0_bytes, 0);
+    ck_assert_int_eq(compare_with_protobuf(&p), 0);
+    /* kvs[0] filtered out, kvs[1] (a different size) written. */
+    p.n_kvs = 2;
+    p.count = 2;
+    p.min_mod_revision = 500;
+    range_pack_prepare(&p);
+    ck_assert(!range_pack_keeps(&p, &kvs[0]));
+    ck_assert_int_eq(compare_with_protobuf(&p), 0);
+    /* No kvs: nothing cached. */
+    p.n_kvs = 0;
+    range_pack_prepare(&p);
+    ck_assert_uint_eq(p.kv0_bytes, 0);
+    ck_assert_int_eq(compare_with_protobuf(&p), 0);
 }
 END_TEST
 
@@ -368,6 +419,7 @@ static Suite *range_pack_suite(void)
     tcase_add_test(tc,
                    encoder_matches_protobuf_c_for_keys_only_and_binary_keys);
     tcase_add_test(tc, encoder_leaves_out_kvs_the_revision_filters_exclude);
+    tcase_add_test(tc, encoder_with_cached_first_kv_size_writes_the_same_bytes);
     tcase_add_test(tc, encoder_knows_every_field_of_the_messages_it_writes);
     tcase_add_test(tc, scratch_decodes_small_request_without_malloc);
     tcase_add_test(tc,
