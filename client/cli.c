@@ -14,6 +14,7 @@
  * endpoint), 2 for a usage error (unknown flag, wrong arguments), after
  * printing the usage of the command.
  */
+#include "client/cli_session.h"
 #include "client/cli_util.h"
 #include "client/metastore.h"
 
@@ -43,7 +44,8 @@ struct cli {
     bool interactive, physical;
     bool learner, cluster;
     bool once, keys; /* lease keep-alive --once, lease timetolive --keys */
-    int64_t lock_ttl;  /* lock --ttl */
+    int64_t lock_ttl;  /* lock and elect --ttl */
+    bool listen;       /* elect -l */
     char **rest;       /* lock: the command after NAME */
     int nrest;
     const char *peer_urls, *client_urls;
@@ -73,6 +75,7 @@ enum {
     C_WATCH = 1 << 10,
     C_LEASE = 1 << 11,
     C_LOCK = 1 << 12,
+    C_ELECT = 1 << 13,
 };
 
 struct command {
@@ -109,6 +112,8 @@ static void usage_global(FILE *out)
           "\tlease grant|revoke|keep-alive|timetolive|list\n"
           "\t\t\t\tTTL lease related commands\n"
           "\tlock NAME [COMMAND...]\tAcquires a named lock\n"
+          "\telect NAME [PROPOSAL]\tObserves and participates in leader "
+          "election\n"
           "\tversion\t\t\tPrints the version of metastore-cli\n"
           "\thelp [COMMAND]\t\tHelp about any command\n\n"
           "GLOBAL FLAGS:\n"
@@ -245,6 +250,7 @@ enum flag_id {
     F_ONCE,
     F_KEYS,
     F_LOCK_TTL,
+    F_LISTEN,
 };
 
 struct flag {
@@ -285,7 +291,8 @@ static const struct flag flags[] = {
     {"insecure-skip-tls-verify", 0, false, 0, F_INSECURE_SKIP_VERIFY},
     {"once", 0, false, C_LEASE, F_ONCE},
     {"keys", 0, false, C_LEASE, F_KEYS},
-    {"ttl", 0, true, C_LOCK, F_LOCK_TTL},
+    {"ttl", 0, true, C_LOCK | C_ELECT, F_LOCK_TTL},
+    {"listen", 'l', false, C_ELECT, F_LISTEN},
 };
 
 static int set_flag(struct cli *cli, const struct flag *f, const char *v)
@@ -399,6 +406,9 @@ static int set_flag(struct cli *cli, const struct flag *f, const char *v)
         return 0;
     case F_LOCK_TTL:
         return parse_int(v, &cli->lock_ttl) || cli->lock_ttl <= 0 ? -1 : 0;
+    case F_LISTEN:
+        cli->listen = true;
+        return 0;
     }
     return -1;
 }
@@ -1281,9 +1291,43 @@ static int cmd_lock(struct cli *cli)
         .argv = cli->rest,
         .argc = cli->nrest,
     };
+    struct ms_tls_options tls = {.ca_file = cli->cacert,
+                                 .cert_file = cli->cert,
+                                 .key_file = cli->key,
+                                 .insecure_skip_verify =
+                                     cli->insecure_skip_verify};
+    a.tls = cli->tls_on ? &tls : NULL;
     int rc = mscli_lock_main(&a);
     if (rc < 0) {
         return usage_error(find_command("lock"), "lock needs a name");
+    }
+    return rc;
+}
+
+static int cmd_elect(struct cli *cli)
+{
+    struct ms_tls_options tls = {.ca_file = cli->cacert,
+                                 .cert_file = cli->cert,
+                                 .key_file = cli->key,
+                                 .insecure_skip_verify =
+                                     cli->insecure_skip_verify};
+    struct mscli_elect_args a = {
+        .conn = {.endpoints = cli->endpoints,
+                 .dial_ns = cli->dial_ns,
+                 .command_ns = cli->command_ns,
+                 .tls = cli->tls_on ? &tls : NULL},
+        .name = cli->nargs >= 2 ? cli->args[1] : NULL,
+        .proposal = cli->nargs >= 3 ? cli->args[2] : NULL,
+        .listen = cli->listen,
+        .ttl_s = cli->lock_ttl > 0 ? cli->lock_ttl : 60,
+    };
+    int rc = cli->nargs <= 3 ? mscli_elect_main(&a) : -1;
+    if (rc < 0) {
+        return usage_error(find_command("elect"),
+                           cli->listen ? "elect -l needs a name (and no "
+                                         "proposal)"
+                                       : "elect needs a name and a proposal "
+                                         "(or -l to listen)");
     }
     return rc;
 }
@@ -1392,6 +1436,19 @@ static const struct command commands[] = {
      "until interrupted.  Flags go before NAME;\neverything after NAME is the "
      "command.",
      "Acquires a named lock"},
+    {"elect", C_ELECT, cmd_elect,
+     "elect [--ttl=SECONDS] NAME PROPOSAL | elect -l NAME\n"
+     "\n\t--ttl=SECONDS\tTTL of the campaign's lease (default 60)\n"
+     "\t-l, --listen\tprint each new leader (key, then proposal) as "
+     "leadership\n\t\t\tchanges, until interrupted\n"
+     "\nCampaigns for leadership of NAME with PROPOSAL (etcdctl's algorithm: "
+     "a lease,\nthe key NAME/<lease id> = PROPOSAL, and the lowest create "
+     "revision leads).\nWhen elected prints the key and the proposal and "
+     "holds leadership until\ninterrupted (SIGINT/SIGTERM), then resigns: "
+     "the next candidate leads at once.\nA leader that dies without "
+     "resigning is replaced once its lease expires\n(--ttl).  Exit 1 if the "
+     "lease is lost (leadership with it).",
+     "Observes and participates in leader election"},
     {"version", C_VERSION, cmd_version, "version",
      "Prints the version of metastore-cli"},
     {"help", 0, cmd_help, "help [command]", "Help about any command"},

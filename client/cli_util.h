@@ -264,6 +264,7 @@ struct mscli_lock_args {
     int64_t ttl_s;    /* the session lease's TTL */
     char *const *argv; /* the command to run holding the lock (NULL-ended) */
     int argc;          /* 0: print the key and hold until interrupted */
+    const struct ms_tls_options *tls; /* NULL: plain TCP */
 };
 /* `lock NAME [COMMAND...]`: the exit status (the command's when one ran),
  * or -1 for a usage error. */
