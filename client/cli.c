@@ -1430,11 +1430,13 @@ static const struct command commands[] = {
      "lock [--ttl=SECONDS] NAME [COMMAND [ARGS...]]\n"
      "\n\t--ttl=SECONDS\tTTL of the lease that holds the lock (default 60)\n"
      "\nWaits for the lock NAME (etcdctl's algorithm: a lease, the key "
-     "NAME/<lease id>,\nand the lowest create revision wins).  With COMMAND, "
-     "runs it holding the lock\n(environment ETCD_LOCK_KEY, ETCD_LOCK_REV) and "
-     "exits with its status; without,\nprints the key and holds the lock "
-     "until interrupted.  Flags go before NAME;\neverything after NAME is the "
-     "command.",
+     "NAME/<lease id>,\nand the lowest create revision wins; a waiter "
+     "watches the key ahead of it).\nWith COMMAND, runs it holding the lock "
+     "(environment ETCD_LOCK_KEY, ETCD_LOCK_REV,\nMETASTORE_LOCK_KEY, "
+     "METASTORE_LOCK_REV) and exits with its status; without,\nprints the "
+     "key and holds the lock until interrupted.  If the lock is lost (its\n"
+     "lease expired or was revoked) says so, stops COMMAND and exits 1.  "
+     "Flags go\nbefore NAME; everything after NAME is the command.",
      "Acquires a named lock"},
     {"elect", C_ELECT, cmd_elect,
      "elect [--ttl=SECONDS] NAME PROPOSAL | elect -l NAME\n"

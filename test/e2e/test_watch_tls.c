@@ -7,7 +7,9 @@
  *     response spans several records; the watcher sees every event once,
  *     in revision order, with the right values;
  *   - replay: the history written before the watch (about 1 MiB) is
- *     replayed from its first revision in one go, in order.
+ *     replayed from its first revision in one go, in order;
+ *   - `metastore-cli lock` with --cacert holds a 1 s lease for 3 s: its
+ *     keep-alive and its watch go through TLS too.
  * The certificates are made by scripts/gen-test-certs.sh at test time;
  * without the openssl command the tests are skipped, loudly.
  */
@@ -39,7 +41,7 @@ static void setup(void)
     e2e_client_tls = &tls;
     const char *extra[] = {"--cert-file", e2e_tls_path("server.pem"),
                            "--key-file", e2e_tls_path("server-key.pem"),
-                           NULL};
+                           "--set", "ttl.min_ttl=1s", NULL};
     e2e_server_init(&srv);
     ck_assert_int_eq(e2e_server_start(&srv, extra, 10000), 0);
 }
@@ -227,6 +229,27 @@ START_TEST(history_replays_in_order_through_tls)
 }
 END_TEST
 
+START_TEST(lock_keeps_its_lease_alive_through_tls)
+{
+    if (!have_certs) {
+        return;
+    }
+    char out[256], err[1024];
+    const char *ca = e2e_tls_path("ca.pem");
+    int rc = e2e_cli(srv.endpoint, NULL, out, sizeof out, err, sizeof err,
+                     (const char *const[]){"--cacert", ca, "lock", "--ttl=1",
+                                           "tl", "sh", "-c",
+                                           "sleep 3; echo done", NULL});
+    ck_assert_msg(rc == 0, "lock exited %d: %s", rc, err);
+    ck_assert_str_eq(out, "done\n");
+    rc = e2e_cli(srv.endpoint, NULL, out, sizeof out, err, sizeof err,
+                 (const char *const[]){"--cacert", ca, "get", "tl/", "--prefix",
+                                       NULL});
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(out, ""); /* released */
+}
+END_TEST
+
 int main(void)
 {
     have_certs = e2e_tls_certs(NULL) != NULL;
@@ -239,6 +262,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, live_burst_arrives_in_order_through_tls);
     tcase_add_test(tc, history_replays_in_order_through_tls);
+    tcase_add_test(tc, lock_keeps_its_lease_alive_through_tls);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
