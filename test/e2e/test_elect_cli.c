@@ -5,7 +5,8 @@
  * SIGINT resigns and the next candidate leads at once (well inside the
  * lease TTL); a leader killed with -9 is replaced only once its lease has
  * expired; `elect -l` prints each leader change; a leader whose lease is
- * revoked says so and exits 1; usage errors exit 2.
+ * revoked says so and exits 1; usage errors exit 2.  `elect -l` also prints
+ * a proclamation (the leader's key put with a new value).
  */
 #include <check.h>
 #include <signal.h>
@@ -186,10 +187,14 @@ START_TEST(listen_prints_each_leader_change)
     campaign(&a, "a", "--ttl=30", "svc", "alpha");
     ck_assert(cliproc_wait_out(&a, "alpha\n", 10000));
     ck_assert(cliproc_wait_out(&l, "alpha\n", 5000));
+    /* A proclamation: the leader's key gets a new value (same lease). */
+    char ka[256], kb[256], lease[64];
+    oldest_key("svc/", ka, sizeof ka);
+    snprintf(lease, sizeof lease, "--lease=%s", strchr(ka, '/') + 1);
+    ck_assert_int_eq(CLI("put", lease, ka, "alpha2"), 0);
+    ck_assert(cliproc_wait_out(&l, "alpha2\n", 5000));
     campaign(&b, "b", "--ttl=30", "svc", "beta");
     wait_keys("svc/", 2);
-    char ka[256], kb[256];
-    oldest_key("svc/", ka, sizeof ka);
     cliproc_signal(&a, SIGINT);
     ck_assert_int_eq(cliproc_wait_exit(&a, 5000), 0);
     ck_assert(cliproc_wait_out(&b, "beta\n", 5000));
@@ -202,8 +207,9 @@ START_TEST(listen_prints_each_leader_change)
     ck_assert(cliproc_wait_out(&l2, "beta\n", 5000));
     cliproc_signal(&b, SIGINT);
     ck_assert_int_eq(cliproc_wait_exit(&b, 5000), 0);
-    char want[600], got[600];
-    snprintf(want, sizeof want, "%s\nalpha\n%s\nbeta\n", ka, kb);
+    char want[1024], got[1024];
+    snprintf(want, sizeof want, "%s\nalpha\n%s\nalpha2\n%s\nbeta\n", ka,
+             ka, kb);
     cliproc_out(&l, got, sizeof got);
     ck_assert_str_eq(got, want);
     cliproc_signal(&l, SIGINT);
