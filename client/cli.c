@@ -14,6 +14,7 @@
  * endpoint), 2 for a usage error (unknown flag, wrong arguments), after
  * printing the usage of the command.
  */
+#include "client/cli_session.h"
 #include "client/cli_util.h"
 #include "client/metastore.h"
 
@@ -46,7 +47,8 @@ struct cli {
     bool interactive, physical;
     bool learner, cluster;
     bool once, keys; /* lease keep-alive --once, lease timetolive --keys */
-    int64_t lock_ttl;  /* lock --ttl */
+    int64_t lock_ttl;  /* lock and elect --ttl */
+    bool listen;       /* elect -l */
     char **rest;       /* lock: the command after NAME */
     int nrest;
     const char *peer_urls, *client_urls;
@@ -79,6 +81,7 @@ enum {
     C_USER = 1 << 13,
     C_ROLE = 1 << 14,
     C_AUTH = 1 << 15,
+    C_ELECT = 1 << 16,
 };
 
 struct command {
@@ -120,6 +123,8 @@ static void usage_global(FILE *out)
           "\trole add|delete|get|list|grant-permission|revoke-permission\n"
           "\t\t\t\tRole related commands\n"
           "\tauth enable|disable|status\tAuthentication on or off\n"
+          "\telect NAME [PROPOSAL]\tObserves and participates in leader "
+          "election\n"
           "\tversion\t\t\tPrints the version of metastore-cli\n"
           "\thelp [COMMAND]\t\tHelp about any command\n\n"
           "GLOBAL FLAGS:\n"
@@ -262,6 +267,7 @@ enum flag_id {
     F_USER,
     F_PASSWORD,
     F_NO_PASSWORD,
+    F_LISTEN,
 };
 
 struct flag {
@@ -302,10 +308,11 @@ static const struct flag flags[] = {
     {"insecure-skip-tls-verify", 0, false, 0, F_INSECURE_SKIP_VERIFY},
     {"once", 0, false, C_LEASE, F_ONCE},
     {"keys", 0, false, C_LEASE, F_KEYS},
-    {"ttl", 0, true, C_LOCK, F_LOCK_TTL},
+    {"ttl", 0, true, C_LOCK | C_ELECT, F_LOCK_TTL},
     {"user", 0, true, 0, F_USER},
     {"password", 0, true, 0, F_PASSWORD},
     {"no-password", 0, false, C_USER, F_NO_PASSWORD},
+    {"listen", 'l', false, C_ELECT, F_LISTEN},
 };
 
 static int set_flag(struct cli *cli, const struct flag *f, const char *v)
@@ -427,6 +434,9 @@ static int set_flag(struct cli *cli, const struct flag *f, const char *v)
         return 0;
     case F_NO_PASSWORD:
         cli->no_password = true;
+        return 0;
+    case F_LISTEN:
+        cli->listen = true;
         return 0;
     }
     return -1;
@@ -1382,10 +1392,52 @@ static int cmd_lock(struct cli *cli)
         .argv = cli->rest,
         .argc = cli->nrest,
     };
+    struct ms_tls_options tls = {.ca_file = cli->cacert,
+                                 .cert_file = cli->cert,
+                                 .key_file = cli->key,
+                                 .insecure_skip_verify =
+                                     cli->insecure_skip_verify};
+    a.tls = cli->tls_on ? &tls : NULL;
     int rc = mscli_lock_main(&a);
     memset(pw, 0, sizeof(pw));
     if (rc < 0) {
         return usage_error(find_command("lock"), "lock needs a name");
+    }
+    return rc;
+}
+
+static int cmd_elect(struct cli *cli)
+{
+    char name[256] = "", pw[1024] = "";
+    if (cli->user != NULL &&
+        credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
+        return fail("no password given");
+    }
+    struct ms_tls_options tls = {.ca_file = cli->cacert,
+                                 .cert_file = cli->cert,
+                                 .key_file = cli->key,
+                                 .insecure_skip_verify =
+                                     cli->insecure_skip_verify};
+    struct mscli_elect_args a = {
+        .conn = {.endpoints = cli->endpoints,
+                 .dial_ns = cli->dial_ns,
+                 .command_ns = cli->command_ns,
+                 .tls = cli->tls_on ? &tls : NULL,
+                 .user = cli->user != NULL ? name : NULL,
+                 .password = pw},
+        .name = cli->nargs >= 2 ? cli->args[1] : NULL,
+        .proposal = cli->nargs >= 3 ? cli->args[2] : NULL,
+        .listen = cli->listen,
+        .ttl_s = cli->lock_ttl > 0 ? cli->lock_ttl : 60,
+    };
+    int rc = cli->nargs <= 3 ? mscli_elect_main(&a) : -1;
+    memset(pw, 0, sizeof(pw));
+    if (rc < 0) {
+        return usage_error(find_command("elect"),
+                           cli->listen ? "elect -l needs a name (and no "
+                                         "proposal)"
+                                       : "elect needs a name and a proposal "
+                                         "(or -l to listen)");
     }
     return rc;
 }
@@ -1488,11 +1540,13 @@ static const struct command commands[] = {
      "lock [--ttl=SECONDS] NAME [COMMAND [ARGS...]]\n"
      "\n\t--ttl=SECONDS\tTTL of the lease that holds the lock (default 60)\n"
      "\nWaits for the lock NAME (etcdctl's algorithm: a lease, the key "
-     "NAME/<lease id>,\nand the lowest create revision wins).  With COMMAND, "
-     "runs it holding the lock\n(environment ETCD_LOCK_KEY, ETCD_LOCK_REV) and "
-     "exits with its status; without,\nprints the key and holds the lock "
-     "until interrupted.  Flags go before NAME;\neverything after NAME is the "
-     "command.",
+     "NAME/<lease id>,\nand the lowest create revision wins; a waiter "
+     "watches the key ahead of it).\nWith COMMAND, runs it holding the lock "
+     "(environment ETCD_LOCK_KEY, ETCD_LOCK_REV,\nMETASTORE_LOCK_KEY, "
+     "METASTORE_LOCK_REV) and exits with its status; without,\nprints the "
+     "key and holds the lock until interrupted.  If the lock is lost (its\n"
+     "lease expired or was revoked) says so, stops COMMAND and exits 1.  "
+     "Flags go\nbefore NAME; everything after NAME is the command.",
      "Acquires a named lock"},
     {"user", C_USER, cmd_auth_family,
      "user add NAME[:PASSWORD] [--no-password] | delete NAME | get NAME | "
@@ -1510,6 +1564,19 @@ static const struct command commands[] = {
      "Role related commands"},
     {"auth", C_AUTH, cmd_auth_family, "auth enable | disable | status",
      "Enable or disable authentication"},
+    {"elect", C_ELECT, cmd_elect,
+     "elect [--ttl=SECONDS] NAME PROPOSAL | elect -l NAME\n"
+     "\n\t--ttl=SECONDS\tTTL of the campaign's lease (default 60)\n"
+     "\t-l, --listen\tprint each new leader (key, then proposal) as "
+     "leadership\n\t\t\tchanges, until interrupted\n"
+     "\nCampaigns for leadership of NAME with PROPOSAL (etcdctl's algorithm: "
+     "a lease,\nthe key NAME/<lease id> = PROPOSAL, and the lowest create "
+     "revision leads).\nWhen elected prints the key and the proposal and "
+     "holds leadership until\ninterrupted (SIGINT/SIGTERM), then resigns: "
+     "the next candidate leads at once.\nA leader that dies without "
+     "resigning is replaced once its lease expires\n(--ttl).  Exit 1 if the "
+     "lease is lost (leadership with it).",
+     "Observes and participates in leader election"},
     {"version", C_VERSION, cmd_version, "version",
      "Prints the version of metastore-cli"},
     {"help", 0, cmd_help, "help [command]", "Help about any command"},

@@ -1,150 +1,117 @@
 /*
  * cli_lock.c - `metastore-cli lock NAME [COMMAND ARGS...]`: a distributed
- * mutex with etcdctl's algorithm (etcd's concurrency.Mutex):
+ * mutex with etcdctl's algorithm (etcd's concurrency.Mutex), on the
+ * session and campaign of client/cli_session.c:
  *
  *   1. grant a lease (--ttl, 60 s) and keep it alive in the background;
  *   2. put NAME/<lease id in hex> with that lease: the key's create
  *      revision is this waiter's place in the queue;
- *   3. wait until no key under NAME/ has a lower create revision (every
- *      earlier waiter released the lock, or its lease ran out);
+ *   3. while a key under NAME/ has a lower create revision, watch the one
+ *      just before ours until it is deleted (its holder released the lock,
+ *      gave up, or its lease ran out), then look again;
  *   4. holding the lock: run COMMAND (environment ETCD_LOCK_KEY,
- *      ETCD_LOCK_REV and METASTORE_LOCK_KEY set) and exit with its status,
- *      or, without a command, print the key and hold until interrupted;
- *   5. release: revoke the lease, which deletes the key.
+ *      ETCD_LOCK_REV, METASTORE_LOCK_KEY, METASTORE_LOCK_REV) and exit with
+ *      its status, or, without a command, print the key and hold until
+ *      SIGINT/SIGTERM;
+ *   5. release: revoke the lease, which deletes the key and wakes the next
+ *      waiter.
  *
- * Step 3 polls (every 100 ms) for now; it will wait on a Watch of the
- * preceding key once the Watch API is served.  If the keep-alive loses the
- * lease while waiting or holding, the lock is lost: the command is still
- * waited for, and the exit status is 1 with an error.
+ * Failure modes: if the lease is lost (the keep-alive could not reach the
+ * leader for a whole TTL, the lease was revoked, the key was deleted) the
+ * lock is no longer held: that is reported on stderr at once, a running
+ * command gets SIGTERM (it no longer has the mutual exclusion it was
+ * started for) and the exit status is 1.  SIGINT/SIGTERM while waiting
+ * gives up the place in the queue (exit 1 as etcdctl's interrupted lock
+ * does); while a command runs it is passed on to the command.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "client/cli_session.h"
 #include "client/cli_util.h"
 #include "client/metastore.h"
 
-#define POLL_NS (100ull * 1000 * 1000)
-
-static volatile sig_atomic_t lock_interrupted;
-
-static void on_lock_signal(int sig)
-{
-    (void)sig;
-    lock_interrupted = 1;
-}
-
-static int kfail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int kfail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("Error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAILURE;
-}
-
-static void nap_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000ull),
-                          (long)(ns % 1000000000ull)};
-    nanosleep(&ts, NULL);
-}
-
-/*
- * Waits until the oldest key under prefix is ours (create revision
- * my_rev).  0 when acquired, 1 when interrupted or the lease was lost, or
- * an MS_E* code.
- */
-static int wait_turn(struct ms_client *c, const char *prefix,
-                     const char *key, struct ms_keepalive *ka)
-{
-    struct ms_range_options o = {.prefix = true,
-                                 .limit = 1,
-                                 .keys_only = true,
-                                 .sort_target = MS_SORT_CREATE,
-                                 .sort_order = MS_SORT_ASCEND};
-    for (;;) {
-        if (lock_interrupted || ms_keepalive_lost(ka)) {
-            return 1;
-        }
-        struct ms_result *r = NULL;
-        int rc = ms_get(c, prefix, strlen(prefix), &o, &r);
-        if (rc != 0) {
-            ms_result_free(r);
-            if (rc == MS_EUNAVAILABLE || rc == MS_ETIMEDOUT ||
-                rc == MS_ENOTLEADER) {
-                nap_ns(POLL_NS); /* an election: ask again */
-                continue;
-            }
-            return rc;
-        }
-        bool mine = r->range.n_kvs == 1 &&
-                    r->range.kvs[0].key_len == strlen(key) &&
-                    memcmp(r->range.kvs[0].key, key, strlen(key)) == 0;
-        bool empty = r->range.n_kvs == 0;
-        ms_result_free(r);
-        if (mine) {
-            return 0;
-        }
-        if (empty) {
-            return 1; /* our own key is gone: the lease ran out */
-        }
-        nap_ns(POLL_NS); /* an earlier waiter holds it (a Watch later) */
-    }
-}
-
-/* Runs argv with the lock's environment; returns its exit status. */
-static int run_command(char *const *argv, const char *key, int64_t rev)
+/* Starts argv with the lock's environment; the pid, or -1 (reported). */
+static pid_t start_command(char *const *argv, const char *key, int64_t rev)
 {
     char revs[32];
     snprintf(revs, sizeof revs, "%" PRId64, rev);
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) {
-        return kfail("cannot start %s: %s", argv[0], strerror(errno));
+        fprintf(stderr, "Error: cannot start %s: %s\n", argv[0],
+                strerror(errno));
+        return -1;
     }
     if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
         setenv("ETCD_LOCK_KEY", key, 1);
         setenv("ETCD_LOCK_REV", revs, 1);
         setenv("METASTORE_LOCK_KEY", key, 1);
+        setenv("METASTORE_LOCK_REV", revs, 1);
         execvp(argv[0], argv);
         fprintf(stderr, "Error: cannot run %s: %s\n", argv[0],
                 strerror(errno));
         _exit(127);
     }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return kfail("waitpid: %s", strerror(errno));
-        }
-        if (lock_interrupted) {
-            kill(pid, SIGTERM); /* pass the interrupt on, then wait */
-        }
-    }
+    return pid;
+}
+
+/* The exit status a shell would give for a wait status. */
+static int exit_status(int status)
+{
     if (WIFEXITED(status)) {
         return WEXITSTATUS(status);
     }
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
-/* Holds the lock until a signal (or the lease is lost). */
-static int hold(struct ms_keepalive *ka)
+/*
+ * Runs the command while holding the lock: waits for its exit, passing
+ * SIGINT/SIGTERM on, and ends it with SIGTERM if the lock is lost.
+ * Returns the command's exit status, or 1 when the lock was lost.
+ */
+static int run_locked(struct mscli_session *s, char *const *argv,
+                      const char *key, int64_t rev)
 {
-    while (!lock_interrupted && !ms_keepalive_lost(ka)) {
-        nap_ns(POLL_NS);
+    pid_t pid = start_command(argv, key, rev);
+    if (pid < 0) {
+        return EXIT_FAILURE;
     }
-    return 0;
+    bool lost = false, passed_on = false;
+    int status = 0;
+    for (;;) {
+        /* Cleared before looking, so an exit after the look is seen. */
+        mscli_child_exited = 0;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR)) {
+            break;
+        }
+        if (mscli_interrupted && !passed_on) {
+            kill(pid, SIGTERM);
+            passed_on = true;
+        }
+        if (lost || passed_on) {
+            mscli_session_wait(s, 1000); /* only the exit matters now */
+            continue;
+        }
+        if (mscli_hold(s, key, rev, true) == MSCLI_LOST) {
+            fprintf(stderr, "Error: the lock %s was lost while %s was "
+                            "running (its lease is gone); stopping it\n",
+                    key, argv[0]);
+            lost = true;
+            kill(pid, SIGTERM);
+        }
+    }
+    return lost ? EXIT_FAILURE : exit_status(status);
 }
 
 int mscli_lock_main(const struct mscli_lock_args *a)
@@ -152,79 +119,44 @@ int mscli_lock_main(const struct mscli_lock_args *a)
     if (a->name == NULL || a->name[0] == '\0' || a->ttl_s <= 0) {
         return -1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_lock_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    char **eps = NULL;
-    size_t n = 0;
-    char err[256] = "";
-    if (mscli_endpoints_parse(a->endpoints, &eps, &n, err, sizeof err)) {
-        return kfail("%s", err);
+    struct mscli_conn conn = {.endpoints = a->endpoints,
+                              .dial_ns = a->dial_ns,
+                              .command_ns = a->command_ns,
+                              .tls = a->tls,
+                              .user = a->user,
+                              .password = a->password};
+    struct mscli_session s;
+    if (mscli_session_open(&s, &conn, a->ttl_s) != 0) {
+        return EXIT_FAILURE;
     }
-    struct ms_client_options o = {
-        .dial_timeout_ms = (uint32_t)((a->dial_ns + 999999) / 1000000),
-        .command_timeout_ms = (uint32_t)((a->command_ns + 999999) / 1000000),
-        .user = a->user,
-        .password = a->password,
-    };
-    struct ms_client *c = NULL;
-    struct ms_keepalive *ka = NULL;
-    int64_t id = 0, rev = 0;
-    char key[1024];
-    int rc = ms_client_create((const char *const *)eps, n, &o, &c);
-    if (rc == 0) {
-        rc = ms_lease_grant(c, a->ttl_s, 0, &id, NULL);
-    }
-    if (rc == 0) {
-        rc = ms_keepalive_start_auth((const char *const *)eps, n, a->user,
-                                     a->password, id, NULL, NULL, &ka);
-    }
-    mscli_endpoints_free(eps);
-    if (rc != 0) {
-        int st = kfail("%s", c != NULL && ms_client_errmsg(c)[0] != '\0'
-                                 ? ms_client_errmsg(c)
-                                 : ms_strerror(rc));
-        ms_client_close(c);
-        return st;
-    }
-    snprintf(key, sizeof key, "%s/%" PRIx64, a->name, (uint64_t)id);
-    struct ms_result *r = NULL;
-    rc = ms_put(c, key, strlen(key), "", 0, id, false, &r);
-    if (rc == 0) {
-        rev = r->header.revision; /* the key's create revision */
-    }
-    ms_result_free(r);
-    char prefix[1024];
+    char prefix[1024], key[1100], err[512] = "";
     snprintf(prefix, sizeof prefix, "%s/", a->name);
-    if (rc == 0) {
-        rc = wait_turn(c, prefix, key, ka);
-    }
+    int64_t rev = 0;
+    int rc = mscli_campaign(&s, prefix, "", key, sizeof key, &rev, err,
+                            sizeof err);
     int status;
-    if (rc == 0) {
-        if (a->argc > 0) {
-            status = run_command(a->argv, key, rev);
-        } else {
-            printf("%s\n", key);
-            fflush(stdout);
-            status = hold(ka);
+    if (rc == 0 && a->argc > 0) {
+        status = run_locked(&s, a->argv, key, rev);
+    } else if (rc == 0) {
+        printf("%s\n", key);
+        fflush(stdout);
+        rc = mscli_hold(&s, key, rev, false);
+        status = EXIT_SUCCESS;
+        if (rc == MSCLI_LOST) {
+            fprintf(stderr, "Error: the lock %s was lost (its lease is "
+                            "gone)\n", key);
+            status = EXIT_FAILURE;
         }
-        if (ms_keepalive_lost(ka)) {
-            status = kfail("the lock's lease was lost while it was held");
-        }
-    } else if (rc == 1) {
-        status = lock_interrupted ? EXIT_FAILURE
-                                  : kfail("the lock's lease was lost while "
-                                          "waiting for the lock");
+    } else if (rc == MSCLI_INTERRUPTED) {
+        status = EXIT_FAILURE; /* gave up waiting */
+    } else if (rc == MSCLI_LOST) {
+        fprintf(stderr, "Error: the lock's lease was lost while waiting "
+                        "for the lock\n");
+        status = EXIT_FAILURE;
     } else {
-        status = kfail("%s", ms_client_errmsg(c)[0] != '\0'
-                                 ? ms_client_errmsg(c)
-                                 : ms_strerror(rc));
+        fprintf(stderr, "Error: %s\n", err[0] != '\0' ? err : ms_strerror(rc));
+        status = EXIT_FAILURE;
     }
-    ms_keepalive_stop(ka);
-    (void)ms_lease_revoke(c, id); /* releases the lock (deletes the key) */
-    ms_client_close(c);
+    mscli_session_close(&s, true); /* releases the lock (deletes the key) */
     return status;
 }

@@ -266,6 +266,7 @@ struct mscli_lock_args {
     const char *user, *password; /* --user (NULL: none), its password */
     char *const *argv; /* the command to run holding the lock (NULL-ended) */
     int argc;          /* 0: print the key and hold until interrupted */
+    const struct ms_tls_options *tls; /* NULL: plain TCP */
 };
 /* `lock NAME [COMMAND...]`: the exit status (the command's when one ran),
  * or -1 for a usage error. */

@@ -253,6 +253,10 @@ struct ms_keepalive {
     size_t n_eps;
     size_t first; /* endpoint the current client starts with */
     char *user, *password; /* credentials (NULL user: none) */
+    /* TLS for the keep-alive's connections (copies; tls_on false: TCP) */
+    bool tls_on;
+    struct ms_tls_options tls;
+    char *tls_paths[3];
 };
 
 /* The keep-alive's own client: a short command timeout, so that a stuck
@@ -268,6 +272,9 @@ static int keepalive_connect(struct ms_keepalive *k)
                                   .command_timeout_ms = 1000,
                                   .user = k->user,
                                   .password = k->password};
+    if (k->tls_on) {
+        o.tls = &k->tls;
+    }
     return ms_client_create(order, n, &o, &k->client);
 }
 
@@ -293,6 +300,9 @@ static void free_eps(struct ms_keepalive *k)
     free(k->user);
     free(k->password);
     k->user = k->password = NULL;
+    for (size_t i = 0; i < 3; i++) {
+        free(k->tls_paths[i]);
+    }
     for (size_t i = 0; k->eps != NULL && i < k->n_eps; i++) {
         free(k->eps[i]);
     }
@@ -366,13 +376,44 @@ int ms_keepalive_start(const char *const *endpoints, size_t n,
                        int64_t lease_id, ms_keepalive_cb cb, void *arg,
                        struct ms_keepalive **out)
 {
-    return ms_keepalive_start_auth(endpoints, n, NULL, NULL, lease_id, cb,
-                                   arg, out);
+    return ms_keepalive_start_with(endpoints, n, NULL, NULL, NULL, lease_id,
+                                   cb, arg, out);
 }
 
 int ms_keepalive_start_auth(const char *const *endpoints, size_t n,
                             const char *user, const char *password,
                             int64_t lease_id, ms_keepalive_cb cb, void *arg,
+                            struct ms_keepalive **out)
+{
+    return ms_keepalive_start_with(endpoints, n, user, password, NULL,
+                                   lease_id, cb, arg, out);
+}
+
+int ms_keepalive_start_tls(const char *const *endpoints, size_t n,
+                           const struct ms_tls_options *tls, int64_t lease_id,
+                           ms_keepalive_cb cb, void *arg,
+                           struct ms_keepalive **out)
+{
+    return ms_keepalive_start_with(endpoints, n, NULL, NULL, tls, lease_id,
+                                   cb, arg, out);
+}
+
+/* Copies one optional path of the TLS options; false when out of memory. */
+static bool copy_path(const char *src, char **slot, const char **dst)
+{
+    *dst = NULL;
+    if (src == NULL) {
+        return true;
+    }
+    *slot = strdup(src);
+    *dst = *slot;
+    return *slot != NULL;
+}
+
+int ms_keepalive_start_with(const char *const *endpoints, size_t n,
+                            const char *user, const char *password,
+                            const struct ms_tls_options *tls, int64_t lease_id,
+                            ms_keepalive_cb cb, void *arg,
                             struct ms_keepalive **out)
 {
     *out = NULL;
@@ -397,6 +438,15 @@ int ms_keepalive_start_auth(const char *const *endpoints, size_t n,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         k->eps[i] = endpoints[i] != NULL ? strdup(endpoints[i]) : NULL;
         rc = k->eps[i] != NULL ? 0 : MS_EINVAL;
+    }
+    if (rc == 0 && tls != NULL) {
+        k->tls_on = true;
+        k->tls.insecure_skip_verify = tls->insecure_skip_verify;
+        bool ok = copy_path(tls->ca_file, &k->tls_paths[0], &k->tls.ca_file) &&
+                  copy_path(tls->cert_file, &k->tls_paths[1],
+                            &k->tls.cert_file) &&
+                  copy_path(tls->key_file, &k->tls_paths[2], &k->tls.key_file);
+        rc = ok ? 0 : MS_ENOMEM;
     }
     if (rc == 0) {
         rc = keepalive_connect(k);

@@ -740,6 +740,12 @@ struct ms_keepalive;
 int ms_keepalive_start(const char *const *endpoints, size_t n,
                        int64_t lease_id, ms_keepalive_cb cb, void *arg,
                        struct ms_keepalive **out);
+/* The same through TLS (tls NULL: plain TCP, as ms_keepalive_start); the
+ * options are copied. */
+int ms_keepalive_start_tls(const char *const *endpoints, size_t n,
+                           const struct ms_tls_options *tls, int64_t lease_id,
+                           ms_keepalive_cb cb, void *arg,
+                           struct ms_keepalive **out);
 bool ms_keepalive_lost(struct ms_keepalive *k);
 /* Renewals that succeeded so far. */
 uint64_t ms_keepalive_renewals(struct ms_keepalive *k);
@@ -749,6 +755,13 @@ void ms_keepalive_stop(struct ms_keepalive *k);
 int ms_keepalive_start_auth(const char *const *endpoints, size_t n,
                             const char *user, const char *password,
                             int64_t lease_id, ms_keepalive_cb cb, void *arg,
+                            struct ms_keepalive **out);
+/* Both: TLS (NULL: plain TCP) and credentials (NULL user: none); all
+ * copied. */
+int ms_keepalive_start_with(const char *const *endpoints, size_t n,
+                            const char *user, const char *password,
+                            const struct ms_tls_options *tls, int64_t lease_id,
+                            ms_keepalive_cb cb, void *arg,
                             struct ms_keepalive **out);
 
 /* ------------------------------------------------------------------ */

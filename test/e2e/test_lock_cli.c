@@ -4,7 +4,10 @@
  * claims a marker directory with mkdir, which fails if another holder is
  * inside), a holder killed with -9 loses the lock once its lease runs out,
  * the command's exit status comes back, and the lock leaves no key or lease
- * behind.
+ * behind; a waiter wakes at once when the holder releases (it watches the
+ * key before its own; the 60 s TTL shows the release, not an expiry, woke
+ * it); a holder whose lease is revoked reports the loss on stderr, stops
+ * its command and exits 1.
  */
 #include <check.h>
 #include <signal.h>
@@ -15,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test/e2e/helpers/cliproc.h"
 #include "test/e2e/helpers/e2e.h"
 
 static struct e2e_server srv;
@@ -214,6 +218,69 @@ START_TEST(lock_without_command_prints_key_and_releases_on_signal)
 }
 END_TEST
 
+/* Number of keys under prefix. */
+static int count_keys(const char *prefix)
+{
+    ck_assert_int_eq(CLI("get", prefix, "--prefix", "--count-only",
+                         "-w", "json"), 0);
+    const char *c = strstr(out, "\"count\":");
+    return c != NULL ? atoi(c + 8) : 0;
+}
+
+START_TEST(waiter_wakes_at_once_when_the_holder_releases)
+{
+    struct cliproc a, b;
+    cliproc_start(&a, tmp, "a", srv.endpoint,
+                  (const char *const[]){"lock", "l5", NULL});
+    ck_assert(cliproc_wait_out(&a, "l5/", 10000));
+    cliproc_start(&b, tmp, "b", srv.endpoint,
+                  (const char *const[]){"lock", "l5", "sh", "-c",
+                                        "echo \"in $METASTORE_LOCK_KEY "
+                                        "$ETCD_LOCK_REV\"; exec sleep 30",
+                                        NULL});
+    uint64_t deadline = e2e_now_ms() + 10000;
+    while (count_keys("l5/") != 2 && e2e_now_ms() < deadline) {
+        usleep(20000); /* the waiter is still starting */
+    }
+    ck_assert_int_eq(count_keys("l5/"), 2);
+    char buf[256];
+    ck_assert_uint_eq(cliproc_out(&b, buf, sizeof buf), 0); /* waits */
+    uint64_t t0 = e2e_now_ms();
+    cliproc_signal(&a, SIGINT);
+    ck_assert_int_eq(cliproc_wait_exit(&a, 5000), 0);
+    ck_assert_msg(cliproc_wait_out(&b, "in l5/", 3000),
+                  "the waiter did not take the lock within 3 s of the "
+                  "release");
+    ck_assert_uint_lt(e2e_now_ms() - t0, 3000);
+    /* Interrupting the holder passes the signal on to its command. */
+    cliproc_signal(&b, SIGTERM);
+    ck_assert_int_eq(cliproc_wait_exit(&b, 5000), 128 + SIGTERM);
+    ck_assert_int_eq(count_keys("l5/"), 0);
+}
+END_TEST
+
+START_TEST(holder_whose_lease_is_revoked_reports_the_loss)
+{
+    struct cliproc a;
+    cliproc_start(&a, tmp, "a", srv.endpoint,
+                  (const char *const[]){"lock", "l6", "sh", "-c",
+                                        "echo held; exec sleep 30", NULL});
+    ck_assert(cliproc_wait_out(&a, "held", 10000));
+    ck_assert_int_eq(CLI("lease", "list"), 0);
+    char *nl = strrchr(out, '\n');
+    ck_assert_ptr_nonnull(nl);
+    *nl = '\0';
+    nl = strrchr(out, '\n');
+    ck_assert_ptr_nonnull(nl);
+    char lease[64];
+    snprintf(lease, sizeof lease, "%s", nl + 1);
+    ck_assert_int_eq(CLI("lease", "revoke", lease), 0);
+    ck_assert_int_eq(cliproc_wait_exit(&a, 5000), 1);
+    ck_assert_msg(cliproc_err_contains(&a, "was lost"),
+                  "no loss reported on stderr");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lock_cli");
@@ -224,6 +291,8 @@ int main(void)
     tcase_add_test(tc, killed_holder_loses_lock_when_its_lease_expires);
     tcase_add_test(tc, command_status_comes_back_and_nothing_is_left);
     tcase_add_test(tc, lock_without_command_prints_key_and_releases_on_signal);
+    tcase_add_test(tc, waiter_wakes_at_once_when_the_holder_releases);
+    tcase_add_test(tc, holder_whose_lease_is_revoked_reports_the_loss);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
