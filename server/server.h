@@ -415,6 +415,9 @@ struct srv_watch_stats {
     uint64_t slow_canceled;   /* watchers canceled as slow */
     uint64_t compact_canceled; /* watchers canceled: revision compacted */
     uint64_t refused;         /* creates refused (limit, bad request) */
+    uint64_t live_revisions;  /* revisions fed to the hub by apply paths */
+    uint64_t history_reads;   /* catch-up reads of the engine's history */
+    uint64_t overflows;       /* live queues over their bound: resynced */
 };
 
 /* Creates the hub over s->eng and its progress timer.  After recovery. */
@@ -437,6 +440,25 @@ void srv_watch_pump(struct srv *s);
 void srv_watch_conn_drained(struct srv *s, struct srv_conn *c);
 void srv_watch_conn_closed(struct srv *s, struct srv_conn *c);
 void srv_watch_get_stats(const struct srv *s, struct srv_watch_stats *out);
+/*
+ * Live events (server.watch_live_events): the apply paths hand the hub the
+ * events of the revision they just wrote, so that caught-up watchers take
+ * them from memory instead of reading history.  Only an optimisation: a
+ * revision that is never reported (any other path) reaches watchers
+ * through history.  srv_watch_wants_events() says whether to build them;
+ * when true, the engine request must have asked for prev_kv (a put's
+ * create revision and version, a delete's keys come from it): a request
+ * without it is simply not reported.  Call right after the engine write,
+ * while its request and result memory are valid; never fails.
+ */
+bool srv_watch_wants_events(const struct srv *s);
+void srv_watch_put_applied(struct srv *s, const struct engine_put_req *q,
+                           const struct engine_put_result *r);
+void srv_watch_delete_applied(struct srv *s, const struct engine_delete_req *q,
+                              const struct engine_delete_result *r);
+/* ops: the branch that ran (res->succeeded ? success : failure). */
+void srv_watch_txn_applied(struct srv *s, const struct engine_op *ops,
+                           const struct engine_txn_result *r);
 
 /* Fills a ResponseHeader for this node. */
 struct Metastore__ResponseHeader;

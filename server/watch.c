@@ -40,6 +40,7 @@ struct watcher {
     size_t key_len, end_len;
     bool progress_notify, no_put, no_delete, prev_kv;
     bool created_sent, progress_asked;
+    bool held; /* watch_hub_hold(): no live events until the next pending */
     int64_t next_rev; /* first revision not yet received or queued */
     struct qnode *q_head, *q_tail;
     size_t q_events, q_bytes;
@@ -53,6 +54,8 @@ struct watcher {
 struct watch_hub {
     struct engine *e;
     struct watch_options o;
+    bool resync_on_overflow;
+    struct watch_hub_stats st;
     uint64_t now_ns;
     int64_t notified; /* last revision given to notify */
     int64_t next_id;
@@ -121,6 +124,11 @@ int watch_hub_create(struct engine *e, const struct watch_options *opts,
     h->next_id = 1;
     *out = h;
     return 0;
+}
+
+void watch_hub_resync_on_overflow(struct watch_hub *h, bool on)
+{
+    h->resync_on_overflow = on;
 }
 
 static void queue_clear(struct watcher *w)
@@ -332,6 +340,11 @@ void watch_hub_drop_owner(struct watch_hub *h, const void *owner)
             remove_at(h, i - 1);
 }
 
+void watch_hub_get_stats(const struct watch_hub *h, struct watch_hub_stats *out)
+{
+    *out = h->st;
+}
+
 size_t watch_hub_count(const struct watch_hub *h)
 {
     return h->n;
@@ -390,18 +403,49 @@ static void cancel_slow(struct watcher *w)
     w->cancel = WATCH_CANCEL_SLOW;
 }
 
-static void enqueue(const struct watch_hub *h, struct watcher *w,
+/* Everything before the queue's first revision has been handed out (a
+ * queue is always taken whole), so rewinding next_rev to it and reading
+ * history from there repeats nothing and skips nothing. */
+static void hold(struct watcher *w)
+{
+    if (w->q_head != NULL)
+        w->next_rev = w->q_head->ev.kv.mod_revision;
+    queue_clear(w);
+    w->held = true;
+}
+
+int watch_hub_hold(struct watch_hub *h, int64_t id)
+{
+    size_t i = find(h, id);
+    if (i == SIZE_MAX)
+        return WATCH_ENOTFOUND;
+    if (h->w[i]->cancel == WATCH_CANCEL_NONE)
+        hold(h->w[i]);
+    return 0;
+}
+
+/* A queue over its bound, or no memory to grow it. */
+static void overflow(struct watch_hub *h, struct watcher *w)
+{
+    h->st.overflows++;
+    if (h->resync_on_overflow)
+        hold(w);
+    else
+        cancel_slow(w);
+}
+
+static void enqueue(struct watch_hub *h, struct watcher *w,
                     const struct engine_event *ev)
 {
     size_t bytes = event_bytes(ev, w->prev_kv);
     if (w->q_events + 1 > h->o.max_queue_events ||
         w->q_bytes + bytes + sizeof(*ev) > h->o.max_queue_bytes) {
-        cancel_slow(w);
+        overflow(h, w);
         return;
     }
     struct qnode *q = malloc(sizeof(*q) + bytes);
-    if (q == NULL) { /* cannot keep the promise: cancel, never skip */
-        cancel_slow(w);
+    if (q == NULL) { /* cannot keep the promise: never skip */
+        overflow(h, w);
         return;
     }
     event_copy(&q->ev, ev, w->prev_kv, (uint8_t *)(q + 1));
@@ -424,13 +468,15 @@ int watch_hub_notify(struct watch_hub *h, int64_t revision,
     h->notified = revision;
     for (size_t i = 0; i < h->n; i++) {
         struct watcher *w = h->w[i];
-        /* Behind or ahead: history (or a later notify) covers it. */
-        if (w->cancel != WATCH_CANCEL_NONE || w->next_rev != revision)
+        /* Behind, ahead or held: history (or a later notify) covers it. */
+        if (w->cancel != WATCH_CANCEL_NONE || w->held ||
+            w->next_rev != revision)
             continue;
-        for (size_t j = 0; j < n && w->cancel == WATCH_CANCEL_NONE; j++)
+        for (size_t j = 0;
+             j < n && w->cancel == WATCH_CANCEL_NONE && !w->held; j++)
             if (events[j].kv.mod_revision == revision && wants(w, &events[j]))
                 enqueue(h, w, &events[j]);
-        if (w->cancel == WATCH_CANCEL_NONE)
+        if (w->cancel == WATCH_CANCEL_NONE && !w->held)
             w->next_rev = revision + 1;
     }
     return 0;
@@ -470,6 +516,7 @@ static int catch_up(struct watch_hub *h, struct watcher *w,
             w->key,      w->key_len,         w->end,    w->end_len,
             w->next_rev, h->o.catchup_limit, w->prev_kv};
         struct engine_history_result res;
+        h->st.history_reads++;
         int rc = engine_history(h->e, &req, a, &res);
         if (rc == ENGINE_ECOMPACTED) {
             struct engine_stats st;
@@ -516,6 +563,7 @@ static int pending_at(struct watch_hub *h, size_t i, struct engine_arena *a,
 {
     struct watcher *w = h->w[i];
     memset(out, 0, sizeof(*out));
+    w->held = false; /* its client has room: catch up, then live again */
     out->watch_id = w->id;
     out->owner = w->owner;
     int rc = 0;

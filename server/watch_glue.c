@@ -67,6 +67,10 @@ struct srv_watch {
     bool dirty;       /* a pump may have something to send */
     int busy;         /* inside a function that holds stream pointers */
     struct srv_watch_stats st;
+    /* Live events of the revision being reported (see "live events"). */
+    struct engine_event *ev;
+    size_t ev_n, ev_cap;
+    uint64_t st_live_revisions; /* revisions handed to the hub */
 };
 
 /* ---- streams -------------------------------------------------------------- */
@@ -438,6 +442,166 @@ static void dispatch_request(struct srv *s, struct srv_conn *c,
     }
 }
 
+/* ---- live events ------------------------------------------------------------ */
+
+/*
+ * The apply paths report each write here; the events of one revision are
+ * collected in w->ev and handed to the hub in one watch_hub_notify().
+ * Events point into the write's request and result memory (the hub copies
+ * what it queues).  Anything that makes the set of events doubtful (no
+ * prev_kv asked, out of memory, a write that did not move the revision)
+ * reports nothing: the revision then reaches watchers through history,
+ * which is always right, only slower.
+ */
+
+bool srv_watch_wants_events(const struct srv *s)
+{
+    const struct srv_watch *w = s->watch;
+    return w != NULL && s->cfg.server.watch_live_events &&
+           watch_hub_count(w->hub) > 0;
+}
+
+static struct engine_event *ev_add(struct srv_watch *w)
+{
+    if (w->ev_n == w->ev_cap) {
+        size_t cap = w->ev_cap ? w->ev_cap * 2 : 16;
+        struct engine_event *v = realloc(w->ev, cap * sizeof *v);
+        if (v == NULL) {
+            return NULL;
+        }
+        w->ev = v;
+        w->ev_cap = cap;
+    }
+    struct engine_event *e = &w->ev[w->ev_n++];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static const uint8_t empty_value[1];
+
+/* The PUT event of q: the key as written is derived from the previous kv
+ * exactly as the engines derive it (engine_put: create revision kept,
+ * version + 1, ignore_value / ignore_lease take the old value / lease). */
+static bool add_put(struct srv_watch *w, const struct engine_put_req *q,
+                    const struct engine_put_result *r, int64_t rev)
+{
+    const struct engine_kv *p = r->has_prev_kv ? &r->prev_kv : NULL;
+    if (!q->prev_kv || ((q->ignore_value || q->ignore_lease) && p == NULL)) {
+        return false;
+    }
+    struct engine_event *e = ev_add(w);
+    if (e == NULL) {
+        return false;
+    }
+    e->type = ENGINE_EVENT_PUT;
+    e->kv.key = q->key;
+    e->kv.key_len = q->key_len;
+    e->kv.value = q->ignore_value ? p->value
+                  : q->value != NULL ? q->value
+                                     : empty_value;
+    e->kv.value_len = q->ignore_value ? p->value_len : q->value_len;
+    e->kv.create_revision = p != NULL ? p->create_revision : rev;
+    e->kv.mod_revision = rev;
+    e->kv.version = p != NULL ? p->version + 1 : 1;
+    e->kv.lease = q->ignore_lease ? p->lease : q->lease;
+    if (p != NULL) {
+        e->has_prev_kv = true;
+        e->prev_kv = *p;
+    }
+    return true;
+}
+
+/* One DELETE event per deleted key (they are the prev_kvs). */
+static bool add_deletes(struct srv_watch *w, const struct engine_delete_req *q,
+                        const struct engine_delete_result *r, int64_t rev)
+{
+    if (!q->prev_kv || r->deleted < 0 ||
+        (size_t)r->deleted != r->prev_kvs_len) {
+        return false;
+    }
+    for (size_t i = 0; i < r->prev_kvs_len; i++) {
+        struct engine_event *e = ev_add(w);
+        if (e == NULL) {
+            return false;
+        }
+        e->type = ENGINE_EVENT_DELETE;
+        e->kv.key = r->prev_kvs[i].key;
+        e->kv.key_len = r->prev_kvs[i].key_len;
+        e->kv.value = empty_value;
+        e->kv.mod_revision = rev;
+        e->has_prev_kv = true;
+        e->prev_kv = r->prev_kvs[i];
+    }
+    return true;
+}
+
+static int ev_cmp(const void *a, const void *b)
+{
+    const struct engine_event *x = a, *y = b;
+    return engine_key_cmp(x->kv.key, x->kv.key_len, y->kv.key, y->kv.key_len);
+}
+
+/* Hands the collected events of revision rev to the hub when `ok`. */
+static void ev_flush(struct srv_watch *w, int64_t rev, bool ok)
+{
+    if (ok && w->ev_n > 0) {
+        /* History gives the events of a revision in key order; live
+         * events come in the same order, so what a watcher sees does not
+         * depend on whether it was caught up. */
+        qsort(w->ev, w->ev_n, sizeof w->ev[0], ev_cmp);
+        if (watch_hub_notify(w->hub, rev, w->ev, w->ev_n) == 0) {
+            w->st_live_revisions++;
+        }
+    }
+    w->ev_n = 0;
+}
+
+void srv_watch_put_applied(struct srv *s, const struct engine_put_req *q,
+                           const struct engine_put_result *r)
+{
+    if (!srv_watch_wants_events(s)) {
+        return;
+    }
+    struct srv_watch *w = s->watch;
+    w->ev_n = 0;
+    ev_flush(w, r->revision, add_put(w, q, r, r->revision));
+}
+
+void srv_watch_delete_applied(struct srv *s, const struct engine_delete_req *q,
+                              const struct engine_delete_result *r)
+{
+    if (!srv_watch_wants_events(s) || r->deleted <= 0) {
+        return; /* deleting nothing makes no revision */
+    }
+    struct srv_watch *w = s->watch;
+    w->ev_n = 0;
+    ev_flush(w, r->revision, add_deletes(w, q, r, r->revision));
+}
+
+void srv_watch_txn_applied(struct srv *s, const struct engine_op *ops,
+                           const struct engine_txn_result *r)
+{
+    if (!srv_watch_wants_events(s)) {
+        return;
+    }
+    struct srv_watch *w = s->watch;
+    w->ev_n = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < r->results_len; i++) {
+        const struct engine_op_result *o = &r->results[i];
+        if (o->type == ENGINE_OP_PUT) {
+            ok = ops[i].type == ENGINE_OP_PUT &&
+                 add_put(w, &ops[i].u.put, &o->u.put, r->revision);
+        } else if (o->type == ENGINE_OP_DELETE) {
+            ok = ops[i].type == ENGINE_OP_DELETE &&
+                 add_deletes(w, &ops[i].u.del, &o->u.del, r->revision);
+        }
+    }
+    /* A txn that wrote nothing made no revision: r->revision is an older
+     * one, whose events (if any) were reported by its own write. */
+    ev_flush(w, r->revision, ok && w->ev_n > 0);
+}
+
 /* ---- pumping ---------------------------------------------------------------- */
 
 /* Sends what st's watchers have, while its connection has room.  Returns
@@ -446,13 +610,26 @@ static bool pump_stream(struct srv_watch *w, struct wstream *st,
                         uint64_t limit, bool *logged)
 {
     size_t i = 0;
+    bool pumped = false;
     while (i < st->n && !st->dead) {
         if (srv_conn_backlog(st->c) >= limit) {
+            /* Its client is not keeping up: its watchers stop taking live
+             * events (and drop what they queued), so it costs no memory
+             * however long it stays behind; they read what they missed
+             * from history once it drains.  Holds last until the next
+             * watch_hub_pending(), so only a pass that called it (or the
+             * first block) needs to hold them again. */
+            if (st->blocked_since_ns == 0 || pumped) {
+                for (size_t j = 0; j < st->n; j++) {
+                    (void)watch_hub_hold(w->hub, st->ids[j]);
+                }
+            }
             if (st->blocked_since_ns == 0) {
                 st->blocked_since_ns = srv_now_ns();
             }
             return false;
         }
+        pumped = true;
         struct watch_resp r;
         int rc = watch_hub_pending(w->hub, st->ids[i], &w->arena, &r);
         if (rc == 0) {
@@ -641,6 +818,9 @@ int srv_watch_start(struct srv *s)
         ms_error("cannot create the watcher hub: %s", watch_strerror(rc));
         return rc;
     }
+    /* A live queue over its bound (a burst of writes within one loop turn)
+     * falls back to history instead of canceling the watcher. */
+    watch_hub_resync_on_overflow(w->hub, true);
     w->seen_rev = engine_revision(s->eng);
     uv_timer_init(s->loop, &w->timer);
     w->timer.data = w;
@@ -661,6 +841,7 @@ void srv_watch_close(struct srv *s)
     }
     watch_hub_destroy(w->hub);
     engine_arena_free(&w->arena);
+    free(w->ev);
     s->watch = NULL;
     free(w);
 }
@@ -671,5 +852,10 @@ void srv_watch_get_stats(const struct srv *s, struct srv_watch_stats *out)
     if (s->watch != NULL) {
         *out = s->watch->st;
         out->watchers = watch_hub_count(s->watch->hub);
+        out->live_revisions = s->watch->st_live_revisions;
+        struct watch_hub_stats hs;
+        watch_hub_get_stats(s->watch->hub, &hs);
+        out->history_reads = hs.history_reads;
+        out->overflows = hs.overflows;
     }
 }

@@ -512,12 +512,19 @@ static void random_write(int64_t *pending, size_t *np)
     pending[(*np)++] = rev;
 }
 
+/* run_random() with tiny queues that resync on overflow, and random
+ * watch_hub_hold() calls (a client held back by its connection). */
+static bool HOLDS;
+
 static void run_random(uint64_t s)
 {
     seed = s;
     watch_hub_destroy(H);
     struct watch_options o = {0, 0, (int64_t)(1 + s % 4), 0, 0};
+    if (HOLDS)
+        o.max_queue_events = 1 + s % 3;
     ck_ok(watch_hub_create(E, &o, 0, &H));
+    watch_hub_resync_on_overflow(H, HOLDS);
     static struct rw ws[NW];
     static const char *ranges[][2] = {
         {"k3", ""}, {"k2", "k5"}, {"k4", "~"}, {"k0", "~"}, {"k1", "k2"}};
@@ -561,6 +568,8 @@ static void run_random(uint64_t s)
             c.no_delete = w->no_del;
             ck_ok(watch_hub_add(H, &c, &w->id));
             w->alive = true;
+        } else if (HOLDS && nws > 0 && rnd() % 3 == 0) {
+            ck_ok(watch_hub_hold(H, ws[rnd() % (uint64_t)nws].id));
         } else if (nws > 0) {
             take(&ws[rnd() % (uint64_t)nws]);
         }
@@ -603,6 +612,61 @@ START_TEST(random_interleavings_deliver_exactly_once_in_order)
 }
 END_TEST
 
+START_TEST(held_and_overflowing_watchers_resync_from_history_exactly_once)
+{
+    HOLDS = true;
+    for (uint64_t s = 1; s <= 40; s++) {
+        teardown();
+        hub_open(NULL);
+        run_random(s * 0x9e3779b97f4a7c15ull + 7);
+    }
+    HOLDS = false;
+}
+END_TEST
+
+START_TEST(overflow_with_resync_frees_the_queue_and_loses_nothing)
+{
+    watch_hub_destroy(H);
+    struct watch_options o = {2, 0, 0, 0, 0};
+    ck_ok(watch_hub_create(E, &o, 0, &H));
+    watch_hub_resync_on_overflow(H, true);
+    int64_t lag = watch("k", NULL, 0, true);
+    int64_t live = watch("k", NULL, 0, false);
+    int last;
+    drain(lag, &last);
+    ck_assert_int_eq(last, WATCH_RESP_CREATED);
+    char want[256] = "";
+    for (int i = 0; i < 6; i++) {
+        char v[8], one[48];
+        snprintf(v, sizeof(v), "v%d", i);
+        int64_t rev = put_n("k", v);
+        snprintf(one, sizeof(one), "%sP k=%s@%lld", i ? " " : "", v,
+                 (long long)rev);
+        strcat(want, one);
+        if (i > 0) {
+            char p[16];
+            snprintf(p, sizeof(p), "<v%d", i - 1);
+            strcat(want, p);
+        }
+        events_of(live);
+    }
+    /* The third event overflowed: the queue was dropped, not the watcher;
+     * it now reads everything from history, prev_kv included. */
+    ck_assert_str_eq(drain(lag, &last), want);
+    ck_assert_int_eq(last, -1);
+    /* Caught up: live events again. */
+    ck_assert_int_eq(put_n("k", "z"), 8);
+    ck_assert_str_eq(events_of(lag), "P k=z@8<v5");
+    /* An explicit hold drops what was queued; nothing is lost. */
+    put_n("k", "y");
+    ck_ok(watch_hub_hold(H, lag));
+    put_n("k", "x");
+    ck_assert_str_eq(events_of(lag), "P k=y@9<z P k=x@10<y");
+    ck_assert_int_eq(watch_hub_hold(H, 12345), WATCH_ENOTFOUND);
+    ck_assert_int_eq(watch_hub_count(H), 2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("watch");
@@ -621,6 +685,9 @@ int main(void)
     tcase_add_test(tc, progress_after_idle_revisions_time_or_request);
     tcase_add_test(tc, bad_requests_rejected);
     tcase_add_test(tc, random_interleavings_deliver_exactly_once_in_order);
+    tcase_add_test(tc, overflow_with_resync_frees_the_queue_and_loses_nothing);
+    tcase_add_test(
+        tc, held_and_overflowing_watchers_resync_from_history_exactly_once);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
