@@ -344,6 +344,10 @@ static void collect_net(struct metrics *m, struct srv *s)
         "Watcher event queues that overflowed (the watcher resyncs from "
         "history).",
         (double)ws.overflows);
+    put(m, METRICS_COUNTER, "metastore_watch_holds_total",
+        "Watchers held back (client not reading, or queue overflow); each "
+        "catches up from history later.",
+        (double)ws.holds);
     put(m, METRICS_GAUGE, "metastore_http_connections",
         "Open connections to the HTTP/JSON API.",
         (double)s->stats.http_connections);

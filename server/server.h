@@ -418,6 +418,7 @@ struct srv_watch_stats {
     uint64_t live_revisions;  /* revisions fed to the hub by apply paths */
     uint64_t history_reads;   /* catch-up reads of the engine's history */
     uint64_t overflows;       /* live queues over their bound: resynced */
+    uint64_t holds;           /* watchers held back: resync from history */
 };
 
 /* Creates the hub over s->eng and its progress timer.  After recovery. */

@@ -406,8 +406,10 @@ static void cancel_slow(struct watcher *w)
 /* Everything before the queue's first revision has been handed out (a
  * queue is always taken whole), so rewinding next_rev to it and reading
  * history from there repeats nothing and skips nothing. */
-static void hold(struct watcher *w)
+static void hold(struct watch_hub *h, struct watcher *w)
 {
+    if (!w->held)
+        h->st.holds++;
     if (w->q_head != NULL)
         w->next_rev = w->q_head->ev.kv.mod_revision;
     queue_clear(w);
@@ -420,7 +422,7 @@ int watch_hub_hold(struct watch_hub *h, int64_t id)
     if (i == SIZE_MAX)
         return WATCH_ENOTFOUND;
     if (h->w[i]->cancel == WATCH_CANCEL_NONE)
-        hold(h->w[i]);
+        hold(h, h->w[i]);
     return 0;
 }
 
@@ -429,7 +431,7 @@ static void overflow(struct watch_hub *h, struct watcher *w)
 {
     h->st.overflows++;
     if (h->resync_on_overflow)
-        hold(w);
+        hold(h, w);
     else
         cancel_slow(w);
 }

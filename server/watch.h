@@ -186,6 +186,8 @@ int watch_hub_poll(struct watch_hub *h, struct engine_arena *a,
 struct watch_hub_stats {
     uint64_t history_reads; /* engine_history() calls (catch-up) */
     uint64_t overflows;     /* live queues over their bound (or no memory) */
+    uint64_t holds;         /* watchers put on hold (watch_hub_hold(), or
+                               an overflow with resync) */
 };
 void watch_hub_get_stats(const struct watch_hub *h, struct watch_hub_stats *out);
 

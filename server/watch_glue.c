@@ -857,5 +857,6 @@ void srv_watch_get_stats(const struct srv *s, struct srv_watch_stats *out)
         watch_hub_get_stats(s->watch->hub, &hs);
         out->history_reads = hs.history_reads;
         out->overflows = hs.overflows;
+        out->holds = hs.holds;
     }
 }

@@ -16,15 +16,21 @@
  * /metrics shows which path served: metastore_watch_live_revisions_total
  * and metastore_watch_history_reads_total.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include "client/internal.h"
 #include "client/metastore.h"
+#include "proto/metastore.pb-c.h"
 #include "test/e2e/helpers/e2e.h"
 #include "test/e2e/helpers/raw.h"
 
@@ -623,6 +629,136 @@ START_TEST(live_events_off_serves_everything_from_history)
 }
 END_TEST
 
+/* ---- a client that does not read ----------------------------------------- */
+
+static int read_full(int fd, void *p, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = read(fd, (char *)p + done, n - done);
+        if (r <= 0) {
+            return -1;
+        }
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Opens a watch stream on a connection with a tiny receive buffer and
+ * does not read it. */
+static int unread_watch(const char *prefix, const char *end)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(srv.client_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    Metastore__WatchCreateRequest cr = METASTORE__WATCH_CREATE_REQUEST__INIT;
+    Metastore__WatchRequest rq = METASTORE__WATCH_REQUEST__INIT;
+    cr.key.data = (uint8_t *)prefix;
+    cr.key.len = strlen(prefix);
+    cr.range_end.data = (uint8_t *)end;
+    cr.range_end.len = strlen(end);
+    rq.request_union_case =
+        METASTORE__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
+    rq.create_request = &cr;
+    uint8_t buf[256];
+    size_t n = protobuf_c_message_get_packed_size(&rq.base);
+    ck_assert_uint_le(n + MS__FRAME_HEADER_BYTES, sizeof buf);
+    struct ms__frame_header h = {(uint32_t)n, MS__METHOD_WATCH, 0, 7};
+    ms__frame_header_encode(&h, buf);
+    protobuf_c_message_pack(&rq.base, buf + MS__FRAME_HEADER_BYTES);
+    ck_assert_int_eq(write(fd, buf, n + MS__FRAME_HEADER_BYTES),
+                     (ssize_t)(n + MS__FRAME_HEADER_BYTES));
+    return fd;
+}
+
+/* Reads the next WatchResponse of the unread stream. */
+static Metastore__WatchResponse *unread_next(int fd)
+{
+    uint8_t raw[MS__FRAME_HEADER_BYTES];
+    struct ms__frame_header h;
+    ck_assert_int_eq(read_full(fd, raw, sizeof raw), 0);
+    ck_assert_int_eq(ms__frame_header_decode(raw, 64u << 20, &h), 0);
+    ck_assert_uint_eq(h.request_id, 7);
+    ck_assert_uint_eq(h.flags & MS__FLAG_ERROR, 0);
+    uint8_t *body = malloc(h.length + 1);
+    ck_assert_ptr_nonnull(body);
+    ck_assert_int_eq(read_full(fd, body, h.length), 0);
+    Metastore__WatchResponse *m =
+        metastore__watch_response__unpack(NULL, h.length, body);
+    free(body);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+#define BIG_PUTS 400
+#define BIG_VALUE 16384
+
+START_TEST(held_back_watcher_resyncs_from_history_without_loss_or_cancel)
+{
+    const char *extra[] = {"--set", "server.watch_backlog_bytes=64KiB", NULL};
+    start(extra);
+    struct ms_client *c = client();
+    int fd = unread_watch("big/", "big0");
+    Metastore__WatchResponse *m = unread_next(fd); /* CREATED */
+    ck_assert(m->created);
+    metastore__watch_response__free_unpacked(m, NULL);
+    /* A caught-up watcher on another connection keeps up meanwhile. */
+    struct watcher *fast = watch("big/", 0, false, BIG_PUTS);
+    char *value = malloc(BIG_VALUE + 1);
+    ck_assert_ptr_nonnull(value);
+    memset(value, 'v', BIG_VALUE);
+    value[BIG_VALUE] = '\0';
+    int64_t first = 0;
+    for (int i = 0; i < BIG_PUTS; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "big/%04d", i);
+        int64_t rev = put(c, key, value, 0, false);
+        first = i == 0 ? rev : first;
+    }
+    free(value);
+    finish(fast);
+    /* 6.5 MB went by: the unread stream's watcher was held back (its
+     * queue freed), not canceled. */
+    ck_assert_double_gt(metric("metastore_watch_holds_total"), 0);
+    ck_assert_double_eq(metric("metastore_watch_slow_canceled_total"), 0);
+    /* It reads now: every put once, in order (history, then live). */
+    int64_t next = first;
+    while (next < first + BIG_PUTS) {
+        m = unread_next(fd);
+        ck_assert(!m->canceled);
+        for (size_t i = 0; i < m->n_events; i++) {
+            const Metastore__Event *e = m->events[i];
+            char key[32];
+            snprintf(key, sizeof key, "big/%04d", (int)(next - first));
+            ck_assert_int_eq(e->kv->mod_revision, next);
+            ck_assert_uint_eq(e->kv->key.len, strlen(key));
+            ck_assert(memcmp(e->kv->key.data, key, strlen(key)) == 0);
+            ck_assert_uint_eq(e->kv->value.len, BIG_VALUE);
+            next++;
+        }
+        metastore__watch_response__free_unpacked(m, NULL);
+    }
+    ck_assert_int_eq(next, first + BIG_PUTS);
+    /* And live again afterwards. */
+    int64_t rev = put(c, "big/last", "z", 0, false);
+    m = unread_next(fd);
+    ck_assert_uint_eq(m->n_events, 1);
+    ck_assert_int_eq(m->events[0]->kv->mod_revision, rev);
+    metastore__watch_response__free_unpacked(m, NULL);
+    close(fd);
+    watcher_free(fast);
+    ms_client_close(c);
+    stop();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("watch_live");
@@ -637,6 +773,8 @@ int main(void)
     tcase_add_test(tc,
                    caught_up_lagging_and_held_back_watchers_get_every_write_once);
     tcase_add_test(tc, live_events_off_serves_everything_from_history);
+    tcase_add_test(tc,
+                   held_back_watcher_resyncs_from_history_without_loss_or_cancel);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
