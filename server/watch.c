@@ -41,6 +41,7 @@ struct watcher {
     bool progress_notify, no_put, no_delete, prev_kv;
     bool created_sent, progress_asked;
     bool held; /* watch_hub_hold(): no live events until the next pending */
+    bool ready; /* on the hub's ready list */
     int64_t next_rev; /* first revision not yet received or queued */
     struct qnode *q_head, *q_tail;
     size_t q_events, q_bytes;
@@ -62,6 +63,10 @@ struct watch_hub {
     struct watcher **w;
     size_t n, cap;
     size_t rr; /* poll resumes here */
+    int64_t *ready; /* ids of marked watchers (see watch_hub_take_ready) */
+    size_t ready_n, ready_cap;
+    bool all_ready; /* every watcher counts as marked (ready[] overflowed
+                       or watch_hub_mark_all) */
     /* id -> watcher, open addressing (the server looks a watcher up by id
      * for every response: a linear search made that quadratic). */
     struct slot *tab;
@@ -158,6 +163,7 @@ void watch_hub_destroy(struct watch_hub *h)
         watcher_free(h->w[i]);
     free(h->w);
     free(h->tab);
+    free(h->ready);
     free(h);
 }
 
@@ -209,6 +215,65 @@ static int tab_reserve(struct watch_hub *h)
     h->tab_cap = cap;
     h->tab_used = h->n;
     return 0;
+}
+
+/* ---- ready list ------------------------------------------------------------ */
+
+static void mark(struct watch_hub *h, struct watcher *w)
+{
+    if (w->ready || h->all_ready)
+        return;
+    if (h->ready_n == h->ready_cap) {
+        size_t cap = h->ready_cap ? h->ready_cap * 2 : 64;
+        int64_t *v = realloc(h->ready, cap * sizeof(*v));
+        if (v == NULL) { /* no room for the hint: everyone is ready */
+            h->all_ready = true;
+            return;
+        }
+        h->ready = v;
+        h->ready_cap = cap;
+    }
+    h->ready[h->ready_n++] = w->id;
+    w->ready = true;
+}
+
+void watch_hub_mark_all(struct watch_hub *h)
+{
+    h->all_ready = true;
+}
+
+void watch_hub_revision_moved(struct watch_hub *h)
+{
+    if (engine_revision(h->e) > h->notified)
+        h->all_ready = true;
+}
+
+long watch_hub_take_ready(struct watch_hub *h, int64_t **ids, size_t *cap)
+{
+    size_t n = h->all_ready ? h->n : h->ready_n;
+    if (n > *cap) {
+        int64_t *v = realloc(*ids, n * sizeof(*v));
+        if (v == NULL)
+            return WATCH_ENOMEM;
+        *ids = v;
+        *cap = n;
+    }
+    if (h->all_ready) {
+        for (size_t i = 0; i < h->n; i++) {
+            (*ids)[i] = h->w[i]->id;
+            h->w[i]->ready = false;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            struct watcher *w = tab_find(h, h->ready[i]);
+            (*ids)[i] = h->ready[i];
+            if (w != NULL)
+                w->ready = false;
+        }
+    }
+    h->ready_n = 0;
+    h->all_ready = false;
+    return (long)n;
 }
 
 static void tab_delete(struct watch_hub *h, int64_t id)
@@ -307,6 +372,7 @@ int watch_hub_add(struct watch_hub *h, const struct watch_create_req *req,
     h->w[h->n++] = w;
     tab_put(h->tab, h->tab_cap, w);
     h->tab_used++;
+    mark(h, w); /* CREATED */
     *id = w->id;
     return 0;
 }
@@ -321,6 +387,7 @@ int watch_hub_cancel(struct watch_hub *h, int64_t id)
         queue_clear(w);
         w->cancel = WATCH_CANCEL_CLIENT;
     }
+    mark(h, w);
     return 0;
 }
 
@@ -330,7 +397,21 @@ int watch_hub_request_progress(struct watch_hub *h, int64_t id)
     if (i == SIZE_MAX)
         return WATCH_ENOTFOUND;
     h->w[i]->progress_asked = true;
+    mark(h, h->w[i]);
     return 0;
+}
+
+void watch_hub_mark(struct watch_hub *h, int64_t id)
+{
+    struct watcher *w = tab_find(h, id);
+    if (w != NULL)
+        mark(h, w);
+}
+
+void *watch_hub_owner(const struct watch_hub *h, int64_t id)
+{
+    struct watcher *w = tab_find(h, id);
+    return w != NULL ? w->owner : NULL;
 }
 
 void watch_hub_drop_owner(struct watch_hub *h, const void *owner)
@@ -410,6 +491,7 @@ static void hold(struct watch_hub *h, struct watcher *w)
 {
     if (!w->held)
         h->st.holds++;
+    mark(h, w); /* it has history to read */
     if (w->q_head != NULL)
         w->next_rev = w->q_head->ev.kv.mod_revision;
     queue_clear(w);
@@ -434,6 +516,7 @@ static void overflow(struct watch_hub *h, struct watcher *w)
         hold(h, w);
     else
         cancel_slow(w);
+    mark(h, w);
 }
 
 static void enqueue(struct watch_hub *h, struct watcher *w,
@@ -458,6 +541,8 @@ static void enqueue(struct watch_hub *h, struct watcher *w,
     else
         w->q_head = q;
     w->q_tail = q;
+    if (w->q_events == 0)
+        mark(h, w);
     w->q_events++;
     w->q_bytes += bytes + sizeof(*ev);
 }

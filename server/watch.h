@@ -164,6 +164,28 @@ int watch_hub_notify(struct watch_hub *h, int64_t revision,
  */
 int watch_hub_hold(struct watch_hub *h, int64_t id);
 
+/*
+ * Ready list: which watchers may have a response, so that a server with
+ * many idle watchers need not ask each of them after every write.  A
+ * watcher is marked when it is added, canceled, asked for progress, held,
+ * or queues a live event; watch_hub_revision_moved() marks every watcher
+ * when the engine's revision passed the last notified one (a revision
+ * nobody reported: watchers may be behind), watch_hub_mark_all() marks
+ * every watcher (time-based progress).  Marks are hints, never needed for
+ * correctness: a watcher asked without reason answers 0.
+ *
+ * watch_hub_take_ready() moves the marked ids to *ids (grown with realloc
+ * as needed; the caller frees it) and unmarks them; ids of watchers gone
+ * meanwhile may be among them (pending() answers WATCH_ENOTFOUND).
+ * Returns how many, or WATCH_ENOMEM (then every watcher stays marked).
+ */
+void watch_hub_mark(struct watch_hub *h, int64_t id);
+void watch_hub_mark_all(struct watch_hub *h);
+void watch_hub_revision_moved(struct watch_hub *h);
+long watch_hub_take_ready(struct watch_hub *h, int64_t **ids, size_t *cap);
+/* The owner of watcher id, or NULL when there is no such watcher. */
+void *watch_hub_owner(const struct watch_hub *h, int64_t id);
+
 /* Advances the progress clock. */
 void watch_hub_tick(struct watch_hub *h, uint64_t now_ns);
 

@@ -53,6 +53,7 @@ struct wstream {
     int64_t *ids; /* watchers of this stream, in creation order */
     size_t n, cap;
     uint64_t blocked_since_ns; /* 0 when the connection keeps up */
+    bool held; /* every watcher is on hold (see hold_stream()) */
     bool dead; /* its connection closed while the glue was busy with it */
 };
 
@@ -71,6 +72,9 @@ struct srv_watch {
     struct engine_event *ev;
     size_t ev_n, ev_cap;
     uint64_t st_live_revisions; /* revisions handed to the hub */
+    int64_t *ready; /* ids taken from the hub's ready list by a pump */
+    size_t ready_cap;
+    uint64_t last_mark_all_ns; /* see on_timer() */
 };
 
 /* ---- streams -------------------------------------------------------------- */
@@ -604,47 +608,51 @@ void srv_watch_txn_applied(struct srv *s, const struct engine_op *ops,
 
 /* ---- pumping ---------------------------------------------------------------- */
 
-/* Sends what st's watchers have, while its connection has room.  Returns
- * true when st was freed (its last watcher ended). */
-static bool pump_stream(struct srv_watch *w, struct wstream *st,
-                        uint64_t limit, bool *logged)
+/* Holds every watcher of st (its connection is over its backlog bound):
+ * they stop taking live events and drop what they queued, so a client
+ * that does not read costs no memory however long it stays behind; they
+ * read what they missed from history once it drains
+ * (srv_watch_conn_drained() marks them).  A hold lasts until the
+ * watcher's next watch_hub_pending(), so st->held says whether all are
+ * still held. */
+static void hold_stream(struct srv_watch *w, struct wstream *st)
 {
-    size_t i = 0;
-    bool pumped = false;
-    while (i < st->n && !st->dead) {
-        if (srv_conn_backlog(st->c) >= limit) {
-            /* Its client is not keeping up: its watchers stop taking live
-             * events (and drop what they queued), so it costs no memory
-             * however long it stays behind; they read what they missed
-             * from history once it drains.  Holds last until the next
-             * watch_hub_pending(), so only a pass that called it (or the
-             * first block) needs to hold them again. */
-            if (st->blocked_since_ns == 0 || pumped) {
-                for (size_t j = 0; j < st->n; j++) {
-                    (void)watch_hub_hold(w->hub, st->ids[j]);
-                }
-            }
-            if (st->blocked_since_ns == 0) {
-                st->blocked_since_ns = srv_now_ns();
-            }
-            return false;
+    if (!st->held) {
+        for (size_t j = 0; j < st->n; j++) {
+            (void)watch_hub_hold(w->hub, st->ids[j]);
         }
-        pumped = true;
+        st->held = true;
+    }
+    if (st->blocked_since_ns == 0) {
+        st->blocked_since_ns = srv_now_ns();
+    }
+}
+
+/* Sends what watcher id of st has, while the connection has room. */
+static void pump_watcher(struct srv_watch *w, struct wstream *st, int64_t id,
+                         uint64_t limit, bool *logged)
+{
+    while (!st->dead) {
+        if (srv_conn_backlog(st->c) >= limit) {
+            hold_stream(w, st);
+            return;
+        }
+        st->held = false;
+        st->blocked_since_ns = 0;
         struct watch_resp r;
-        int rc = watch_hub_pending(w->hub, st->ids[i], &w->arena, &r);
+        int rc = watch_hub_pending(w->hub, id, &w->arena, &r);
         if (rc == 0) {
-            i++;
-            continue;
+            return;
         }
         if (rc < 0) {
             if (!*logged) {
                 ms_warn("watch %lld: reading history failed: %s; will retry",
-                        (long long)st->ids[i], watch_strerror(rc));
+                        (long long)id, watch_strerror(rc));
                 *logged = true;
             }
             engine_arena_reset(&w->arena);
-            i++;
-            continue;
+            watch_hub_mark(w->hub, id);
+            return;
         }
         bool last = r.type == WATCH_RESP_CANCELED && st->n == 1;
         if (r.type == WATCH_RESP_CANCELED) {
@@ -659,24 +667,25 @@ static bool pump_stream(struct srv_watch *w, struct wstream *st,
             ms_error("watch: out of memory building a response; dropping the "
                      "stream's watchers");
             st->dead = true;
-            return false;
+            return;
         }
         engine_arena_reset(&w->arena);
-        if (st->dead) {
-            return false; /* the reply closed the connection: sweep() */
-        }
         if (r.type == WATCH_RESP_CANCELED) {
-            stream_remove_at(st, i);
-            if (st->n == 0) {
-                stream_free(w, st);
-                return true;
+            size_t i = stream_index(st, id);
+            if (i != SIZE_MAX) {
+                stream_remove_at(st, i);
             }
+            if (st->n == 0 && !st->dead) {
+                stream_free(w, st);
+            }
+            return;
         }
     }
-    st->blocked_since_ns = 0;
-    return false;
 }
 
+/* Only the watchers the hub marked (something queued, created, canceled,
+ * behind, held, progress) are asked: with live events, a write costs the
+ * watchers it concerns, not every watcher of the node. */
 void srv_watch_pump(struct srv *s)
 {
     struct srv_watch *w = s->watch;
@@ -687,10 +696,15 @@ void srv_watch_pump(struct srv *s)
     w->busy++;
     bool logged = false;
     uint64_t limit = s->cfg.server.watch_backlog_bytes;
-    struct wstream *next;
-    for (struct wstream *st = w->streams; st != NULL; st = next) {
-        next = st->next;
-        (void)pump_stream(w, st, limit, &logged);
+    long n = watch_hub_take_ready(w->hub, &w->ready, &w->ready_cap);
+    if (n < 0) {
+        logged = true; /* out of memory: every watcher stays marked */
+    }
+    for (long i = 0; i < n; i++) {
+        struct wstream *st = watch_hub_owner(w->hub, w->ready[i]);
+        if (st != NULL && !st->dead) {
+            pump_watcher(w, st, w->ready[i], limit, &logged);
+        }
     }
     if (logged) {
         w->dirty = true; /* retry on the next turn (the timer wakes us) */
@@ -709,6 +723,9 @@ void srv_watch_applied(struct srv *s)
     if (rev != w->seen_rev) {
         w->seen_rev = rev;
         if (watch_hub_count(w->hub) > 0) {
+            /* A revision no apply path reported: every watcher may be
+             * behind and must look at history. */
+            watch_hub_revision_moved(w->hub);
             w->dirty = true;
         }
     }
@@ -722,8 +739,10 @@ void srv_watch_conn_drained(struct srv *s, struct srv_conn *c)
     }
     for (struct wstream *st = w->streams; st != NULL; st = st->next) {
         if (st->c == c && st->blocked_since_ns != 0) {
+            for (size_t i = 0; i < st->n; i++) {
+                watch_hub_mark(w->hub, st->ids[i]);
+            }
             w->dirty = true;
-            return;
         }
     }
 }
@@ -779,8 +798,17 @@ static void on_timer(uv_timer_t *t)
     struct srv *s = w->s;
     uint64_t now = srv_now_ns();
     watch_hub_tick(w->hub, now);
-    if (watch_hub_count(w->hub) > 0) {
-        w->dirty = true; /* time-based progress may be due */
+    /* Time-based progress may be due: every watcher is asked, at a tenth
+     * of the progress interval (at most every second, which also bounds
+     * how long a watcher could wait if a mark were ever missed). */
+    uint64_t every = s->cfg.server.watch_progress_interval_ms * 100000u;
+    if (every > 1000000000u) {
+        every = 1000000000u;
+    }
+    if (watch_hub_count(w->hub) > 0 && now - w->last_mark_all_ns >= every) {
+        watch_hub_mark_all(w->hub);
+        w->last_mark_all_ns = now;
+        w->dirty = true;
     }
     uint64_t slow_ns = s->cfg.server.watch_slow_timeout_ms * 1000000u;
     w->busy++;
@@ -842,6 +870,7 @@ void srv_watch_close(struct srv *s)
     watch_hub_destroy(w->hub);
     engine_arena_free(&w->arena);
     free(w->ev);
+    free(w->ready);
     s->watch = NULL;
     free(w);
 }
