@@ -667,6 +667,66 @@ START_TEST(overflow_with_resync_frees_the_queue_and_loses_nothing)
 }
 END_TEST
 
+/* The ready ids, sorted, as a string. */
+static const char *ready_ids(void)
+{
+    static char buf[256];
+    static int64_t *ids;
+    static size_t cap;
+    long n = watch_hub_take_ready(H, &ids, &cap);
+    ck_assert_int_ge(n, 0);
+    for (long i = 1; i < n; i++) /* insertion sort: a handful of ids */
+        for (long j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            int64_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    buf[0] = '\0';
+    for (long i = 0; i < n; i++)
+        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%lld",
+                 i ? "," : "", (long long)ids[i]);
+    if (n == 0) {
+        free(ids);
+        ids = NULL;
+        cap = 0;
+    }
+    return buf;
+}
+
+START_TEST(ready_list_names_only_watchers_with_something_to_say)
+{
+    int64_t a = watch("a", NULL, 0, false);
+    int64_t b = watch("b", NULL, 0, false);
+    int64_t c = watch("c", NULL, 0, false);
+    ck_assert(a == 1 && b == 2 && c == 3);
+    ck_assert_str_eq(ready_ids(), "1,2,3"); /* CREATED */
+    ck_assert_str_eq(ready_ids(), "");
+    drain(a, &(int){0});
+    drain(b, &(int){0});
+    drain(c, &(int){0});
+    put_n("b", "1"); /* live: only b's watcher */
+    watch_hub_revision_moved(H);
+    ck_assert_str_eq(ready_ids(), "2");
+    ck_assert_str_eq(events_of(b), "P b=1@2");
+    w_put("a", "1"); /* nobody reported it: all may be behind */
+    watch_hub_revision_moved(H);
+    ck_assert_str_eq(ready_ids(), "1,2,3");
+    ck_assert_str_eq(events_of(a), "P a=1@3");
+    ck_assert_str_eq(events_of(b), "");
+    ck_ok(watch_hub_hold(H, c));
+    ck_ok(watch_hub_cancel(H, a));
+    ck_assert_str_eq(ready_ids(), "1,3");
+    ck_ok(watch_hub_request_progress(H, b));
+    watch_hub_mark(H, c);
+    watch_hub_mark(H, 99); /* unknown: ignored */
+    ck_assert_str_eq(ready_ids(), "2,3");
+    watch_hub_mark_all(H);
+    ck_assert_str_eq(ready_ids(), "1,2,3");
+    ck_assert_ptr_eq(watch_hub_owner(H, 99), NULL);
+    ck_assert_str_eq(ready_ids(), "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("watch");
@@ -686,6 +746,7 @@ int main(void)
     tcase_add_test(tc, bad_requests_rejected);
     tcase_add_test(tc, random_interleavings_deliver_exactly_once_in_order);
     tcase_add_test(tc, overflow_with_resync_frees_the_queue_and_loses_nothing);
+    tcase_add_test(tc, ready_list_names_only_watchers_with_something_to_say);
     tcase_add_test(
         tc, held_and_overflowing_watchers_resync_from_history_exactly_once);
     suite_add_tcase(s, tc);
