@@ -430,8 +430,9 @@ void srv_watch_close(struct srv *s);
 void srv_watch_request(struct srv *s, struct srv_conn *c, uint64_t request_id,
                        const uint8_t *body, size_t len);
 /* Call after every applied entry and snapshot install: cheap when the
- * engine revision did not move; otherwise watchers catch up (from the
- * engine's history) on the next srv_watch_pump(). */
+ * engine revision did not move or the apply path reported its events
+ * (srv_watch_*_applied()); otherwise every watcher catches up from the
+ * engine's history on the next srv_watch_pump(). */
 void srv_watch_applied(struct srv *s);
 /* Sends what watchers have to say, as far as each connection's backlog
  * allows.  Once per loop turn, before replies are flushed. */

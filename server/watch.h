@@ -31,7 +31,8 @@
  * WATCH_CANCEL_COMPACTED and the compact revision.
  *
  * Cost: notify is O(watchers x events) (etcd uses an interval tree); ids
- * are found through a hash table; removing a watcher is O(watchers).
+ * are found through a hash table; removing a watcher is O(watchers); the
+ * ready list lets the server skip watchers with nothing to say.
  */
 #ifndef METASTORE_SERVER_WATCH_H
 #define METASTORE_SERVER_WATCH_H

@@ -5,25 +5,29 @@
  * Happy path: the first WATCH frame with a new request id on a connection
  * opens a stream (struct wstream) and adds a watcher to the node's one hub;
  * later WATCH frames with the same id add watchers, cancel them or ask for
- * progress (docs/protocol.md "Streams").  After every applied entry the
- * node calls srv_watch_applied(), which only notes that the engine
- * revision moved; once per loop turn srv_watch_pump() pulls responses from
- * the hub, watcher by watcher, and packs them on the connection with
- * FRAME_FLAG_STREAM (and FRAME_FLAG_STREAM_END on the response after which
- * the stream has no watcher left).
+ * progress (docs/protocol.md "Streams").  Right after each engine write
+ * the apply paths hand the revision's events to the hub ("live events"
+ * below: srv_watch_put_applied() and friends), and caught-up watchers
+ * queue them; after every applied entry the node calls
+ * srv_watch_applied(), which notes whether the engine revision moved
+ * past what was reported.  Once per loop turn srv_watch_pump() takes the
+ * watchers the hub marked ready and pulls their responses, packing them
+ * on the connection with FRAME_FLAG_STREAM (and FRAME_FLAG_STREAM_END on
+ * the response after which the stream has no watcher left).
  *
- * Why no watch_hub_notify(): the hub reads every event a watcher has not
- * received from engine_history(), so correctness does not depend on an
- * apply path building its events (TTL lease revokes, snapshots installed
- * on followers: all are just "the revision moved").  The price is one
- * history read per watcher per revision (cheap for a key, O(keys in the
- * range) for a prefix); see docs/api.md.
+ * Live events are only a shortcut: the hub reads every event a watcher
+ * has not received from engine_history() whenever it is behind, so a
+ * revision no path reported (a snapshot installed on a follower, a write
+ * path that does not report, server.watch_live_events off) still reaches
+ * every watcher, at the price of a history read per watcher.
  *
  * Backpressure: a stream gets responses only while its connection holds
- * less than server.watch_backlog_bytes unsent.  A watcher held back keeps
- * nothing queued in the server (it catches up from history when the
- * connection drains), so a client that stops reading costs no memory
- * beyond that bound.  A connection held back for longer than
+ * less than server.watch_backlog_bytes unsent.  Over it, its watchers are
+ * held (watch_hub_hold(): queue freed, no live events) and catch up from
+ * history when the connection drains, so a client that stops reading
+ * costs no memory beyond that bound.  A live queue over the hub's bound
+ * (a burst within one loop turn) resyncs the same way instead of
+ * canceling the watcher.  A connection held back for longer than
  * server.watch_slow_timeout has its watchers canceled ("slow watcher"):
  * each gets a CANCELED response, queued behind what it has not read.
  *
