@@ -368,6 +368,7 @@ static void handle_create(struct srv *s, struct srv_conn *c, uint64_t rid,
         return;
     }
     st->ids[st->n++] = id;
+    st->held = false; /* the new watcher is not: hold_stream() again */
     w->st.watchers = watch_hub_count(w->hub);
     srv_stats_request_done(&s->stats, SRV_METHOD_WATCH, SRV_STATUS_OK,
                            srv_now_ns() - s->reply_start_ns);
