@@ -40,7 +40,7 @@
 #include "client/metastore.h"
 #include "proto/metastore.pb-c.h"
 
-#define KEY_CAP 32
+#define KEY_CAP     32
 #define VALUE_BYTES 64
 #define MAX_SAMPLES (1u << 20)
 
@@ -412,8 +412,8 @@ int main(int argc, char **argv)
            (double)lat[n * 99 / 100] / 1e6, threads,
            (double)atomic_load(&puts_done) / put_s,
            (unsigned long long)atomic_load(&events_seen), want, drain_ms);
-    int bad = atomic_load(&reader_failed) ||
-              (double)atomic_load(&events_seen) < want;
+    int bad =
+        atomic_load(&reader_failed) || (double)atomic_load(&events_seen) < want;
     if (watchers > 0) {
         shutdown(watch_fd, SHUT_RDWR);
         pthread_join(reader, NULL);

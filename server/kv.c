@@ -639,8 +639,8 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
             to_delete_req(r, &q);
             /* TTL leases: the deleted keys are detached from theirs. */
             /* Watch events name the deleted keys. */
-            q.prev_kv = q.prev_kv || srv_ttl_active(s) ||
-                        srv_watch_wants_events(s);
+            q.prev_kv =
+                q.prev_kv || srv_ttl_active(s) || srv_watch_wants_events(s);
             rv = engine_delete_range(s->eng, e->index, &q, &s->arena, &res);
             if (rv == 0) {
                 srv_watch_delete_applied(s, &q, &res);

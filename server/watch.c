@@ -40,7 +40,7 @@ struct watcher {
     size_t key_len, end_len;
     bool progress_notify, no_put, no_delete, prev_kv;
     bool created_sent, progress_asked;
-    bool held; /* watch_hub_hold(): no live events until the next pending */
+    bool held;  /* watch_hub_hold(): no live events until the next pending */
     bool ready; /* on the hub's ready list */
     int64_t next_rev; /* first revision not yet received or queued */
     struct qnode *q_head, *q_tail;
@@ -62,7 +62,7 @@ struct watch_hub {
     int64_t next_id;
     struct watcher **w;
     size_t n, cap;
-    size_t rr; /* poll resumes here */
+    size_t rr;      /* poll resumes here */
     int64_t *ready; /* ids of marked watchers (see watch_hub_take_ready) */
     size_t ready_n, ready_cap;
     bool all_ready; /* every watcher counts as marked (ready[] overflowed
@@ -217,7 +217,7 @@ static int tab_reserve(struct watch_hub *h)
     return 0;
 }
 
-/* ---- ready list ------------------------------------------------------------ */
+/* ---- ready list -------------------------------------------------------- */
 
 static void mark(struct watch_hub *h, struct watcher *w)
 {
@@ -559,8 +559,8 @@ int watch_hub_notify(struct watch_hub *h, int64_t revision,
         if (w->cancel != WATCH_CANCEL_NONE || w->held ||
             w->next_rev != revision)
             continue;
-        for (size_t j = 0;
-             j < n && w->cancel == WATCH_CANCEL_NONE && !w->held; j++)
+        for (size_t j = 0; j < n && w->cancel == WATCH_CANCEL_NONE && !w->held;
+             j++)
             if (events[j].kv.mod_revision == revision && wants(w, &events[j]))
                 enqueue(h, w, &events[j]);
         if (w->cancel == WATCH_CANCEL_NONE && !w->held)

@@ -212,7 +212,8 @@ struct watch_hub_stats {
     uint64_t holds;         /* watchers put on hold (watch_hub_hold(), or
                                an overflow with resync) */
 };
-void watch_hub_get_stats(const struct watch_hub *h, struct watch_hub_stats *out);
+void watch_hub_get_stats(const struct watch_hub *h,
+                         struct watch_hub_stats *out);
 
 /* Live watchers (canceled ones count until their CANCELED is taken). */
 size_t watch_hub_count(const struct watch_hub *h);

@@ -505,10 +505,13 @@ static bool add_put(struct srv_watch *w, const struct engine_put_req *q,
     e->type = ENGINE_EVENT_PUT;
     e->kv.key = q->key;
     e->kv.key_len = q->key_len;
-    e->kv.value = q->ignore_value ? p->value
-                  : q->value != NULL ? q->value
-                                     : empty_value;
-    e->kv.value_len = q->ignore_value ? p->value_len : q->value_len;
+    if (q->ignore_value) {
+        e->kv.value = p->value;
+        e->kv.value_len = p->value_len;
+    } else {
+        e->kv.value = q->value != NULL ? q->value : empty_value;
+        e->kv.value_len = q->value_len;
+    }
     e->kv.create_revision = p != NULL ? p->create_revision : rev;
     e->kv.mod_revision = rev;
     e->kv.version = p != NULL ? p->version + 1 : 1;

@@ -154,8 +154,7 @@ static int on_resp(void *arg, const struct ms_watch_response *r)
         x->has_prev = e->has_prev_kv;
         if (e->has_prev_kv) {
             snprintf(x->prev_value, sizeof x->prev_value, "%.*s",
-                     (int)e->prev_kv.value_len,
-                     (const char *)e->prev_kv.value);
+                     (int)e->prev_kv.value_len, (const char *)e->prev_kv.value);
             x->prev_mod = e->prev_kv.mod_revision;
             x->prev_version = e->prev_kv.version;
         }
@@ -228,28 +227,24 @@ static void watcher_free(struct watcher *w)
     free(w);
 }
 
-static void assert_same_event(const struct ev *a, const struct ev *b,
-                              size_t i)
+static void assert_same_event(const struct ev *a, const struct ev *b, size_t i)
 {
-    ck_assert_msg(a->type == b->type && strcmp(a->key, b->key) == 0 &&
-                      strcmp(a->value, b->value) == 0 &&
-                      a->create == b->create && a->mod == b->mod &&
-                      a->version == b->version && a->lease == b->lease &&
-                      a->has_prev == b->has_prev &&
-                      strcmp(a->prev_value, b->prev_value) == 0 &&
-                      a->prev_mod == b->prev_mod &&
-                      a->prev_version == b->prev_version,
-                  "event %zu differs: %d %s=%s c%lld m%lld v%lld l%lld "
-                  "prev %d %s m%lld v%lld / %d %s=%s c%lld m%lld v%lld "
-                  "l%lld prev %d %s m%lld v%lld",
-                  i, a->type, a->key, a->value, (long long)a->create,
-                  (long long)a->mod, (long long)a->version,
-                  (long long)a->lease, a->has_prev, a->prev_value,
-                  (long long)a->prev_mod, (long long)a->prev_version, b->type,
-                  b->key, b->value, (long long)b->create, (long long)b->mod,
-                  (long long)b->version, (long long)b->lease, b->has_prev,
-                  b->prev_value, (long long)b->prev_mod,
-                  (long long)b->prev_version);
+    ck_assert_msg(
+        a->type == b->type && strcmp(a->key, b->key) == 0 &&
+            strcmp(a->value, b->value) == 0 && a->create == b->create &&
+            a->mod == b->mod && a->version == b->version &&
+            a->lease == b->lease && a->has_prev == b->has_prev &&
+            strcmp(a->prev_value, b->prev_value) == 0 &&
+            a->prev_mod == b->prev_mod && a->prev_version == b->prev_version,
+        "event %zu differs: %d %s=%s c%lld m%lld v%lld l%lld "
+        "prev %d %s m%lld v%lld / %d %s=%s c%lld m%lld v%lld "
+        "l%lld prev %d %s m%lld v%lld",
+        i, a->type, a->key, a->value, (long long)a->create, (long long)a->mod,
+        (long long)a->version, (long long)a->lease, a->has_prev, a->prev_value,
+        (long long)a->prev_mod, (long long)a->prev_version, b->type, b->key,
+        b->value, (long long)b->create, (long long)b->mod,
+        (long long)b->version, (long long)b->lease, b->has_prev, b->prev_value,
+        (long long)b->prev_mod, (long long)b->prev_version);
 }
 
 /* What the live watcher got equals what history gives from its first
@@ -328,13 +323,22 @@ START_TEST(txn_events_come_at_one_revision_in_key_order_as_history_has_them)
     struct watcher *w = watch("t/", 0, true, 4);
     struct watcher *plain = watch("t/", 0, false, 4);
 
-    struct ms_compare cmp = {.target = MS_CMP_VALUE, .op = MS_CMP_EQUAL,
-                             .key = "t/b", .key_len = 3, .value = "1",
+    struct ms_compare cmp = {.target = MS_CMP_VALUE,
+                             .op = MS_CMP_EQUAL,
+                             .key = "t/b",
+                             .key_len = 3,
+                             .value = "1",
                              .value_len = 1};
     struct ms_op ops[3] = {
-        {.type = MS_OP_PUT, .key = "t/c", .key_len = 3, .value = "2",
+        {.type = MS_OP_PUT,
+         .key = "t/c",
+         .key_len = 3,
+         .value = "2",
          .value_len = 1},
-        {.type = MS_OP_PUT, .key = "t/a", .key_len = 3, .value = "new",
+        {.type = MS_OP_PUT,
+         .key = "t/a",
+         .key_len = 3,
+         .value = "new",
          .value_len = 3},
         {.type = MS_OP_DELETE, .key = "t/b", .key_len = 3},
     };
@@ -349,16 +353,18 @@ START_TEST(txn_events_come_at_one_revision_in_key_order_as_history_has_them)
     ms_result_free(r);
 
     /* t/b is gone: the failure branch runs. */
-    struct ms_op fail_op = {.type = MS_OP_PUT, .key = "t/f", .key_len = 3,
-                            .value = "f", .value_len = 1};
+    struct ms_op fail_op = {.type = MS_OP_PUT,
+                            .key = "t/f",
+                            .key_len = 3,
+                            .value = "f",
+                            .value_len = 1};
     ck_assert_int_eq(ms_txn(c, &cmp, 1, ops, 3, &fail_op, 1, &r), 0);
     ck_assert(!r->txn.succeeded);
     int64_t rev2 = r->header.revision;
     ms_result_free(r);
     ck_assert_int_eq(rev2, rev + 1);
     /* Writes nothing (a delete of a missing key): no revision, no event. */
-    struct ms_op nothing = {.type = MS_OP_DELETE, .key = "t/zz",
-                            .key_len = 4};
+    struct ms_op nothing = {.type = MS_OP_DELETE, .key = "t/zz", .key_len = 4};
     ck_assert_int_eq(ms_txn(c, NULL, 0, &nothing, 1, NULL, 0, &r), 0);
     ck_assert_int_eq(r->header.revision, rev2);
     ms_result_free(r);
@@ -441,7 +447,7 @@ END_TEST
  * the writer's previous key; every event it makes is recorded with the
  * revision the write got. */
 #define WRITERS 4
-#define OPS 120
+#define OPS     120
 
 struct want {
     int64_t rev;
@@ -475,10 +481,16 @@ static void *writer_main(void *arg)
         struct ms_result *r = NULL;
         if (i % 5 == 3) {
             struct ms_op ops[2] = {
-                {.type = MS_OP_PUT, .key = k2, .key_len = strlen(k2),
-                 .value = v, .value_len = strlen(v)},
-                {.type = MS_OP_PUT, .key = k, .key_len = strlen(k),
-                 .value = v, .value_len = strlen(v)},
+                {.type = MS_OP_PUT,
+                 .key = k2,
+                 .key_len = strlen(k2),
+                 .value = v,
+                 .value_len = strlen(v)},
+                {.type = MS_OP_PUT,
+                 .key = k,
+                 .key_len = strlen(k),
+                 .value = v,
+                 .value_len = strlen(v)},
             };
             ck_assert_int_eq(ms_txn(c, NULL, 0, ops, 2, NULL, 0, &r), 0);
             /* key order within the revision: k < k2 */
@@ -491,17 +503,15 @@ static void *writer_main(void *arg)
         } else if (i % 5 == 4) {
             char prevk[24];
             snprintf(prevk, sizeof prevk, "m/%d/%05d", w->id, i - 1);
-            ck_assert_int_eq(ms_delete(c, prevk, strlen(prevk), NULL, false,
-                                       &r),
-                             0);
+            ck_assert_int_eq(
+                ms_delete(c, prevk, strlen(prevk), NULL, false, &r), 0);
             ck_assert_int_eq(r->del.deleted, 1);
             struct want d = {r->header.revision, MS_EVENT_DELETE, "", ""};
             snprintf(d.key, sizeof d.key, "%s", prevk);
             w->ev[w->n++] = d;
         } else {
-            ck_assert_int_eq(ms_put(c, k, strlen(k), v, strlen(v), 0, false,
-                                    &r),
-                             0);
+            ck_assert_int_eq(
+                ms_put(c, k, strlen(k), v, strlen(v), 0, false, &r), 0);
             struct want p = {r->header.revision, MS_EVENT_PUT, "", ""};
             snprintf(p.key, sizeof p.key, "%s", k);
             snprintf(p.value, sizeof p.value, "%s", v);
@@ -565,8 +575,8 @@ START_TEST(caught_up_lagging_and_held_back_watchers_get_every_write_once)
     for (int i = 0; i < WRITERS; i++) {
         memset(&w[i], 0, sizeof w[i]);
         w[i].id = i;
-        ck_assert_int_eq(
-            pthread_create(&w[i].thread, NULL, writer_main, &w[i]), 0);
+        ck_assert_int_eq(pthread_create(&w[i].thread, NULL, writer_main, &w[i]),
+                         0);
     }
     /* Lagging: created while the writers run, from before their first
      * write; it reads history, then takes live events. */
@@ -697,7 +707,7 @@ static Metastore__WatchResponse *unread_next(int fd)
     return m;
 }
 
-#define BIG_PUTS 400
+#define BIG_PUTS  400
 #define BIG_VALUE 16384
 
 START_TEST(held_back_watcher_resyncs_from_history_without_loss_or_cancel)
@@ -770,11 +780,11 @@ int main(void)
         tc, txn_events_come_at_one_revision_in_key_order_as_history_has_them);
     tcase_add_test(tc,
                    live_events_carry_prev_kv_and_responses_only_what_was_asked);
-    tcase_add_test(tc,
-                   caught_up_lagging_and_held_back_watchers_get_every_write_once);
+    tcase_add_test(
+        tc, caught_up_lagging_and_held_back_watchers_get_every_write_once);
     tcase_add_test(tc, live_events_off_serves_everything_from_history);
-    tcase_add_test(tc,
-                   held_back_watcher_resyncs_from_history_without_loss_or_cancel);
+    tcase_add_test(
+        tc, held_back_watcher_resyncs_from_history_without_loss_or_cancel);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
