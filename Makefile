@@ -102,7 +102,7 @@ E2E_HELPERS  := $(call obj,$(wildcard test/e2e/helpers/*.c))
 
 .PHONY: all deps deps-tools test test-asan test-run sim help format lint clean install run \
         docker-image-local docker-configs test-docker cluster cluster-stop \
-        fuzz valgrind bench-engines bench-reads bench-tls
+        fuzz valgrind bench-engines bench-reads bench-tls bench-watch
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(TEST_BINS) $(E2E_BINS) $(CLUSTER_BINS) $(DOCKER_BINS)
@@ -123,6 +123,8 @@ help:
 	@echo "  make bench-reads   read paths side by side on a 3-node cluster"
 	@echo "  make bench-tls     lease reads with TLS vs without, alternating rounds"
 	@echo "  make bench-cost    CPU time and instructions per lease read and per Ping"
+
+	@echo "  make bench-watch   put latency/throughput with watchers, live events off vs on"
 	@echo "  make format        clang-format every C file in place"
 	@echo "  make lint          cppcheck over the sources"
 	@echo "  make run           install missing packages, build, start one node with configs/config.yaml"
@@ -238,6 +240,12 @@ bench-tls: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
 .PHONY: bench-cost
 bench-cost: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
 	BUILD=$(BUILD) scripts/bench-cost.sh
+
+$(BUILD)/bench-watch: $(call obj,bench/bench_watch.c) $(call LIBDEPS,client)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_client) $(SYS_LIBS)
+
+bench-watch: $(BUILD)/metastored $(BUILD)/bench-watch
+	BUILD=$(BUILD) scripts/bench-watch.sh
 
 sim: $(BUILD)/metastore-sim
 	$(BUILD)/metastore-sim --seeds $(SEEDS) --nodes $(NODES) --faults $(FAULTS)

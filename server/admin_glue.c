@@ -335,6 +335,20 @@ static void collect_net(struct metrics *m, struct srv *s)
     put(m, METRICS_COUNTER, "metastore_watch_refused_total",
         "Watch requests refused (server.max_watchers, bad requests).",
         (double)ws.refused);
+    put(m, METRICS_COUNTER, "metastore_watch_live_revisions_total",
+        "Revisions whose events applied writes handed to watchers directly.",
+        (double)ws.live_revisions);
+    put(m, METRICS_COUNTER, "metastore_watch_history_reads_total",
+        "Reads of the engine's history by watchers catching up.",
+        (double)ws.history_reads);
+    put(m, METRICS_COUNTER, "metastore_watch_overflows_total",
+        "Watcher event queues that overflowed (the watcher resyncs from "
+        "history).",
+        (double)ws.overflows);
+    put(m, METRICS_COUNTER, "metastore_watch_holds_total",
+        "Watchers held back (client not reading, or queue overflow); each "
+        "catches up from history later.",
+        (double)ws.holds);
     put(m, METRICS_GAUGE, "metastore_http_connections",
         "Open connections to the HTTP/JSON API.",
         (double)s->stats.http_connections);

@@ -102,6 +102,8 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
       server.watch_slow_timeout_ms, NULL)                                      \
     X(WATCH_PROGRESS, "server.watch_progress_interval", T_DUR,                 \
       server.watch_progress_interval_ms, NULL)                                 \
+    X(WATCH_LIVE, "server.watch_live_events", T_BOOL,                          \
+      server.watch_live_events, NULL)                                          \
     X(HTTP_LISTEN, "server.http_listen", T_STR, server.http_listen, NULL)      \
     X(HTTP_MAX_BODY, "server.http_max_body_bytes", T_SIZE,                     \
       server.http_max_body_bytes, NULL)                                        \
@@ -575,6 +577,7 @@ void srv_config_defaults(struct srv_config *cfg)
     cfg->server.watch_backlog_bytes = 1u << 20;
     cfg->server.watch_batch_events = 256;
     cfg->server.watch_slow_timeout_ms = 30000;
+    cfg->server.watch_live_events = true;
     cfg->server.watch_progress_interval_ms = 600000;
     cfg->server.http_listen[0] = '\0'; /* the HTTP/JSON API is off */
     cfg->server.http_max_body_bytes = 4u << 20;

@@ -122,6 +122,8 @@ struct srv_config {
                                            0 = never */
         uint64_t watch_progress_interval_ms; /* idle watchers with
                                                 progress_notify */
+        bool watch_live_events; /* feed the hub from applied writes; false:
+                                   every watcher reads history */
         /* The HTTP/JSON API (server/http_api.h): "" = off. */
         char http_listen[SRV_CONFIG_ADDR_MAX];
         uint64_t http_max_body_bytes;  /* request body accepted */

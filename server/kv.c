@@ -419,6 +419,9 @@ static int txn_leases_applied(struct srv *s, Metastore__RequestOp **req,
         int rv = 0;
         if (r->type == ENGINE_OP_PUT) {
             rv = srv_ttl_after_put(s, &ops[i].u.put);
+            if (!req[i]->request_put->prev_kv) {
+                r->u.put.has_prev_kv = false; /* asked for watch events */
+            }
         } else if (r->type == ENGINE_OP_DELETE) {
             rv = srv_ttl_after_delete(s, &r->u.del);
             if (!req[i]->request_delete_range->prev_kv) {
@@ -499,19 +502,25 @@ static int run_txn(struct srv *s, uint64_t index, const Metastore__TxnRequest *t
     }
     req.success = succ;
     req.failure = fail_ops;
-    /* TTL leases: a delete must name the keys it removed to detach them. */
+    /* TTL leases: a delete must name the keys it removed to detach them.
+     * Watch events: deletes likewise, puts derive from the previous kv. */
     bool leases = srv_ttl_active(s);
-    for (size_t i = 0; leases && i < t->n_success + t->n_failure; i++) {
+    bool live = srv_watch_wants_events(s);
+    for (size_t i = 0; (leases || live) && i < t->n_success + t->n_failure;
+         i++) {
         struct engine_op *o = i < t->n_success ? &succ[i]
                                                : &fail_ops[i - t->n_success];
         if (o->type == ENGINE_OP_DELETE) {
             o->u.del.prev_kv = true;
+        } else if (live && o->type == ENGINE_OP_PUT) {
+            o->u.put.prev_kv = true;
         }
     }
     struct engine_txn_result res;
     rv = index != 0 ? engine_txn(s->eng, index, &req, &s->arena, &res)
                     : ENGINE_EINVAL;
     if (rv == 0) {
+        srv_watch_txn_applied(s, res.succeeded ? succ : fail_ops, &res);
         rv = txn_leases_applied(s, res.succeeded ? t->success : t->failure,
                                 res.succeeded ? succ : fail_ops, &res);
     }
@@ -612,8 +621,12 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
             struct engine_put_req q;
             struct engine_put_result res;
             to_put_req(r, &q);
+            /* Watch events are derived from the previous kv. */
+            q.prev_kv = q.prev_kv || srv_watch_wants_events(s);
             rv = engine_put(s->eng, e->index, &q, &s->arena, &res);
             if (rv == 0) {
+                srv_watch_put_applied(s, &q, &res);
+                res.has_prev_kv = res.has_prev_kv && r->prev_kv;
                 rv = srv_ttl_after_put(s, &q);
             }
             if (rv == 0 && w != NULL) {
@@ -631,9 +644,12 @@ int srv_kv_apply(struct srv *s, const struct raft_entry *e, struct srv_wait *w)
             struct engine_delete_result res;
             to_delete_req(r, &q);
             /* TTL leases: the deleted keys are detached from theirs. */
-            q.prev_kv = q.prev_kv || srv_ttl_active(s);
+            /* Watch events name the deleted keys. */
+            q.prev_kv =
+                q.prev_kv || srv_ttl_active(s) || srv_watch_wants_events(s);
             rv = engine_delete_range(s->eng, e->index, &q, &s->arena, &res);
             if (rv == 0) {
+                srv_watch_delete_applied(s, &q, &res);
                 rv = srv_ttl_after_delete(s, &res);
                 if (!r->prev_kv) {
                     res.prev_kvs_len = 0;

@@ -443,6 +443,10 @@ struct srv_watch_stats {
     uint64_t slow_canceled;   /* watchers canceled as slow */
     uint64_t compact_canceled; /* watchers canceled: revision compacted */
     uint64_t refused;         /* creates refused (limit, bad request) */
+    uint64_t live_revisions;  /* revisions fed to the hub by apply paths */
+    uint64_t history_reads;   /* catch-up reads of the engine's history */
+    uint64_t overflows;       /* live queues over their bound: resynced */
+    uint64_t holds;           /* watchers held back: resync from history */
 };
 
 /* Creates the hub over s->eng and its progress timer.  After recovery. */
@@ -454,8 +458,9 @@ void srv_watch_close(struct srv *s);
 void srv_watch_request(struct srv *s, struct srv_conn *c, uint64_t request_id,
                        const uint8_t *body, size_t len);
 /* Call after every applied entry and snapshot install: cheap when the
- * engine revision did not move; otherwise watchers catch up (from the
- * engine's history) on the next srv_watch_pump(). */
+ * engine revision did not move or the apply path reported its events
+ * (srv_watch_*_applied()); otherwise every watcher catches up from the
+ * engine's history on the next srv_watch_pump(). */
 void srv_watch_applied(struct srv *s);
 /* Sends what watchers have to say, as far as each connection's backlog
  * allows.  Once per loop turn, before replies are flushed. */
@@ -465,6 +470,25 @@ void srv_watch_pump(struct srv *s);
 void srv_watch_conn_drained(struct srv *s, struct srv_conn *c);
 void srv_watch_conn_closed(struct srv *s, struct srv_conn *c);
 void srv_watch_get_stats(const struct srv *s, struct srv_watch_stats *out);
+/*
+ * Live events (server.watch_live_events): the apply paths hand the hub the
+ * events of the revision they just wrote, so that caught-up watchers take
+ * them from memory instead of reading history.  Only an optimisation: a
+ * revision that is never reported (any other path) reaches watchers
+ * through history.  srv_watch_wants_events() says whether to build them;
+ * when true, the engine request must have asked for prev_kv (a put's
+ * create revision and version, a delete's keys come from it): a request
+ * without it is simply not reported.  Call right after the engine write,
+ * while its request and result memory are valid; never fails.
+ */
+bool srv_watch_wants_events(const struct srv *s);
+void srv_watch_put_applied(struct srv *s, const struct engine_put_req *q,
+                           const struct engine_put_result *r);
+void srv_watch_delete_applied(struct srv *s, const struct engine_delete_req *q,
+                              const struct engine_delete_result *r);
+/* ops: the branch that ran (res->succeeded ? success : failure). */
+void srv_watch_txn_applied(struct srv *s, const struct engine_op *ops,
+                           const struct engine_txn_result *r);
 
 /* Fills a ResponseHeader for this node. */
 struct Metastore__ResponseHeader;

@@ -428,6 +428,7 @@ static int delete_keys(struct srv *s, uint64_t index,
         ops[i].type = ENGINE_OP_DELETE;
         ops[i].u.del.key = keys->v[i].key;
         ops[i].u.del.key_len = keys->v[i].len;
+        ops[i].u.del.prev_kv = srv_watch_wants_events(s); /* watch events */
     }
     struct engine_txn_req req = {.success = ops, .success_len = keys->n};
     struct engine_txn_result res;
@@ -439,6 +440,9 @@ static int delete_keys(struct srv *s, uint64_t index,
     }
     int rv = engine_txn(s->eng, index, &req, &s->arena, &res);
     s->eng->max_txn_ops = saved;
+    if (rv == 0) {
+        srv_watch_txn_applied(s, ops, &res); /* one revision, every key */
+    }
     free(ops);
     return rv;
 }

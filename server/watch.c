@@ -40,6 +40,8 @@ struct watcher {
     size_t key_len, end_len;
     bool progress_notify, no_put, no_delete, prev_kv;
     bool created_sent, progress_asked;
+    bool held;  /* watch_hub_hold(): no live events until the next pending */
+    bool ready; /* on the hub's ready list */
     int64_t next_rev; /* first revision not yet received or queued */
     struct qnode *q_head, *q_tail;
     size_t q_events, q_bytes;
@@ -53,12 +55,18 @@ struct watcher {
 struct watch_hub {
     struct engine *e;
     struct watch_options o;
+    bool resync_on_overflow;
+    struct watch_hub_stats st;
     uint64_t now_ns;
     int64_t notified; /* last revision given to notify */
     int64_t next_id;
     struct watcher **w;
     size_t n, cap;
-    size_t rr; /* poll resumes here */
+    size_t rr;      /* poll resumes here */
+    int64_t *ready; /* ids of marked watchers (see watch_hub_take_ready) */
+    size_t ready_n, ready_cap;
+    bool all_ready; /* every watcher counts as marked (ready[] overflowed
+                       or watch_hub_mark_all) */
     /* id -> watcher, open addressing (the server looks a watcher up by id
      * for every response: a linear search made that quadratic). */
     struct slot *tab;
@@ -123,6 +131,11 @@ int watch_hub_create(struct engine *e, const struct watch_options *opts,
     return 0;
 }
 
+void watch_hub_resync_on_overflow(struct watch_hub *h, bool on)
+{
+    h->resync_on_overflow = on;
+}
+
 static void queue_clear(struct watcher *w)
 {
     struct qnode *q = w->q_head;
@@ -150,6 +163,7 @@ void watch_hub_destroy(struct watch_hub *h)
         watcher_free(h->w[i]);
     free(h->w);
     free(h->tab);
+    free(h->ready);
     free(h);
 }
 
@@ -201,6 +215,65 @@ static int tab_reserve(struct watch_hub *h)
     h->tab_cap = cap;
     h->tab_used = h->n;
     return 0;
+}
+
+/* ---- ready list -------------------------------------------------------- */
+
+static void mark(struct watch_hub *h, struct watcher *w)
+{
+    if (w->ready || h->all_ready)
+        return;
+    if (h->ready_n == h->ready_cap) {
+        size_t cap = h->ready_cap ? h->ready_cap * 2 : 64;
+        int64_t *v = realloc(h->ready, cap * sizeof(*v));
+        if (v == NULL) { /* no room for the hint: everyone is ready */
+            h->all_ready = true;
+            return;
+        }
+        h->ready = v;
+        h->ready_cap = cap;
+    }
+    h->ready[h->ready_n++] = w->id;
+    w->ready = true;
+}
+
+void watch_hub_mark_all(struct watch_hub *h)
+{
+    h->all_ready = true;
+}
+
+void watch_hub_revision_moved(struct watch_hub *h)
+{
+    if (engine_revision(h->e) > h->notified)
+        h->all_ready = true;
+}
+
+long watch_hub_take_ready(struct watch_hub *h, int64_t **ids, size_t *cap)
+{
+    size_t n = h->all_ready ? h->n : h->ready_n;
+    if (n > *cap) {
+        int64_t *v = realloc(*ids, n * sizeof(*v));
+        if (v == NULL)
+            return WATCH_ENOMEM;
+        *ids = v;
+        *cap = n;
+    }
+    if (h->all_ready) {
+        for (size_t i = 0; i < h->n; i++) {
+            (*ids)[i] = h->w[i]->id;
+            h->w[i]->ready = false;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            struct watcher *w = tab_find(h, h->ready[i]);
+            (*ids)[i] = h->ready[i];
+            if (w != NULL)
+                w->ready = false;
+        }
+    }
+    h->ready_n = 0;
+    h->all_ready = false;
+    return (long)n;
 }
 
 static void tab_delete(struct watch_hub *h, int64_t id)
@@ -299,6 +372,7 @@ int watch_hub_add(struct watch_hub *h, const struct watch_create_req *req,
     h->w[h->n++] = w;
     tab_put(h->tab, h->tab_cap, w);
     h->tab_used++;
+    mark(h, w); /* CREATED */
     *id = w->id;
     return 0;
 }
@@ -313,6 +387,7 @@ int watch_hub_cancel(struct watch_hub *h, int64_t id)
         queue_clear(w);
         w->cancel = WATCH_CANCEL_CLIENT;
     }
+    mark(h, w);
     return 0;
 }
 
@@ -322,7 +397,21 @@ int watch_hub_request_progress(struct watch_hub *h, int64_t id)
     if (i == SIZE_MAX)
         return WATCH_ENOTFOUND;
     h->w[i]->progress_asked = true;
+    mark(h, h->w[i]);
     return 0;
+}
+
+void watch_hub_mark(struct watch_hub *h, int64_t id)
+{
+    struct watcher *w = tab_find(h, id);
+    if (w != NULL)
+        mark(h, w);
+}
+
+void *watch_hub_owner(const struct watch_hub *h, int64_t id)
+{
+    struct watcher *w = tab_find(h, id);
+    return w != NULL ? w->owner : NULL;
 }
 
 void watch_hub_drop_owner(struct watch_hub *h, const void *owner)
@@ -330,6 +419,11 @@ void watch_hub_drop_owner(struct watch_hub *h, const void *owner)
     for (size_t i = h->n; i > 0; i--)
         if (h->w[i - 1]->owner == owner)
             remove_at(h, i - 1);
+}
+
+void watch_hub_get_stats(const struct watch_hub *h, struct watch_hub_stats *out)
+{
+    *out = h->st;
 }
 
 size_t watch_hub_count(const struct watch_hub *h)
@@ -390,18 +484,53 @@ static void cancel_slow(struct watcher *w)
     w->cancel = WATCH_CANCEL_SLOW;
 }
 
-static void enqueue(const struct watch_hub *h, struct watcher *w,
+/* Everything before the queue's first revision has been handed out (a
+ * queue is always taken whole), so rewinding next_rev to it and reading
+ * history from there repeats nothing and skips nothing. */
+static void hold(struct watch_hub *h, struct watcher *w)
+{
+    if (!w->held)
+        h->st.holds++;
+    mark(h, w); /* it has history to read */
+    if (w->q_head != NULL)
+        w->next_rev = w->q_head->ev.kv.mod_revision;
+    queue_clear(w);
+    w->held = true;
+}
+
+int watch_hub_hold(struct watch_hub *h, int64_t id)
+{
+    size_t i = find(h, id);
+    if (i == SIZE_MAX)
+        return WATCH_ENOTFOUND;
+    if (h->w[i]->cancel == WATCH_CANCEL_NONE)
+        hold(h, h->w[i]);
+    return 0;
+}
+
+/* A queue over its bound, or no memory to grow it. */
+static void overflow(struct watch_hub *h, struct watcher *w)
+{
+    h->st.overflows++;
+    if (h->resync_on_overflow)
+        hold(h, w);
+    else
+        cancel_slow(w);
+    mark(h, w);
+}
+
+static void enqueue(struct watch_hub *h, struct watcher *w,
                     const struct engine_event *ev)
 {
     size_t bytes = event_bytes(ev, w->prev_kv);
     if (w->q_events + 1 > h->o.max_queue_events ||
         w->q_bytes + bytes + sizeof(*ev) > h->o.max_queue_bytes) {
-        cancel_slow(w);
+        overflow(h, w);
         return;
     }
     struct qnode *q = malloc(sizeof(*q) + bytes);
-    if (q == NULL) { /* cannot keep the promise: cancel, never skip */
-        cancel_slow(w);
+    if (q == NULL) { /* cannot keep the promise: never skip */
+        overflow(h, w);
         return;
     }
     event_copy(&q->ev, ev, w->prev_kv, (uint8_t *)(q + 1));
@@ -412,6 +541,8 @@ static void enqueue(const struct watch_hub *h, struct watcher *w,
     else
         w->q_head = q;
     w->q_tail = q;
+    if (w->q_events == 0)
+        mark(h, w);
     w->q_events++;
     w->q_bytes += bytes + sizeof(*ev);
 }
@@ -424,13 +555,15 @@ int watch_hub_notify(struct watch_hub *h, int64_t revision,
     h->notified = revision;
     for (size_t i = 0; i < h->n; i++) {
         struct watcher *w = h->w[i];
-        /* Behind or ahead: history (or a later notify) covers it. */
-        if (w->cancel != WATCH_CANCEL_NONE || w->next_rev != revision)
+        /* Behind, ahead or held: history (or a later notify) covers it. */
+        if (w->cancel != WATCH_CANCEL_NONE || w->held ||
+            w->next_rev != revision)
             continue;
-        for (size_t j = 0; j < n && w->cancel == WATCH_CANCEL_NONE; j++)
+        for (size_t j = 0; j < n && w->cancel == WATCH_CANCEL_NONE && !w->held;
+             j++)
             if (events[j].kv.mod_revision == revision && wants(w, &events[j]))
                 enqueue(h, w, &events[j]);
-        if (w->cancel == WATCH_CANCEL_NONE)
+        if (w->cancel == WATCH_CANCEL_NONE && !w->held)
             w->next_rev = revision + 1;
     }
     return 0;
@@ -470,6 +603,7 @@ static int catch_up(struct watch_hub *h, struct watcher *w,
             w->key,      w->key_len,         w->end,    w->end_len,
             w->next_rev, h->o.catchup_limit, w->prev_kv};
         struct engine_history_result res;
+        h->st.history_reads++;
         int rc = engine_history(h->e, &req, a, &res);
         if (rc == ENGINE_ECOMPACTED) {
             struct engine_stats st;
@@ -516,6 +650,7 @@ static int pending_at(struct watch_hub *h, size_t i, struct engine_arena *a,
 {
     struct watcher *w = h->w[i];
     memset(out, 0, sizeof(*out));
+    w->held = false; /* its client has room: catch up, then live again */
     out->watch_id = w->id;
     out->owner = w->owner;
     int rc = 0;

@@ -24,12 +24,15 @@
  * gaps nor duplicates can arise.
  *
  * Failure modes: a live queue over its bound (events or bytes) cancels the
- * watcher with WATCH_CANCEL_SLOW (others are untouched); a start revision
+ * watcher with WATCH_CANCEL_SLOW (others are untouched), or, with
+ * watch_hub_resync_on_overflow(), drops the queue and lets the watcher
+ * catch up from history instead (watch_hub_hold()); a start revision
  * that is (or becomes, during catch-up) compacted cancels it with
  * WATCH_CANCEL_COMPACTED and the compact revision.
  *
  * Cost: notify is O(watchers x events) (etcd uses an interval tree); ids
- * are found through a hash table; removing a watcher is O(watchers).
+ * are found through a hash table; removing a watcher is O(watchers); the
+ * ready list lets the server skip watchers with nothing to say.
  */
 #ifndef METASTORE_SERVER_WATCH_H
 #define METASTORE_SERVER_WATCH_H
@@ -114,6 +117,13 @@ int watch_hub_create(struct engine *e, const struct watch_options *opts,
 /* Frees every watcher and queue; sends nothing. */
 void watch_hub_destroy(struct watch_hub *h);
 
+/* What a full live queue (or no memory to grow it) does to its watcher:
+ * false (the default) cancels it as SLOW; true drops the queue and holds
+ * the watcher (watch_hub_hold()), so it catches up from history once its
+ * client reads again.  (A setter, not a watch_options field, so that
+ * positional initialisers of watch_options stay complete.) */
+void watch_hub_resync_on_overflow(struct watch_hub *h, bool on);
+
 /* Adds a watcher; *id gets its id.  Its first response is CREATED.  A
  * compacted start revision is reported by a CANCELED response after it
  * (as etcd does).  WATCH_EINVAL (empty or oversized key, negative start or
@@ -144,6 +154,39 @@ void watch_hub_drop_owner(struct watch_hub *h, const void *owner);
 int watch_hub_notify(struct watch_hub *h, int64_t revision,
                      const struct engine_event *events, size_t n);
 
+/*
+ * The watcher's client is not keeping up: frees its live queue and stops
+ * queueing for it, so that it costs no memory however many revisions
+ * follow.  It has lost nothing: next_rev goes back to the first revision
+ * of the dropped queue, and the next watch_hub_pending() (the client has
+ * room again) lifts the hold and reads what it missed from history before
+ * it takes live events again.  A canceled watcher is left alone.
+ * WATCH_ENOTFOUND.
+ */
+int watch_hub_hold(struct watch_hub *h, int64_t id);
+
+/*
+ * Ready list: which watchers may have a response, so that a server with
+ * many idle watchers need not ask each of them after every write.  A
+ * watcher is marked when it is added, canceled, asked for progress, held,
+ * or queues a live event; watch_hub_revision_moved() marks every watcher
+ * when the engine's revision passed the last notified one (a revision
+ * nobody reported: watchers may be behind), watch_hub_mark_all() marks
+ * every watcher (time-based progress).  Marks are hints, never needed for
+ * correctness: a watcher asked without reason answers 0.
+ *
+ * watch_hub_take_ready() moves the marked ids to *ids (grown with realloc
+ * as needed; the caller frees it) and unmarks them; ids of watchers gone
+ * meanwhile may be among them (pending() answers WATCH_ENOTFOUND).
+ * Returns how many, or WATCH_ENOMEM (then every watcher stays marked).
+ */
+void watch_hub_mark(struct watch_hub *h, int64_t id);
+void watch_hub_mark_all(struct watch_hub *h);
+void watch_hub_revision_moved(struct watch_hub *h);
+long watch_hub_take_ready(struct watch_hub *h, int64_t **ids, size_t *cap);
+/* The owner of watcher id, or NULL when there is no such watcher. */
+void *watch_hub_owner(const struct watch_hub *h, int64_t id);
+
 /* Advances the progress clock. */
 void watch_hub_tick(struct watch_hub *h, uint64_t now_ns);
 
@@ -161,6 +204,16 @@ int watch_hub_pending(struct watch_hub *h, int64_t id, struct engine_arena *a,
  * watchers in turn; 0 when none has. */
 int watch_hub_poll(struct watch_hub *h, struct engine_arena *a,
                    struct watch_resp *out);
+
+/* Counters since the hub was created, for /metrics. */
+struct watch_hub_stats {
+    uint64_t history_reads; /* engine_history() calls (catch-up) */
+    uint64_t overflows;     /* live queues over their bound (or no memory) */
+    uint64_t holds;         /* watchers put on hold (watch_hub_hold(), or
+                               an overflow with resync) */
+};
+void watch_hub_get_stats(const struct watch_hub *h,
+                         struct watch_hub_stats *out);
 
 /* Live watchers (canceled ones count until their CANCELED is taken). */
 size_t watch_hub_count(const struct watch_hub *h);

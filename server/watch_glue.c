@@ -5,25 +5,29 @@
  * Happy path: the first WATCH frame with a new request id on a connection
  * opens a stream (struct wstream) and adds a watcher to the node's one hub;
  * later WATCH frames with the same id add watchers, cancel them or ask for
- * progress (docs/protocol.md "Streams").  After every applied entry the
- * node calls srv_watch_applied(), which only notes that the engine
- * revision moved; once per loop turn srv_watch_pump() pulls responses from
- * the hub, watcher by watcher, and packs them on the connection with
- * FRAME_FLAG_STREAM (and FRAME_FLAG_STREAM_END on the response after which
- * the stream has no watcher left).
+ * progress (docs/protocol.md "Streams").  Right after each engine write
+ * the apply paths hand the revision's events to the hub ("live events"
+ * below: srv_watch_put_applied() and friends), and caught-up watchers
+ * queue them; after every applied entry the node calls
+ * srv_watch_applied(), which notes whether the engine revision moved
+ * past what was reported.  Once per loop turn srv_watch_pump() takes the
+ * watchers the hub marked ready and pulls their responses, packing them
+ * on the connection with FRAME_FLAG_STREAM (and FRAME_FLAG_STREAM_END on
+ * the response after which the stream has no watcher left).
  *
- * Why no watch_hub_notify(): the hub reads every event a watcher has not
- * received from engine_history(), so correctness does not depend on an
- * apply path building its events (TTL lease revokes, snapshots installed
- * on followers: all are just "the revision moved").  The price is one
- * history read per watcher per revision (cheap for a key, O(keys in the
- * range) for a prefix); see docs/api.md.
+ * Live events are only a shortcut: the hub reads every event a watcher
+ * has not received from engine_history() whenever it is behind, so a
+ * revision no path reported (a snapshot installed on a follower, a write
+ * path that does not report, server.watch_live_events off) still reaches
+ * every watcher, at the price of a history read per watcher.
  *
  * Backpressure: a stream gets responses only while its connection holds
- * less than server.watch_backlog_bytes unsent.  A watcher held back keeps
- * nothing queued in the server (it catches up from history when the
- * connection drains), so a client that stops reading costs no memory
- * beyond that bound.  A connection held back for longer than
+ * less than server.watch_backlog_bytes unsent.  Over it, its watchers are
+ * held (watch_hub_hold(): queue freed, no live events) and catch up from
+ * history when the connection drains, so a client that stops reading
+ * costs no memory beyond that bound.  A live queue over the hub's bound
+ * (a burst within one loop turn) resyncs the same way instead of
+ * canceling the watcher.  A connection held back for longer than
  * server.watch_slow_timeout has its watchers canceled ("slow watcher"):
  * each gets a CANCELED response, queued behind what it has not read.
  *
@@ -53,6 +57,7 @@ struct wstream {
     int64_t *ids; /* watchers of this stream, in creation order */
     size_t n, cap;
     uint64_t blocked_since_ns; /* 0 when the connection keeps up */
+    bool held; /* every watcher is on hold (see hold_stream()) */
     bool dead; /* its connection closed while the glue was busy with it */
 };
 
@@ -67,6 +72,13 @@ struct srv_watch {
     bool dirty;       /* a pump may have something to send */
     int busy;         /* inside a function that holds stream pointers */
     struct srv_watch_stats st;
+    /* Live events of the revision being reported (see "live events"). */
+    struct engine_event *ev;
+    size_t ev_n, ev_cap;
+    uint64_t st_live_revisions; /* revisions handed to the hub */
+    int64_t *ready; /* ids taken from the hub's ready list by a pump */
+    size_t ready_cap;
+    uint64_t last_mark_all_ns; /* see on_timer() */
 };
 
 /* ---- streams -------------------------------------------------------------- */
@@ -356,6 +368,7 @@ static void handle_create(struct srv *s, struct srv_conn *c, uint64_t rid,
         return;
     }
     st->ids[st->n++] = id;
+    st->held = false; /* the new watcher is not: hold_stream() again */
     w->st.watchers = watch_hub_count(w->hub);
     srv_stats_request_done(&s->stats, SRV_METHOD_WATCH, SRV_STATUS_OK,
                            srv_now_ns() - s->reply_start_ns);
@@ -438,36 +451,216 @@ static void dispatch_request(struct srv *s, struct srv_conn *c,
     }
 }
 
-/* ---- pumping ---------------------------------------------------------------- */
+/* ---- live events ------------------------------------------------------------ */
 
-/* Sends what st's watchers have, while its connection has room.  Returns
- * true when st was freed (its last watcher ended). */
-static bool pump_stream(struct srv_watch *w, struct wstream *st,
-                        uint64_t limit, bool *logged)
+/*
+ * The apply paths report each write here; the events of one revision are
+ * collected in w->ev and handed to the hub in one watch_hub_notify().
+ * Events point into the write's request and result memory (the hub copies
+ * what it queues).  Anything that makes the set of events doubtful (no
+ * prev_kv asked, out of memory, a write that did not move the revision)
+ * reports nothing: the revision then reaches watchers through history,
+ * which is always right, only slower.
+ */
+
+bool srv_watch_wants_events(const struct srv *s)
 {
-    size_t i = 0;
-    while (i < st->n && !st->dead) {
-        if (srv_conn_backlog(st->c) >= limit) {
-            if (st->blocked_since_ns == 0) {
-                st->blocked_since_ns = srv_now_ns();
-            }
+    const struct srv_watch *w = s->watch;
+    return w != NULL && s->cfg.server.watch_live_events &&
+           watch_hub_count(w->hub) > 0;
+}
+
+static struct engine_event *ev_add(struct srv_watch *w)
+{
+    if (w->ev_n == w->ev_cap) {
+        size_t cap = w->ev_cap ? w->ev_cap * 2 : 16;
+        struct engine_event *v = realloc(w->ev, cap * sizeof *v);
+        if (v == NULL) {
+            return NULL;
+        }
+        w->ev = v;
+        w->ev_cap = cap;
+    }
+    struct engine_event *e = &w->ev[w->ev_n++];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static const uint8_t empty_value[1];
+
+/* The PUT event of q: the key as written is derived from the previous kv
+ * exactly as the engines derive it (engine_put: create revision kept,
+ * version + 1, ignore_value / ignore_lease take the old value / lease). */
+static bool add_put(struct srv_watch *w, const struct engine_put_req *q,
+                    const struct engine_put_result *r, int64_t rev)
+{
+    const struct engine_kv *p = r->has_prev_kv ? &r->prev_kv : NULL;
+    if (!q->prev_kv || ((q->ignore_value || q->ignore_lease) && p == NULL)) {
+        return false;
+    }
+    struct engine_event *e = ev_add(w);
+    if (e == NULL) {
+        return false;
+    }
+    e->type = ENGINE_EVENT_PUT;
+    e->kv.key = q->key;
+    e->kv.key_len = q->key_len;
+    if (q->ignore_value) {
+        e->kv.value = p->value;
+        e->kv.value_len = p->value_len;
+    } else {
+        e->kv.value = q->value != NULL ? q->value : empty_value;
+        e->kv.value_len = q->value_len;
+    }
+    e->kv.create_revision = p != NULL ? p->create_revision : rev;
+    e->kv.mod_revision = rev;
+    e->kv.version = p != NULL ? p->version + 1 : 1;
+    e->kv.lease = q->ignore_lease ? p->lease : q->lease;
+    if (p != NULL) {
+        e->has_prev_kv = true;
+        e->prev_kv = *p;
+    }
+    return true;
+}
+
+/* One DELETE event per deleted key (they are the prev_kvs). */
+static bool add_deletes(struct srv_watch *w, const struct engine_delete_req *q,
+                        const struct engine_delete_result *r, int64_t rev)
+{
+    if (!q->prev_kv || r->deleted < 0 ||
+        (size_t)r->deleted != r->prev_kvs_len) {
+        return false;
+    }
+    for (size_t i = 0; i < r->prev_kvs_len; i++) {
+        struct engine_event *e = ev_add(w);
+        if (e == NULL) {
             return false;
         }
+        e->type = ENGINE_EVENT_DELETE;
+        e->kv.key = r->prev_kvs[i].key;
+        e->kv.key_len = r->prev_kvs[i].key_len;
+        e->kv.value = empty_value;
+        e->kv.mod_revision = rev;
+        e->has_prev_kv = true;
+        e->prev_kv = r->prev_kvs[i];
+    }
+    return true;
+}
+
+static int ev_cmp(const void *a, const void *b)
+{
+    const struct engine_event *x = a, *y = b;
+    return engine_key_cmp(x->kv.key, x->kv.key_len, y->kv.key, y->kv.key_len);
+}
+
+/* Hands the collected events of revision rev to the hub when `ok`. */
+static void ev_flush(struct srv_watch *w, int64_t rev, bool ok)
+{
+    if (ok && w->ev_n > 0) {
+        /* History gives the events of a revision in key order; live
+         * events come in the same order, so what a watcher sees does not
+         * depend on whether it was caught up. */
+        qsort(w->ev, w->ev_n, sizeof w->ev[0], ev_cmp);
+        if (watch_hub_notify(w->hub, rev, w->ev, w->ev_n) == 0) {
+            w->st_live_revisions++;
+        }
+    }
+    w->ev_n = 0;
+}
+
+void srv_watch_put_applied(struct srv *s, const struct engine_put_req *q,
+                           const struct engine_put_result *r)
+{
+    if (!srv_watch_wants_events(s)) {
+        return;
+    }
+    struct srv_watch *w = s->watch;
+    w->ev_n = 0;
+    ev_flush(w, r->revision, add_put(w, q, r, r->revision));
+}
+
+void srv_watch_delete_applied(struct srv *s, const struct engine_delete_req *q,
+                              const struct engine_delete_result *r)
+{
+    if (!srv_watch_wants_events(s) || r->deleted <= 0) {
+        return; /* deleting nothing makes no revision */
+    }
+    struct srv_watch *w = s->watch;
+    w->ev_n = 0;
+    ev_flush(w, r->revision, add_deletes(w, q, r, r->revision));
+}
+
+void srv_watch_txn_applied(struct srv *s, const struct engine_op *ops,
+                           const struct engine_txn_result *r)
+{
+    if (!srv_watch_wants_events(s)) {
+        return;
+    }
+    struct srv_watch *w = s->watch;
+    w->ev_n = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < r->results_len; i++) {
+        const struct engine_op_result *o = &r->results[i];
+        if (o->type == ENGINE_OP_PUT) {
+            ok = ops[i].type == ENGINE_OP_PUT &&
+                 add_put(w, &ops[i].u.put, &o->u.put, r->revision);
+        } else if (o->type == ENGINE_OP_DELETE) {
+            ok = ops[i].type == ENGINE_OP_DELETE &&
+                 add_deletes(w, &ops[i].u.del, &o->u.del, r->revision);
+        }
+    }
+    /* A txn that wrote nothing made no revision: r->revision is an older
+     * one, whose events (if any) were reported by its own write. */
+    ev_flush(w, r->revision, ok && w->ev_n > 0);
+}
+
+/* ---- pumping ---------------------------------------------------------------- */
+
+/* Holds every watcher of st (its connection is over its backlog bound):
+ * they stop taking live events and drop what they queued, so a client
+ * that does not read costs no memory however long it stays behind; they
+ * read what they missed from history once it drains
+ * (srv_watch_conn_drained() marks them).  A hold lasts until the
+ * watcher's next watch_hub_pending(), so st->held says whether all are
+ * still held. */
+static void hold_stream(struct srv_watch *w, struct wstream *st)
+{
+    if (!st->held) {
+        for (size_t j = 0; j < st->n; j++) {
+            (void)watch_hub_hold(w->hub, st->ids[j]);
+        }
+        st->held = true;
+    }
+    if (st->blocked_since_ns == 0) {
+        st->blocked_since_ns = srv_now_ns();
+    }
+}
+
+/* Sends what watcher id of st has, while the connection has room. */
+static void pump_watcher(struct srv_watch *w, struct wstream *st, int64_t id,
+                         uint64_t limit, bool *logged)
+{
+    while (!st->dead) {
+        if (srv_conn_backlog(st->c) >= limit) {
+            hold_stream(w, st);
+            return;
+        }
+        st->held = false;
+        st->blocked_since_ns = 0;
         struct watch_resp r;
-        int rc = watch_hub_pending(w->hub, st->ids[i], &w->arena, &r);
+        int rc = watch_hub_pending(w->hub, id, &w->arena, &r);
         if (rc == 0) {
-            i++;
-            continue;
+            return;
         }
         if (rc < 0) {
             if (!*logged) {
                 ms_warn("watch %lld: reading history failed: %s; will retry",
-                        (long long)st->ids[i], watch_strerror(rc));
+                        (long long)id, watch_strerror(rc));
                 *logged = true;
             }
             engine_arena_reset(&w->arena);
-            i++;
-            continue;
+            watch_hub_mark(w->hub, id);
+            return;
         }
         bool last = r.type == WATCH_RESP_CANCELED && st->n == 1;
         if (r.type == WATCH_RESP_CANCELED) {
@@ -482,24 +675,25 @@ static bool pump_stream(struct srv_watch *w, struct wstream *st,
             ms_error("watch: out of memory building a response; dropping the "
                      "stream's watchers");
             st->dead = true;
-            return false;
+            return;
         }
         engine_arena_reset(&w->arena);
-        if (st->dead) {
-            return false; /* the reply closed the connection: sweep() */
-        }
         if (r.type == WATCH_RESP_CANCELED) {
-            stream_remove_at(st, i);
-            if (st->n == 0) {
-                stream_free(w, st);
-                return true;
+            size_t i = stream_index(st, id);
+            if (i != SIZE_MAX) {
+                stream_remove_at(st, i);
             }
+            if (st->n == 0 && !st->dead) {
+                stream_free(w, st);
+            }
+            return;
         }
     }
-    st->blocked_since_ns = 0;
-    return false;
 }
 
+/* Only the watchers the hub marked (something queued, created, canceled,
+ * behind, held, progress) are asked: with live events, a write costs the
+ * watchers it concerns, not every watcher of the node. */
 void srv_watch_pump(struct srv *s)
 {
     struct srv_watch *w = s->watch;
@@ -510,10 +704,15 @@ void srv_watch_pump(struct srv *s)
     w->busy++;
     bool logged = false;
     uint64_t limit = s->cfg.server.watch_backlog_bytes;
-    struct wstream *next;
-    for (struct wstream *st = w->streams; st != NULL; st = next) {
-        next = st->next;
-        (void)pump_stream(w, st, limit, &logged);
+    long n = watch_hub_take_ready(w->hub, &w->ready, &w->ready_cap);
+    if (n < 0) {
+        logged = true; /* out of memory: every watcher stays marked */
+    }
+    for (long i = 0; i < n; i++) {
+        struct wstream *st = watch_hub_owner(w->hub, w->ready[i]);
+        if (st != NULL && !st->dead) {
+            pump_watcher(w, st, w->ready[i], limit, &logged);
+        }
     }
     if (logged) {
         w->dirty = true; /* retry on the next turn (the timer wakes us) */
@@ -532,6 +731,9 @@ void srv_watch_applied(struct srv *s)
     if (rev != w->seen_rev) {
         w->seen_rev = rev;
         if (watch_hub_count(w->hub) > 0) {
+            /* A revision no apply path reported: every watcher may be
+             * behind and must look at history. */
+            watch_hub_revision_moved(w->hub);
             w->dirty = true;
         }
     }
@@ -545,8 +747,10 @@ void srv_watch_conn_drained(struct srv *s, struct srv_conn *c)
     }
     for (struct wstream *st = w->streams; st != NULL; st = st->next) {
         if (st->c == c && st->blocked_since_ns != 0) {
+            for (size_t i = 0; i < st->n; i++) {
+                watch_hub_mark(w->hub, st->ids[i]);
+            }
             w->dirty = true;
-            return;
         }
     }
 }
@@ -602,8 +806,17 @@ static void on_timer(uv_timer_t *t)
     struct srv *s = w->s;
     uint64_t now = srv_now_ns();
     watch_hub_tick(w->hub, now);
-    if (watch_hub_count(w->hub) > 0) {
-        w->dirty = true; /* time-based progress may be due */
+    /* Time-based progress may be due: every watcher is asked, at a tenth
+     * of the progress interval (at most every second, which also bounds
+     * how long a watcher could wait if a mark were ever missed). */
+    uint64_t every = s->cfg.server.watch_progress_interval_ms * 100000u;
+    if (every > 1000000000u) {
+        every = 1000000000u;
+    }
+    if (watch_hub_count(w->hub) > 0 && now - w->last_mark_all_ns >= every) {
+        watch_hub_mark_all(w->hub);
+        w->last_mark_all_ns = now;
+        w->dirty = true;
     }
     uint64_t slow_ns = s->cfg.server.watch_slow_timeout_ms * 1000000u;
     w->busy++;
@@ -641,6 +854,9 @@ int srv_watch_start(struct srv *s)
         ms_error("cannot create the watcher hub: %s", watch_strerror(rc));
         return rc;
     }
+    /* A live queue over its bound (a burst of writes within one loop turn)
+     * falls back to history instead of canceling the watcher. */
+    watch_hub_resync_on_overflow(w->hub, true);
     w->seen_rev = engine_revision(s->eng);
     uv_timer_init(s->loop, &w->timer);
     w->timer.data = w;
@@ -661,6 +877,8 @@ void srv_watch_close(struct srv *s)
     }
     watch_hub_destroy(w->hub);
     engine_arena_free(&w->arena);
+    free(w->ev);
+    free(w->ready);
     s->watch = NULL;
     free(w);
 }
@@ -671,5 +889,11 @@ void srv_watch_get_stats(const struct srv *s, struct srv_watch_stats *out)
     if (s->watch != NULL) {
         *out = s->watch->st;
         out->watchers = watch_hub_count(s->watch->hub);
+        out->live_revisions = s->watch->st_live_revisions;
+        struct watch_hub_stats hs;
+        watch_hub_get_stats(s->watch->hub, &hs);
+        out->history_reads = hs.history_reads;
+        out->overflows = hs.overflows;
+        out->holds = hs.holds;
     }
 }

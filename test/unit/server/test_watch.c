@@ -512,12 +512,19 @@ static void random_write(int64_t *pending, size_t *np)
     pending[(*np)++] = rev;
 }
 
+/* run_random() with tiny queues that resync on overflow, and random
+ * watch_hub_hold() calls (a client held back by its connection). */
+static bool HOLDS;
+
 static void run_random(uint64_t s)
 {
     seed = s;
     watch_hub_destroy(H);
     struct watch_options o = {0, 0, (int64_t)(1 + s % 4), 0, 0};
+    if (HOLDS)
+        o.max_queue_events = 1 + s % 3;
     ck_ok(watch_hub_create(E, &o, 0, &H));
+    watch_hub_resync_on_overflow(H, HOLDS);
     static struct rw ws[NW];
     static const char *ranges[][2] = {
         {"k3", ""}, {"k2", "k5"}, {"k4", "~"}, {"k0", "~"}, {"k1", "k2"}};
@@ -561,6 +568,8 @@ static void run_random(uint64_t s)
             c.no_delete = w->no_del;
             ck_ok(watch_hub_add(H, &c, &w->id));
             w->alive = true;
+        } else if (HOLDS && nws > 0 && rnd() % 3 == 0) {
+            ck_ok(watch_hub_hold(H, ws[rnd() % (uint64_t)nws].id));
         } else if (nws > 0) {
             take(&ws[rnd() % (uint64_t)nws]);
         }
@@ -603,6 +612,121 @@ START_TEST(random_interleavings_deliver_exactly_once_in_order)
 }
 END_TEST
 
+START_TEST(held_and_overflowing_watchers_resync_from_history_exactly_once)
+{
+    HOLDS = true;
+    for (uint64_t s = 1; s <= 40; s++) {
+        teardown();
+        hub_open(NULL);
+        run_random(s * 0x9e3779b97f4a7c15ull + 7);
+    }
+    HOLDS = false;
+}
+END_TEST
+
+START_TEST(overflow_with_resync_frees_the_queue_and_loses_nothing)
+{
+    watch_hub_destroy(H);
+    struct watch_options o = {2, 0, 0, 0, 0};
+    ck_ok(watch_hub_create(E, &o, 0, &H));
+    watch_hub_resync_on_overflow(H, true);
+    int64_t lag = watch("k", NULL, 0, true);
+    int64_t live = watch("k", NULL, 0, false);
+    int last;
+    drain(lag, &last);
+    ck_assert_int_eq(last, WATCH_RESP_CREATED);
+    char want[256] = "";
+    for (int i = 0; i < 6; i++) {
+        char v[8], one[48];
+        snprintf(v, sizeof(v), "v%d", i);
+        int64_t rev = put_n("k", v);
+        snprintf(one, sizeof(one), "%sP k=%s@%lld", i ? " " : "", v,
+                 (long long)rev);
+        strcat(want, one);
+        if (i > 0) {
+            char p[16];
+            snprintf(p, sizeof(p), "<v%d", i - 1);
+            strcat(want, p);
+        }
+        events_of(live);
+    }
+    /* The third event overflowed: the queue was dropped, not the watcher;
+     * it now reads everything from history, prev_kv included. */
+    ck_assert_str_eq(drain(lag, &last), want);
+    ck_assert_int_eq(last, -1);
+    /* Caught up: live events again. */
+    ck_assert_int_eq(put_n("k", "z"), 8);
+    ck_assert_str_eq(events_of(lag), "P k=z@8<v5");
+    /* An explicit hold drops what was queued; nothing is lost. */
+    put_n("k", "y");
+    ck_ok(watch_hub_hold(H, lag));
+    put_n("k", "x");
+    ck_assert_str_eq(events_of(lag), "P k=y@9<z P k=x@10<y");
+    ck_assert_int_eq(watch_hub_hold(H, 12345), WATCH_ENOTFOUND);
+    ck_assert_int_eq(watch_hub_count(H), 2);
+}
+END_TEST
+
+/* The ready ids, sorted, as a string. */
+static const char *ready_ids(void)
+{
+    static char buf[256];
+    static int64_t *ids;
+    static size_t cap;
+    long n = watch_hub_take_ready(H, &ids, &cap);
+    ck_assert_int_ge(n, 0);
+    for (long i = 1; i < n; i++) /* insertion sort: a handful of ids */
+        for (long j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            int64_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    buf[0] = '\0';
+    for (long i = 0; i < n; i++)
+        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%lld",
+                 i ? "," : "", (long long)ids[i]);
+    if (n == 0) {
+        free(ids);
+        ids = NULL;
+        cap = 0;
+    }
+    return buf;
+}
+
+START_TEST(ready_list_names_only_watchers_with_something_to_say)
+{
+    int64_t a = watch("a", NULL, 0, false);
+    int64_t b = watch("b", NULL, 0, false);
+    int64_t c = watch("c", NULL, 0, false);
+    ck_assert(a == 1 && b == 2 && c == 3);
+    ck_assert_str_eq(ready_ids(), "1,2,3"); /* CREATED */
+    ck_assert_str_eq(ready_ids(), "");
+    drain(a, &(int){0});
+    drain(b, &(int){0});
+    drain(c, &(int){0});
+    put_n("b", "1"); /* live: only b's watcher */
+    watch_hub_revision_moved(H);
+    ck_assert_str_eq(ready_ids(), "2");
+    ck_assert_str_eq(events_of(b), "P b=1@2");
+    w_put("a", "1"); /* nobody reported it: all may be behind */
+    watch_hub_revision_moved(H);
+    ck_assert_str_eq(ready_ids(), "1,2,3");
+    ck_assert_str_eq(events_of(a), "P a=1@3");
+    ck_assert_str_eq(events_of(b), "");
+    ck_ok(watch_hub_hold(H, c));
+    ck_ok(watch_hub_cancel(H, a));
+    ck_assert_str_eq(ready_ids(), "1,3");
+    ck_ok(watch_hub_request_progress(H, b));
+    watch_hub_mark(H, c);
+    watch_hub_mark(H, 99); /* unknown: ignored */
+    ck_assert_str_eq(ready_ids(), "2,3");
+    watch_hub_mark_all(H);
+    ck_assert_str_eq(ready_ids(), "1,2,3");
+    ck_assert_ptr_eq(watch_hub_owner(H, 99), NULL);
+    ck_assert_str_eq(ready_ids(), "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("watch");
@@ -621,6 +745,10 @@ int main(void)
     tcase_add_test(tc, progress_after_idle_revisions_time_or_request);
     tcase_add_test(tc, bad_requests_rejected);
     tcase_add_test(tc, random_interleavings_deliver_exactly_once_in_order);
+    tcase_add_test(tc, overflow_with_resync_frees_the_queue_and_loses_nothing);
+    tcase_add_test(tc, ready_list_names_only_watchers_with_something_to_say);
+    tcase_add_test(
+        tc, held_and_overflowing_watchers_resync_from_history_exactly_once);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
