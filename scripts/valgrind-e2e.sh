@@ -41,19 +41,15 @@ trap cleanup EXIT
 free_port() {
     local p
     while :; do
-        p=$((20000 + RANDOM % 40000))
+        # Below Linux's ephemeral range (32768-60999), so that outgoing
+        # connections of other programs cannot take it meanwhile.
+        p=$((10000 + RANDOM % 22000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return
         fi
     done
 }
-cport=$(free_port)
-pport=$(free_port)
-aport=$(free_port)
-while [ "$pport" = "$cport" ]; do pport=$(free_port); done
-while [ "$aport" = "$cport" ] || [ "$aport" = "$pport" ]; do aport=$(free_port); done
-ep="127.0.0.1:$cport"
 
 fail() {
     echo "valgrind-e2e: FAILED: $*"
@@ -64,24 +60,50 @@ fail() {
     exit 1
 }
 
-valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
-    --errors-for-leak-kinds=definite --error-exitcode=99 \
-    --num-callers=30 --log-file="$log" \
-    "$BUILD/metastored" --data-dir "$work/data" \
-    --listen-client "$ep" --listen-peer "127.0.0.1:$pport" \
-    --listen-admin "127.0.0.1:$aport" >"$out" 2>&1 &
-pid=$!
-
 cli() {
     "$BUILD/metastore-cli" --endpoints="$ep" --command-timeout=20s "$@"
 }
 
-deadline=$((SECONDS + START_TIMEOUT))
-until cli endpoint status >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || fail "metastored exited during start-up"
-    [ $SECONDS -lt $deadline ] || fail "metastored did not answer within ${START_TIMEOUT}s"
-    sleep 0.5 # polling for start-up under valgrind, which takes seconds
+# Starts metastored under memcheck on fresh ports; a port taken between
+# choosing and binding it (another program on the machine) means another
+# try with new ports, up to three.
+start_server() {
+    rm -rf "$work/data" # a failed attempt may have started a node there
+    cport=$(free_port)
+    pport=$(free_port)
+    aport=$(free_port)
+    while [ "$pport" = "$cport" ]; do pport=$(free_port); done
+    while [ "$aport" = "$cport" ] || [ "$aport" = "$pport" ]; do aport=$(free_port); done
+    ep="127.0.0.1:$cport"
+    valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
+        --errors-for-leak-kinds=definite --error-exitcode=99 \
+        --num-callers=30 --log-file="$log" \
+        "$BUILD/metastored" --data-dir "$work/data" \
+        --listen-client "$ep" --listen-peer "127.0.0.1:$pport" \
+        --listen-admin "127.0.0.1:$aport" >"$out" 2>&1 &
+    pid=$!
+}
+
+for attempt in 1 2 3; do
+    start_server
+    started=false
+    deadline=$((SECONDS + START_TIMEOUT))
+    until cli endpoint status >/dev/null 2>&1; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null
+            if [ "$attempt" -lt 3 ] && grep -q 'address already in use' "$out"; then
+                echo "valgrind-e2e: a port was taken meanwhile; new ports (attempt $((attempt + 1)))"
+                continue 2
+            fi
+            fail "metastored exited during start-up"
+        fi
+        [ $SECONDS -lt $deadline ] || fail "metastored did not answer within ${START_TIMEOUT}s"
+        sleep 0.5 # polling for start-up under valgrind, which takes seconds
+    done
+    started=true
+    break
 done
+$started || fail "metastored did not start"
 
 step() { # description, command...
     local what=$1

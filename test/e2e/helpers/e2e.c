@@ -46,21 +46,41 @@ const char *e2e_bin(const char *name)
     return out;
 }
 
+/* Ports are drawn at random below Linux's ephemeral range (32768-60999):
+ * a port the kernel hands out for bind(0) is an ephemeral one, and any
+ * outgoing connection on the machine (a client of another test, a bench)
+ * may take it again before the server binds it. */
+#define FREE_PORT_LOW  10000u
+#define FREE_PORT_SPAN 22000u
+
 uint16_t e2e_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
-        port = ntohs(a.sin_port);
+    static uint64_t state;
+    if (state == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        state = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^
+                (uint64_t)ts.tv_sec ^ 0x9e3779b97f4a7c15ull;
     }
-    if (fd >= 0) {
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        state ^= state << 13; /* xorshift64 */
+        state ^= state >> 7;
+        state ^= state << 17;
+        uint16_t port = (uint16_t)(FREE_PORT_LOW + state % FREE_PORT_SPAN);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) {
+            break;
+        }
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons(port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
         close(fd);
+        if (rc == 0) {
+            return port;
+        }
     }
-    return port;
+    return 0;
 }
 
 void e2e_server_init(struct e2e_server *s)
