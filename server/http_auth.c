@@ -35,8 +35,10 @@ struct auth_map {
 };
 
 #define MAP(m, rq, rs)                                                         \
-    {SRV_METHOD_##m, &metastore__##rq##__descriptor,                           \
-     &metastore__##rs##__descriptor}
+    {                                                                          \
+        SRV_METHOD_##m, &metastore__##rq##__descriptor,                        \
+            &metastore__##rs##__descriptor                                     \
+    }
 
 static const struct auth_map maps[] = {
     MAP(AUTHENTICATE, authenticate_request, authenticate_response),
@@ -80,7 +82,8 @@ bool hauth_is_method(uint16_t method)
     return map_of(method) != NULL;
 }
 
-/* ---- requests ---------------------------------------------------------------- */
+/* ---- requests
+ * ---------------------------------------------------------------- */
 
 struct reader {
     struct json_doc *doc;
@@ -302,7 +305,8 @@ int hauth_read_request(struct json_doc *doc, uint16_t method,
     return 0;
 }
 
-/* ---- replies ----------------------------------------------------------------- */
+/* ---- replies
+ * ----------------------------------------------------------------- */
 
 static void put_names(struct json_out *o, const char *key, char *const *v,
                       size_t n)
@@ -332,8 +336,7 @@ static void put_perms(struct json_out *o, Metastore__Permission *const *p,
         json_out_begin_object(o);
         const ProtobufCEnumValue *e = protobuf_c_enum_descriptor_get_value(
             &metastore__permission__type__descriptor, (int)p[i]->perm_type);
-        if (p[i]->perm_type != METASTORE__PERMISSION__TYPE__READ &&
-            e != NULL) {
+        if (p[i]->perm_type != METASTORE__PERMISSION__TYPE__READ && e != NULL) {
             json_out_key(o, "permType");
             json_out_str(o, e->name, strlen(e->name));
         }

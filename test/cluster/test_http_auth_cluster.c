@@ -108,12 +108,14 @@ START_TEST(a_followers_tokens_and_checks_follow_the_replicated_table)
 
     /* Every change through follower f1 (forwarded to the leader). */
     ok(f1, "/v3/auth/user/add", NULL, "{\"name\":\"root\",\"password\":\"r\"}");
-    ok(f1, "/v3/auth/user/grant", NULL, "{\"user\":\"root\",\"role\":\"root\"}");
+    ok(f1, "/v3/auth/user/grant", NULL,
+       "{\"user\":\"root\",\"role\":\"root\"}");
     ok(f1, "/v3/auth/role/add", NULL, "{\"name\":\"reader\"}");
     ok(f1, "/v3/auth/role/grant", NULL,
        "{\"name\":\"reader\",\"perm\":{\"key\":\"L2FwcC8=\","
        "\"range_end\":\"L2FwcDA=\"}}");
-    ok(f1, "/v3/auth/user/add", NULL, "{\"name\":\"alice\",\"password\":\"a\"}");
+    ok(f1, "/v3/auth/user/add", NULL,
+       "{\"name\":\"alice\",\"password\":\"a\"}");
     ok(f1, "/v3/auth/user/grant", NULL,
        "{\"user\":\"alice\",\"role\":\"reader\"}");
     ok(f1, "/v3/auth/enable", NULL, "{}");
@@ -129,8 +131,8 @@ START_TEST(a_followers_tokens_and_checks_follow_the_replicated_table)
     int st = post(f2, "/v3/kv/range", alice2, "{\"key\":\"L2FwcC94\"}", out);
     ck_assert_msg(st == 200 && strstr(out, "\"value\":\"djE=\"") != NULL,
                   "read on f2: %d %s", st, out);
-    st = post(f2, "/v3/kv/put", alice2, "{\"key\":\"L2FwcC94\",\"value\":\"eA==\"}",
-              out);
+    st = post(f2, "/v3/kv/put", alice2,
+              "{\"key\":\"L2FwcC94\",\"value\":\"eA==\"}", out);
     ck_assert_msg(st == 403, "write on f2: %d %s", st, out);
 
     /* Tokens are local to the node that issued them. */
@@ -159,7 +161,8 @@ int main(void)
     TCase *tc = tcase_create("http_auth");
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_add_test(tc, a_followers_tokens_and_checks_follow_the_replicated_table);
+    tcase_add_test(tc,
+                   a_followers_tokens_and_checks_follow_the_replicated_table);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

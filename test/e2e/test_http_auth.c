@@ -277,8 +277,7 @@ START_TEST(wrong_passwords_are_counted_and_locked_out_by_address)
     char out[4096], err[4096];
     const char *const args[] = {"--user", "root:r", "get", "/app/x", NULL};
     ck_assert_int_ne(
-        e2e_cli(srv.endpoint, NULL, out, sizeof out, err, sizeof err, args),
-        0);
+        e2e_cli(srv.endpoint, NULL, out, sizeof out, err, sizeof err, args), 0);
     ck_assert_msg(strstr(err, "too many failed") != NULL, "cli: %s", err);
     /* A token issued before the lockout still works: tokens are not
      * passwords. */
@@ -292,14 +291,11 @@ START_TEST(tls_and_auth_together_on_the_http_port)
     if (!have_certs) {
         return;
     }
-    const char *const more[] = {"--http-cert-file",
-                                e2e_tls_path("server.pem"),
-                                "--http-key-file",
-                                e2e_tls_path("server-key.pem"),
-                                "--http-trusted-ca-file",
-                                e2e_tls_path("ca.pem"),
-                                "--http-client-cert-auth",
-                                NULL};
+    const char *const more[] = {
+        "--http-cert-file",        e2e_tls_path("server.pem"),
+        "--http-key-file",         e2e_tls_path("server-key.pem"),
+        "--http-trusted-ca-file",  e2e_tls_path("ca.pem"),
+        "--http-client-cert-auth", NULL};
     start_with(more);
     snprintf(scheme, sizeof scheme, "https");
     snprintf(tls_args, sizeof tls_args, "--cacert %s --cert %s --key %s",
@@ -310,14 +306,13 @@ START_TEST(tls_and_auth_together_on_the_http_port)
             401, "authenticate first");
     char alice[33];
     login("alice", "a", alice);
-    refused("/v3/kv/put", alice,
-            "{\"key\": \"L2FwcC94\", \"value\": \"Mg==\"}", 403,
-            "may not write");
+    refused("/v3/kv/put", alice, "{\"key\": \"L2FwcC94\", \"value\": \"Mg==\"}",
+            403, "may not write");
     ok("/v3/kv/put", root_tok, "{\"key\": \"L2FwcC94\", \"value\": \"Mg==\"}");
     char out[4096];
-    ck_assert_int_eq(post("/v3/kv/range", alice, "{\"key\": \"L2FwcC94\"}",
-                          out, sizeof out),
-                     200);
+    ck_assert_int_eq(
+        post("/v3/kv/range", alice, "{\"key\": \"L2FwcC94\"}", out, sizeof out),
+        200);
     ck_assert_msg(strstr(out, "\"value\":\"Mg==\"") != NULL, "%s", out);
     /* A client certificate is not an identity: without a token, still 401
      * (and without the certificate, no connection at all). */
@@ -342,8 +337,7 @@ START_TEST(a_token_is_not_looked_at_while_auth_is_disabled)
        "{\"key\": \"L2FwcC94\"}");
     ok("/v3/kv/range", NULL, "{\"key\": \"L2FwcC94\"}");
     char out[4096];
-    ck_assert_int_eq(post("/v3/auth/status", NULL, "{}", out, sizeof out),
-                     200);
+    ck_assert_int_eq(post("/v3/auth/status", NULL, "{}", out, sizeof out), 200);
     ck_assert_msg(strstr(out, "\"enabled\"") == NULL, "%s", out);
     stop_clean();
 }

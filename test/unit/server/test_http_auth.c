@@ -181,8 +181,7 @@ START_TEST(bad_auth_bodies_are_refused_naming_the_field)
             "field \"perm.permType\": unknown value (one of READ, WRITE, "
             "READWRITE)");
     refused("/v3/auth/role/grant",
-            "{\"name\": \"r\", \"perm\": {\"permType\": 9}}",
-            "perm.permType");
+            "{\"name\": \"r\", \"perm\": {\"permType\": 9}}", "perm.permType");
     refused("/v3/auth/role/grant", "{\"name\": \"r\", \"perm\": \"READ\"}",
             "field \"perm\": expected an object");
     refused("/v3/auth/role/grant",
@@ -212,7 +211,8 @@ START_TEST(auth_replies_render_as_etcd_gateway_prints_them)
     a.header = &h;
     a.token = "00ff";
     char *s = render("/v3/auth/authenticate", &a.base);
-    ck_assert_str_eq(s, "{\"header\":{\"revision\":\"4\"},\"token\":\"00ff\"}\n");
+    ck_assert_str_eq(s,
+                     "{\"header\":{\"revision\":\"4\"},\"token\":\"00ff\"}\n");
     free(s);
 
     Metastore__AuthStatusResponse st = METASTORE__AUTH_STATUS_RESPONSE__INIT;
@@ -238,13 +238,15 @@ START_TEST(auth_replies_render_as_etcd_gateway_prints_them)
     rg.perm = ps;
     rg.n_perm = 2;
     s = render("/v3/auth/role/get", &rg.base);
-    ck_assert_str_eq(s, "{\"header\":{\"revision\":\"4\"},\"perm\":[{\"key\":"
-                        "\"L2Ev\"},{\"permType\":\"READWRITE\",\"key\":\"aw==\","
-                        "\"range_end\":\"AA==\"}]}\n");
+    ck_assert_str_eq(s,
+                     "{\"header\":{\"revision\":\"4\"},\"perm\":[{\"key\":"
+                     "\"L2Ev\"},{\"permType\":\"READWRITE\",\"key\":\"aw==\","
+                     "\"range_end\":\"AA==\"}]}\n");
     free(s);
 
     char *names[] = {"alice", "root"};
-    Metastore__AuthUserListResponse ul = METASTORE__AUTH_USER_LIST_RESPONSE__INIT;
+    Metastore__AuthUserListResponse ul =
+        METASTORE__AUTH_USER_LIST_RESPONSE__INIT;
     ul.header = &h;
     ul.users = names;
     ul.n_users = 2;
