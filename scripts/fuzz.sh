@@ -83,7 +83,7 @@ target_sources() {
     config) echo "server/config.c server/log.c ${RAFT_SRC[*]}" ;;
     http) echo "server/http.c" ;;
     range) echo "server/range_decode.c $PB_METASTORE" ;;
-    json) echo "server/json.c server/http_kv.c server/status.c server/frame.c $PB_METASTORE $PB_RAFT" ;;
+    json) echo "server/json.c server/http_kv.c server/http_auth.c server/status.c server/frame.c $PB_METASTORE $PB_RAFT" ;;
     esac
 }
 target_libs() {

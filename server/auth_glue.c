@@ -211,12 +211,33 @@ bool srv_auth_id_from_token(struct srv *s, const char *token,
     return false;
 }
 
+int srv_auth_token_identity(struct srv *s, const char *token,
+                            struct srv_auth_id *id, char *msg, size_t cap)
+{
+    memset(id, 0, sizeof *id);
+    struct srv_auth *g = s->auth;
+    if (g == NULL || !auth_enabled(g->a) || token == NULL || token[0] == 0) {
+        return SRV_STATUS_OK;
+    }
+    if (!srv_auth_id_from_token(s, token, id)) {
+        memset(id, 0, sizeof *id);
+        g->stats.unauthenticated++;
+        snprintf(msg, cap, "invalid auth token: it is unknown to this node "
+                           "or expired; authenticate again");
+        return SRV_STATUS_UNAUTHENTICATED;
+    }
+    return SRV_STATUS_OK;
+}
+
 /* ---- rate limiting ------------------------------------------------------------------ */
 
-/* "1.2.3.4:5678" -> "1.2.3.4" (failures count per host, not per port). */
+/* "1.2.3.4:5678" -> "1.2.3.4" (failures count per host, not per port).
+ * The HTTP gateway names its clients "http 1.2.3.4:5678": the address is
+ * the last word, so both front doors count against the same host. */
 static void host_of(const char *peer, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s", peer != NULL ? peer : "?");
+    const char *sp = peer != NULL ? strrchr(peer, ' ') : NULL;
+    snprintf(out, cap, "%s", sp != NULL ? sp + 1 : peer != NULL ? peer : "?");
     char *colon = strrchr(out, ':');
     if (colon != NULL && colon != out) {
         *colon = 0;

@@ -87,6 +87,18 @@ int srv_auth_check(struct srv *s, const struct srv_auth_id *id,
 bool srv_auth_id_from_token(struct srv *s, const char *token,
                             struct srv_auth_id *id);
 
+/*
+ * The identity of a request that came through a front door without a
+ * connection of its own (the HTTP gateway), from the token it carries
+ * (NULL or "": none).  *id is zeroed, then filled from a valid token.
+ * Returns SRV_STATUS_OK, or SRV_STATUS_UNAUTHENTICATED with msg filled in
+ * (counted) when auth is enabled and the token is unknown or expired.
+ * While auth is disabled a token is not looked at, as in etcd.  The
+ * permission check itself stays in srv_kv_dispatch (srv_auth_check).
+ */
+int srv_auth_token_identity(struct srv *s, const char *token,
+                            struct srv_auth_id *id, char *msg, size_t cap);
+
 /* True for the auth methods (AUTHENTICATE .. ROLE_REVOKE_PERMISSION). */
 bool srv_auth_is_method(uint16_t method);
 /* Serves an auth method on connection c (after srv_auth_check): answers

@@ -27,8 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <uv.h>
 
+#include "server/auth_glue.h"
 #include "server/http.h"
 #include "server/http_kv.h"
 #include "server/json.h"
@@ -80,6 +82,9 @@ struct hconn {
     struct srv_conn *watch;
     bool streaming;      /* a watch owns the connection (until it ends) */
     bool stream_started; /* 200 and the chunked head are queued */
+    /* Who the request being served is (check_identity), put on its
+     * pseudo-connection so that srv_kv_dispatch checks it. */
+    struct srv_auth_id id;
 };
 
 struct http_api {
@@ -430,6 +435,7 @@ static void dispatch(struct hconn *c, const struct http_request *r)
                       NULL, r->keep_alive);
         return;
     }
+    *srv_conn_auth_id(pc) = c->id;
     c->refs++; /* released by on_reply */
     c->busy = true;
     c->req_keep_alive = r->keep_alive;
@@ -437,6 +443,9 @@ static void dispatch(struct hconn *c, const struct http_request *r)
     uv_timer_stop(&c->idle); /* the request timeout bounds it now */
     srv_kv_dispatch(s, pc, c->route->method, 1, pb, pb_len);
     c->in_dispatch = false;
+    if (srv_auth_is_method(c->route->method)) {
+        OPENSSL_cleanse(pb, pb_len); /* may hold a password */
+    }
     free(pb);
 }
 
@@ -544,6 +553,7 @@ static void dispatch_watch(struct hconn *c, const uint8_t *pb, size_t pb_len,
                       NULL, keep_alive);
         return;
     }
+    *srv_conn_auth_id(pc) = c->id; /* READ on the range, checked there */
     c->watch = pc;
     c->streaming = true;
     c->stream_started = false;
@@ -555,20 +565,32 @@ static void dispatch_watch(struct hconn *c, const uint8_t *pb, size_t pb_len,
 }
 
 /*
- * The one place where a request's identity will be checked (the
- * authentication branch): every HTTP request, watch included, passes here
- * after routing and before its body reaches the dispatcher.  0 lets it
- * through; otherwise an SRV_STATUS_* code (UNAUTHENTICATED,
- * PERMISSION_DENIED) with a message in msg, answered as a JSON error.
+ * The one place where a request's identity is established: every HTTP
+ * request, watch included, passes here after routing and before its body
+ * reaches the dispatcher.  As etcd's gateway, the token from POST
+ * /v3/auth/authenticate comes bare in the Authorization header ("Bearer
+ * <token>" is taken too).  The identity goes into c->id; what it may do
+ * is checked by srv_kv_dispatch, the same check as for the binary
+ * protocol.  An unknown or expired token while auth is enabled is refused
+ * here (UNAUTHENTICATED, 401), except on /v3/auth/authenticate itself, so
+ * that a client holding a stale token can get a new one.  0 lets the
+ * request through; otherwise an SRV_STATUS_* code with msg.
  */
 static int check_identity(struct hconn *c, const struct http_request *r,
                           char *msg, size_t cap)
 {
-    (void)c;
-    (void)r;
-    (void)msg;
-    (void)cap;
-    return 0;
+    memset(&c->id, 0, sizeof c->id);
+    if (c->route->method == SRV_METHOD_AUTHENTICATE) {
+        return 0;
+    }
+    const char *token = http_request_header(r, "Authorization");
+    if (token != NULL && strncmp(token, "Bearer ", 7) == 0) {
+        token += 7;
+        while (*token == ' ') {
+            token++;
+        }
+    }
+    return srv_auth_token_identity(c->h->s, token, &c->id, msg, cap);
 }
 
 static void serve(struct hconn *c, const struct http_request *r)
@@ -580,8 +602,8 @@ static void serve(struct hconn *c, const struct http_request *r)
         snprintf(msg, sizeof msg,
                  "no such endpoint %.60s (the API serves POST /v3/kv/range, "
                  "put, deleterange, txn, compaction, /v3/lease/grant, "
-                 "revoke, keepalive, timetolive, leases, /v3/watch and "
-                 "/v3/maintenance/status)",
+                 "revoke, keepalive, timetolive, leases, /v3/watch, "
+                 "/v3/auth/... and /v3/maintenance/status)",
                  r->path);
         respond_error(c, SRV_STATUS_NOT_FOUND, 0, msg, NULL, ka);
         return;

@@ -6,7 +6,8 @@
  *   POST /v3/kv/range, /v3/kv/put, /v3/kv/deleterange, /v3/kv/txn,
  *        /v3/kv/compaction, /v3/maintenance/status,
  *        /v3/lease/grant, revoke, keepalive, timetolive, leases (and the
- *        /v3/kv/lease/ aliases), /v3/watch (streamed)
+ *        /v3/kv/lease/ aliases), /v3/watch (streamed),
+ *        /v3/auth/authenticate, enable, disable, status, user/..., role/...
  *
  * One dispatcher: each request body is translated to the protobuf request
  * (server/http_kv.h) and handed to srv_kv_dispatch() through a
@@ -32,8 +33,13 @@
  * must finish within server.request_timeout.
  *
  * Identity: check_identity() in http_api.c is the one place a request's
- * identity is to be checked (authentication), for every route, watch
- * included, before the body reaches the dispatcher.
+ * identity is established, for every route, watch included, before the
+ * body reaches the dispatcher: the token of POST /v3/auth/authenticate,
+ * sent in the Authorization header, becomes the identity of the request's
+ * pseudo-connection (srv_auth_token_identity), and srv_kv_dispatch runs
+ * the same permission check as for the binary protocol.  An unknown or
+ * expired token while auth is enabled: 401.  The /v3/auth/ endpoints are
+ * mapped by server/http_auth.h.
  *
  * Connections: HTTP/1.1 keep-alive (and pipelining: one request is served
  * at a time per connection, so responses stay in order); bodies framed by

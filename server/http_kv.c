@@ -27,6 +27,7 @@
 
 #include "proto/metastore.pb-c.h"
 #include "server/frame.h"
+#include "server/http_auth.h"
 #include "server/status.h"
 
 /* ---- routes
@@ -53,6 +54,29 @@ static const struct hkv_route routes[] = {
     {"/v3/kv/lease/leases", SRV_METHOD_LEASE_LEASES, "LeaseLeasesRequest"},
     /* A streamed response (http_api.c serves it on its own). */
     {"/v3/watch", SRV_METHOD_WATCH, "WatchRequest"},
+    /* Authentication and users/roles (server/http_auth.c maps them). */
+    {"/v3/auth/authenticate", SRV_METHOD_AUTHENTICATE, "AuthenticateRequest"},
+    {"/v3/auth/enable", SRV_METHOD_AUTH_ENABLE, "AuthEnableRequest"},
+    {"/v3/auth/disable", SRV_METHOD_AUTH_DISABLE, "AuthDisableRequest"},
+    {"/v3/auth/status", SRV_METHOD_AUTH_STATUS, "AuthStatusRequest"},
+    {"/v3/auth/user/add", SRV_METHOD_USER_ADD, "AuthUserAddRequest"},
+    {"/v3/auth/user/get", SRV_METHOD_USER_GET, "AuthUserGetRequest"},
+    {"/v3/auth/user/list", SRV_METHOD_USER_LIST, "AuthUserListRequest"},
+    {"/v3/auth/user/delete", SRV_METHOD_USER_DELETE, "AuthUserDeleteRequest"},
+    {"/v3/auth/user/changepw", SRV_METHOD_USER_CHANGE_PASSWORD,
+     "AuthUserChangePasswordRequest"},
+    {"/v3/auth/user/grant", SRV_METHOD_USER_GRANT_ROLE,
+     "AuthUserGrantRoleRequest"},
+    {"/v3/auth/user/revoke", SRV_METHOD_USER_REVOKE_ROLE,
+     "AuthUserRevokeRoleRequest"},
+    {"/v3/auth/role/add", SRV_METHOD_ROLE_ADD, "AuthRoleAddRequest"},
+    {"/v3/auth/role/get", SRV_METHOD_ROLE_GET, "AuthRoleGetRequest"},
+    {"/v3/auth/role/list", SRV_METHOD_ROLE_LIST, "AuthRoleListRequest"},
+    {"/v3/auth/role/delete", SRV_METHOD_ROLE_DELETE, "AuthRoleDeleteRequest"},
+    {"/v3/auth/role/grant", SRV_METHOD_ROLE_GRANT_PERMISSION,
+     "AuthRoleGrantPermissionRequest"},
+    {"/v3/auth/role/revoke", SRV_METHOD_ROLE_REVOKE_PERMISSION,
+     "AuthRoleRevokePermissionRequest"},
 };
 
 const struct hkv_route *hkv_route_find(const char *path)
@@ -758,7 +782,13 @@ int hkv_encode_request(const struct hkv_route *r, const uint8_t *json,
     }
     struct reader rd = {.doc = &doc, .msg = msg, .cap = cap};
     ProtobufCMessage *m = NULL;
-    if (!read_request(&rd, r->method, doc.root, &m)) {
+    if (hauth_is_method(r->method)) { /* the auth endpoints: http_auth.c */
+        rd.status = hauth_read_request(&doc, r->method, r->request, doc.root,
+                                       &m, msg, cap);
+    } else if (!read_request(&rd, r->method, doc.root, &m)) {
+        rd.status = rd.status != 0 ? rd.status : SRV_STATUS_INTERNAL;
+    }
+    if (rd.status != 0) {
         json_doc_free(&doc);
         return rd.status;
     }
@@ -1002,6 +1032,9 @@ int hkv_render_reply(const struct hkv_route *r, bool is_error,
                                     "retry (a write may still apply)");
         }
         return render_error_detail(body, len, o);
+    }
+    if (hauth_is_method(r->method)) {
+        return hauth_render_reply(r->method, body, len, o);
     }
     if (r->method == SRV_METHOD_WATCH ||
         (r->method >= SRV_METHOD_LEASE_GRANT &&
@@ -1473,4 +1506,17 @@ static int render_reply_more(uint16_t method, const uint8_t *body, size_t len,
     json_out_raw(o, "\n", 1);
     protobuf_c_message_free_unpacked(m, NULL);
     return 200;
+}
+
+/* ---- shared with http_auth.c
+ * --------------------------------------------------------- */
+
+bool hkv__named(const struct json_value *v, const char *snake)
+{
+    return named(v, snake);
+}
+
+void hkv__put_header(struct json_out *o, const Metastore__ResponseHeader *h)
+{
+    put_header(o, h);
 }

@@ -193,11 +193,65 @@ static char *read_file(const char *path)
     return s;
 }
 
+/* Shell variables set by earlier examples (`TOKEN=$(curl ...)`), as
+ * "NAME='value'; " assignments run before every later command: each
+ * command runs in its own sh, as a reader's terminal would not. */
+static char prelude[2048];
+
+/* Is cmd "NAME=..." (a variable assignment)?  Its NAME into name. */
+static bool assignment(const char *cmd, char *name, size_t cap)
+{
+    size_t n = 0;
+    while ((cmd[n] >= 'A' && cmd[n] <= 'Z') || cmd[n] == '_' ||
+           (n > 0 && cmd[n] >= '0' && cmd[n] <= '9')) {
+        n++;
+    }
+    if (n == 0 || cmd[n] != '=' || n >= cap) {
+        return false;
+    }
+    memcpy(name, cmd, n);
+    name[n] = '\0';
+    return true;
+}
+
+/* Runs an assignment: it prints nothing (the page shows no output); the
+ * value it sets must be a non-empty word, kept for later commands. */
+static void run_assignment(const char *real, const char *name,
+                           const char *want)
+{
+    ck_assert_msg(want[0] == '\0', "an assignment prints nothing: %s", real);
+    char *full = malloc(strlen(prelude) + strlen(real) + 64);
+    sprintf(full, "%s%s; printf '%%s' \"$%s\"", prelude, real, name);
+    char *got = run_sh(full);
+    ck_assert_msg(got[0] != '\0', "docs/http-api.md: $ %s set nothing", real);
+    for (const char *q = got; *q != '\0'; q++) {
+        ck_assert_msg(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
+                             "XYZ0123456789._-",
+                             *q) != NULL,
+                      "docs/http-api.md: $ %s set \"%s\"", real, got);
+    }
+    size_t used = strlen(prelude);
+    int w = snprintf(prelude + used, sizeof prelude - used, "%s='%s'; ",
+                     name, got);
+    ck_assert(w > 0 && (size_t)w < sizeof prelude - used);
+    free(got);
+    free(full);
+}
+
 /* Runs one documented command and checks its output. */
 static void run_example(const char *cmd, const char *want)
 {
     char *real = replace_all(cmd, DOC_ADDR, http_addr);
-    char *got = run_sh(real);
+    char name[32];
+    if (assignment(real, name, sizeof name)) {
+        run_assignment(real, name, want);
+        free(real);
+        return;
+    }
+    char *full = malloc(strlen(prelude) + strlen(real) + 1);
+    sprintf(full, "%s%s", prelude, real);
+    char *got = run_sh(full);
+    free(full);
     char *w = strdup(want);
     normalize(got);
     normalize(w);
@@ -213,6 +267,7 @@ static void run_example(const char *cmd, const char *want)
 START_TEST(documented_examples_print_what_the_docs_show)
 {
     start();
+    prelude[0] = '\0';
     char *doc = read_file(DOC_PATH);
     int examples = 0;
     char *p = doc;

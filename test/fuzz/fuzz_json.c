@@ -1,7 +1,7 @@
 /*
  * fuzz_json.c - libFuzzer target for the HTTP API's JSON parser and
  * writer (server/json.c) and the JSON -> protobuf translation of request
- * bodies (server/http_kv.c).
+ * bodies (server/http_kv.c, server/http_auth.c for /v3/auth/).
  *
  * Input layout: byte 0 picks the limits (defaults, or a small depth and
  * value count so those refusals are reached) and the route the body is
