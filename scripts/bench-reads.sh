@@ -18,6 +18,8 @@
 # plus, when etcd is installed (WITH_BENCH=1 scripts/install-deps.sh), the
 # same reads through etcd 3.4's JSON gateway on a 3-node etcd cluster,
 # measured by the same tool (metastore-bench --http).
+# Puts against etcd, and reads in alternating rounds: make bench-anchors
+# (scripts/bench-anchors.sh).
 # Environment: BUILD, DURATION (10s), CONNS (64), DEPTH (16), KEYS (10000),
 # HTTP_DEPTH (1: requests in flight per HTTP connection).
 set -euo pipefail
@@ -183,6 +185,7 @@ if command -v etcd >/dev/null; then
         measure etcd-http --http --op range --consistency l
     stop_cluster
     echo "http / etcd-http : $(ratio "${ops[http]}" "${ops[etcd-http]}")   (MetaStore's HTTP API vs etcd 3.4's gateway, same tool)"
+    echo "(one pair; fsync'd puts vs etcd and reads in alternating rounds: make bench-anchors)"
 else
     echo "etcd not installed: no etcd anchor (WITH_BENCH=1 scripts/install-deps.sh installs etcd-server)"
 fi
