@@ -196,7 +196,12 @@ if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; 
     sleep 0.5
     for pipe in 1 "$DEPTH"; do
         r=$(redis-benchmark -p $((BASE + 90)) -t get -c "$CONNS" -d 256 -P "$pipe" -n 1000000 -q | tr '\r' '\n' | awk '/GET.*requests per second/ {print $2}' | tail -n 1)
-        echo "redis GET (-c $CONNS -P $pipe): $r ops/s; lease reads / redis: $(ratio "${ops[lease]}" "$r")   (target >= 0.5x)"
+        # Only the same pipeline depth on both sides is a fair ratio.
+        if [ "$pipe" = "$DEPTH" ]; then
+            echo "redis GET (-c $CONNS -P $pipe): $r ops/s; lease reads / redis: $(ratio "${ops[lease]}" "$r")   (target >= 0.5x)"
+        else
+            echo "redis GET (-c $CONNS -P $pipe): $r ops/s (for lease reads at depth $pipe: DEPTH=$pipe make bench-reads)"
+        fi
     done
     kill "$rpid"
 else
