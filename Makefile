@@ -102,7 +102,7 @@ E2E_HELPERS  := $(call obj,$(wildcard test/e2e/helpers/*.c))
 
 .PHONY: all deps deps-tools test test-asan test-run sim help format lint clean install run \
         docker-image-local docker-configs test-docker cluster cluster-stop \
-        fuzz valgrind bench-engines bench-reads bench-tls bench-watch
+        fuzz valgrind bench-engines bench-reads bench-tls bench-watch bench-anchors
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(TEST_BINS) $(E2E_BINS) $(CLUSTER_BINS) $(DOCKER_BINS)
@@ -122,6 +122,7 @@ help:
 	@echo "  make bench-engines in-process engine benchmark, memory vs RocksDB"
 	@echo "  make bench-reads   read paths side by side on a 3-node cluster"
 	@echo "  make bench-tls     lease reads with TLS vs without, alternating rounds"
+	@echo "  make bench-anchors MetaStore vs etcd 3.4: fsync'd puts and linearizable reads, alternating rounds"
 	@echo "  make bench-cost    CPU time and instructions per lease read and per Ping"
 
 	@echo "  make bench-watch   put latency/throughput with watchers, live events off vs on"
@@ -236,6 +237,9 @@ bench-reads: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
 
 bench-tls: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
 	BUILD=$(BUILD) scripts/bench-tls.sh
+
+bench-anchors: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
+	BUILD=$(BUILD) scripts/bench-anchors.sh
 
 .PHONY: bench-cost
 bench-cost: $(BUILD)/metastored $(BUILD)/metastore-bench $(BUILD)/metastore-cli
