@@ -51,8 +51,8 @@ static int read_exact(struct snapfile_reader *r, uint64_t off, void *buf,
     size_t got = 0;
     while (got < len) {
         size_t n = 0;
-        int rv = snapfile_read(r, off + got, (uint8_t *)buf + got, len - got,
-                               &n);
+        int rv =
+            snapfile_read(r, off + got, (uint8_t *)buf + got, len - got, &n);
         if (rv != 0 || n == 0) {
             return WAL_ECORRUPT;
         }
