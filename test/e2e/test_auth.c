@@ -22,6 +22,7 @@
 #include "client/metastore.h"
 #include "test/e2e/helpers/e2e.h"
 #include "test/e2e/helpers/raw.h"
+#include "test/e2e/helpers/scrape.h"
 
 static struct e2e_server srv;
 static char out[8192], err[4096];
@@ -100,24 +101,7 @@ static void make_users(void)
 /* The value of a /metrics sample line ("name{labels} value"), or -1. */
 static double metric(const char *sample)
 {
-    int fd = e2e_connect(srv.admin_port);
-    ck_assert_int_ge(fd, 0);
-    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: "
-                      "close\r\n\r\n";
-    ck_assert_int_eq(raw_send(fd, (const uint8_t *)req, strlen(req)), 0);
-    static char body[1 << 20];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof body - 1 &&
-           (r = read(fd, body + n, sizeof body - 1 - n)) > 0) {
-        n += (size_t)r;
-    }
-    body[n] = '\0';
-    close(fd);
-    char pat[256];
-    snprintf(pat, sizeof pat, "\n%s ", sample);
-    const char *p = strstr(body, pat);
-    return p != NULL ? strtod(p + strlen(pat), NULL) : -1;
+    return e2e_metric(srv.admin_port, sample);
 }
 
 START_TEST(cli_manages_users_roles_and_auth_like_etcdctl)
