@@ -21,6 +21,7 @@
 
 #include "client/metastore.h"
 #include "test/e2e/helpers/e2e.h"
+#include "test/e2e/helpers/fixture.h"
 #include "test/e2e/helpers/raw.h"
 #include "test/e2e/helpers/scrape.h"
 
@@ -56,10 +57,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    e2e_server_stop(&srv, SIGTERM, 5000);
-    bool report = e2e_server_log_contains(&srv, "Sanitizer") ||
-                  e2e_server_log_contains(&srv, "runtime error");
-    e2e_server_cleanup(&srv);
+    bool report = e2e_server_finish(&srv);
     ck_assert_msg(!report, "the server logged a sanitizer report");
 }
 
