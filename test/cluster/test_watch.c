@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "test/e2e/helpers/cluster.h"
+#include "test/e2e/helpers/cluster_up.h"
 #include "test/e2e/helpers/e2e.h"
 #include "test/e2e/helpers/watchcoll.h"
 
@@ -29,20 +30,8 @@ static void teardown(void)
 
 static int start_cluster(const char *const *more)
 {
-    const char *extra[CLUSTER_MAX_EXTRA] = {CLUSTER_FAST_FLAGS};
-    int n = 0;
-    while (extra[n] != NULL) {
-        n++;
-    }
-    for (int i = 0; more != NULL && more[i] != NULL; i++) {
-        extra[n++] = more[i];
-    }
-    extra[n] = NULL;
-    cluster_init(&cl, 3, extra);
-    ck_assert_int_eq(cluster_start(&cl, 10000), 0);
-    int leader = cluster_wait_leader(&cl, NULL, 5000);
-    ck_assert_msg(leader >= 0, "no leader elected");
-    return leader;
+    const char *const base[] = {CLUSTER_FAST_FLAGS, NULL};
+    return cluster_up(&cl, 3, base, more);
 }
 
 /* A put through any node, retried while the cluster changes; returns the
