@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "client/metastore.h"
+#include "test/e2e/helpers/authfix.h"
 #include "test/e2e/helpers/e2e.h"
 #include "test/e2e/helpers/fixture.h"
 #include "test/e2e/helpers/raw.h"
@@ -75,24 +76,13 @@ static struct ms_client *client_as(const char *user, const char *pw)
 
 #define OK(call) ck_assert_msg((call) == 0, "%s: %s", #call, ms_client_errmsg(c))
 
-/* root (root role), role app = READ on prefix /app/, user alice with app;
+/* e2e_auth_make_users() on a fresh client: root (root role), role app =
+ * READ on prefix /app/, user alice with app;
  * /app/x and /other/y exist; auth enabled. */
 static void make_users(void)
 {
     struct ms_client *c = client_as(NULL, NULL);
-    struct ms_result *r = NULL;
-    OK(ms_user_add(c, "root", "rootpw", false));
-    OK(ms_user_grant_role(c, "root", "root"));
-    OK(ms_role_add(c, "app"));
-    OK(ms_role_grant_permission(c, "app", MS_PERM_READ, "/app/", 5, "/app0",
-                                5));
-    OK(ms_user_add(c, "alice", "alicepw", false));
-    OK(ms_user_grant_role(c, "alice", "app"));
-    OK(ms_put(c, "/app/x", 6, "1", 1, 0, false, &r));
-    ms_result_free(r);
-    OK(ms_put(c, "/other/y", 8, "2", 1, 0, false, &r));
-    ms_result_free(r);
-    OK(ms_auth_enable(c));
+    e2e_auth_make_users(c);
     ms_client_close(c);
 }
 
