@@ -29,44 +29,13 @@ void ms__wipe(void *p, size_t n)
     }
 }
 
-/* Runs one call; 0 with *resp (owned), or an MS_E* code (errmsg set). */
-static int auth_call(struct ms_client *c, uint16_t method,
-                     const ProtobufCMessage *req,
-                     const ProtobufCMessageDescriptor *desc, bool idempotent,
-                     ProtobufCMessage **resp)
-{
-    struct ms__call call = {
-        .method = method,
-        .req = req,
-        .resp_desc = desc,
-        .idempotent = idempotent,
-    };
-    *resp = NULL;
-    int rc = ms__client_call(c, &call);
-    if (rc != 0) {
-        return rc;
-    }
-    if (call.err != NULL) {
-        rc = ms_status_to_error((int)call.err->code);
-        ms__client_set_errmsg(c, "%s",
-                              call.err->message != NULL &&
-                                      call.err->message[0] != '\0'
-                                  ? call.err->message
-                                  : ms_strerror(rc));
-        metastore__error_detail__free_unpacked(call.err, NULL);
-        return rc;
-    }
-    *resp = call.resp;
-    return 0;
-}
-
 /* A call whose answer is only a header. */
 static int simple(struct ms_client *c, uint16_t method,
                   const ProtobufCMessage *req,
                   const ProtobufCMessageDescriptor *desc)
 {
     ProtobufCMessage *m;
-    int rc = auth_call(c, method, req, desc, false, &m);
+    int rc = ms__call_message(c, method, req, desc, false, &m);
     if (rc == 0) {
         protobuf_c_message_free_unpacked(m, NULL);
     }
@@ -165,8 +134,9 @@ int ms_authenticate(struct ms_client *c, const char *user,
     req.name = (char *)(uintptr_t)user;
     req.password = (char *)(uintptr_t)(password != NULL ? password : "");
     ProtobufCMessage *m;
-    rc = auth_call(c, MS__METHOD_AUTHENTICATE, &req.base,
-                   &metastore__authenticate_response__descriptor, true, &m);
+    rc = ms__call_message(c, MS__METHOD_AUTHENTICATE, &req.base,
+                          &metastore__authenticate_response__descriptor, true,
+                          &m);
     if (rc != 0) {
         (void)ms__client_set_credentials(c, NULL, NULL);
         return rc;
@@ -197,8 +167,9 @@ int ms_auth_status(struct ms_client *c, bool *enabled, uint64_t *revision)
 {
     Metastore__AuthStatusRequest req = METASTORE__AUTH_STATUS_REQUEST__INIT;
     ProtobufCMessage *m;
-    int rc = auth_call(c, MS__METHOD_AUTH_STATUS, &req.base,
-                       &metastore__auth_status_response__descriptor, true, &m);
+    int rc = ms__call_message(c, MS__METHOD_AUTH_STATUS, &req.base,
+                              &metastore__auth_status_response__descriptor,
+                              true, &m);
     if (rc == 0) {
         Metastore__AuthStatusResponse *r = (Metastore__AuthStatusResponse *)m;
         if (enabled != NULL) {
@@ -318,9 +289,9 @@ int ms_user_get(struct ms_client *c, const char *name, char ***roles,
     Metastore__AuthUserGetRequest req = METASTORE__AUTH_USER_GET_REQUEST__INIT;
     req.name = (char *)(uintptr_t)name;
     ProtobufCMessage *m;
-    int rc = auth_call(c, MS__METHOD_USER_GET, &req.base,
-                       &metastore__auth_user_get_response__descriptor, true,
-                       &m);
+    int rc = ms__call_message(c, MS__METHOD_USER_GET, &req.base,
+                              &metastore__auth_user_get_response__descriptor,
+                              true, &m);
     if (rc == 0) {
         Metastore__AuthUserGetResponse *r = (Metastore__AuthUserGetResponse *)m;
         rc = copy_strings(r->roles, r->n_roles, roles, n);
@@ -335,9 +306,9 @@ int ms_user_list(struct ms_client *c, char ***users, size_t *n)
     *n = 0;
     Metastore__AuthUserListRequest req = METASTORE__AUTH_USER_LIST_REQUEST__INIT;
     ProtobufCMessage *m;
-    int rc = auth_call(c, MS__METHOD_USER_LIST, &req.base,
-                       &metastore__auth_user_list_response__descriptor, true,
-                       &m);
+    int rc = ms__call_message(c, MS__METHOD_USER_LIST, &req.base,
+                              &metastore__auth_user_list_response__descriptor,
+                              true, &m);
     if (rc == 0) {
         Metastore__AuthUserListResponse *r =
             (Metastore__AuthUserListResponse *)m;
@@ -353,9 +324,9 @@ int ms_role_list(struct ms_client *c, char ***roles, size_t *n)
     *n = 0;
     Metastore__AuthRoleListRequest req = METASTORE__AUTH_ROLE_LIST_REQUEST__INIT;
     ProtobufCMessage *m;
-    int rc = auth_call(c, MS__METHOD_ROLE_LIST, &req.base,
-                       &metastore__auth_role_list_response__descriptor, true,
-                       &m);
+    int rc = ms__call_message(c, MS__METHOD_ROLE_LIST, &req.base,
+                              &metastore__auth_role_list_response__descriptor,
+                              true, &m);
     if (rc == 0) {
         Metastore__AuthRoleListResponse *r =
             (Metastore__AuthRoleListResponse *)m;
@@ -417,9 +388,9 @@ int ms_role_get(struct ms_client *c, const char *name,
     Metastore__AuthRoleGetRequest req = METASTORE__AUTH_ROLE_GET_REQUEST__INIT;
     req.role = (char *)(uintptr_t)name;
     ProtobufCMessage *m;
-    int rc = auth_call(c, MS__METHOD_ROLE_GET, &req.base,
-                       &metastore__auth_role_get_response__descriptor, true,
-                       &m);
+    int rc = ms__call_message(c, MS__METHOD_ROLE_GET, &req.base,
+                              &metastore__auth_role_get_response__descriptor,
+                              true, &m);
     if (rc != 0) {
         return rc;
     }

@@ -173,19 +173,6 @@ static int usage_error(const struct command *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("Error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAILURE;
-}
-
 /* ---- flag parsing ---------------------------------------------------- */
 
 static int parse_int(const char *v, int64_t *out)
@@ -588,12 +575,12 @@ static int connect_all(struct cli *cli, struct ms_client **c)
     size_t n = 0;
     char err[256] = "";
     if (mscli_endpoints_parse(cli->endpoints, &eps, &n, err, sizeof(err))) {
-        return fail("%s", err);
+        return mscli_fail("%s", err);
     }
     int rc = open_client(cli, eps, n, c);
     mscli_endpoints_free(eps);
     if (rc != 0) {
-        return fail("%s", ms_strerror(rc));
+        return mscli_fail("%s", ms_strerror(rc));
     }
     return 0;
 }
@@ -602,10 +589,10 @@ static int connect_all(struct cli *cli, struct ms_client **c)
 static int call_failed(struct ms_client *c, int rc, struct ms_result *r)
 {
     if (r != NULL && r->message[0] != '\0') {
-        rc = fail("%s", r->message);
+        rc = mscli_fail("%s", r->message);
     } else {
         const char *m = ms_client_errmsg(c);
-        rc = fail("%s", m[0] != '\0' ? m : ms_strerror(rc));
+        rc = mscli_fail("%s", m[0] != '\0' ? m : ms_strerror(rc));
     }
     ms_result_free(r);
     ms_client_close(c);
@@ -758,7 +745,8 @@ static int cmd_txn(struct cli *cli)
                             sizeof(err));
     if (rc != 0) {
         mscli_txn_free(&t);
-        return rc == MS_ENOMEM ? fail("out of memory") : fail("%s", err);
+        return rc == MS_ENOMEM ? mscli_fail("out of memory")
+                               : mscli_fail("%s", err);
     }
     struct ms_client *c = NULL;
     if ((rc = connect_all(cli, &c)) != 0) {
@@ -830,13 +818,13 @@ static int targets_get(struct cli *cli, struct targets *t)
     memset(t, 0, sizeof(*t));
     if (mscli_endpoints_parse(cli->endpoints, &t->eps, &t->n, err,
                               sizeof(err))) {
-        return fail("%s", err);
+        return mscli_fail("%s", err);
     }
     struct ms_client *c = NULL;
     if (cli->cluster) {
         int rc = open_client(cli, t->eps, t->n, &c);
         if (rc != 0) {
-            return fail("%s", ms_strerror(rc));
+            return mscli_fail("%s", ms_strerror(rc));
         }
         rc = ms_member_list(c, &t->members);
         if (rc != 0) {
@@ -850,7 +838,7 @@ static int targets_get(struct cli *cli, struct targets *t)
     t->addr = calloc(t->n + 1, sizeof(*t->addr));
     t->ids = calloc(t->n + 1, sizeof(*t->ids));
     if (t->addr == NULL || t->ids == NULL) {
-        return fail("out of memory");
+        return mscli_fail("out of memory");
     }
     for (size_t i = 0; i < t->n; i++) {
         if (t->members != NULL) {
@@ -927,7 +915,7 @@ static int endpoint_status(struct cli *cli, const struct targets *t)
         ms_client_close(c);
     }
     if (rows == NULL || res == NULL || errs == NULL) {
-        exit_code = fail("out of memory");
+        exit_code = mscli_fail("out of memory");
     } else if (nrows > 0) {
         mscli_print_status(stdout, cli->format, rows, nrows);
     }
@@ -949,7 +937,7 @@ static int endpoint_health(struct cli *cli, const struct targets *t)
     if (rows == NULL || errs == NULL) {
         free(rows);
         free(errs);
-        return fail("out of memory");
+        return mscli_fail("out of memory");
     }
     bool all_ok = true;
     for (size_t i = 0; i < t->n; i++) {
@@ -971,7 +959,7 @@ static int endpoint_health(struct cli *cli, const struct targets *t)
     free(rows);
     free(errs);
     if (!all_ok) {
-        return fail("unhealthy cluster");
+        return mscli_fail("unhealthy cluster");
     }
     return 0;
 }
@@ -1012,16 +1000,16 @@ static int pick_member_id(struct ms_client *c, const char *arg,
     int rc = ms_member_list(c, &r);
     if (rc != 0) {
         ms_result_free(r);
-        return fail("%s", ms_client_errmsg(c)[0] ? ms_client_errmsg(c)
-                                                 : ms_strerror(rc));
+        return mscli_fail("%s", ms_client_errmsg(c)[0] ? ms_client_errmsg(c)
+                                                       : ms_strerror(rc));
     }
     rc = mscli_id_pick(cand, n, r->members.members, r->members.n_members, id);
     ms_result_free(r);
     if (rc != 0) {
-        return fail("member ID %s is ambiguous: members %" PRIu64
-                    " (decimal) and %" PRIx64 " (hex) both exist; write "
-                    "0x%s for hex",
-                    arg, cand[0], cand[1], arg);
+        return mscli_fail("member ID %s is ambiguous: members %" PRIu64
+                          " (decimal) and %" PRIx64 " (hex) both exist; write "
+                          "0x%s for hex",
+                          arg, cand[0], cand[1], arg);
     }
     return 0;
 }
@@ -1096,8 +1084,9 @@ static int member_add(struct cli *cli, const struct command *cmd)
         return call_failed(c, rc, r);
     }
     if (r->members.added.id == 0) {
-        rc = fail("the server did not say which id the new member has; see "
-                  "`member list`");
+        rc = mscli_fail(
+            "the server did not say which id the new member has; see "
+            "`member list`");
     } else {
         mscli_print_member_add(stdout, cli->format, r);
     }
@@ -1307,10 +1296,10 @@ static int cmd_watch(struct cli *cli)
     sigaction(SIGTERM, &sa, NULL);
     rc = ms_watch(c, &o, -1, print_watch_resp, cli);
     if (rc == MS_ECOMPACTED) {
-        rc = fail("watch was canceled (%s)", ms_client_errmsg(c));
+        rc = mscli_fail("watch was canceled (%s)", ms_client_errmsg(c));
     } else if (rc != 0) {
         const char *m = ms_client_errmsg(c);
-        rc = fail("%s", m[0] != '\0' ? m : ms_strerror(rc));
+        rc = mscli_fail("%s", m[0] != '\0' ? m : ms_strerror(rc));
     }
     ms_client_close(c);
     return rc;
@@ -1321,7 +1310,7 @@ static int cmd_lease(struct cli *cli)
     char name[256], pw[1024] = "";
     if (cli->user != NULL &&
         credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
-        return fail("no password given");
+        return mscli_fail("no password given");
     }
     struct mscli_lease_args a = {
         .endpoints = cli->endpoints,
@@ -1379,7 +1368,7 @@ static int cmd_lock(struct cli *cli)
     char name[256], pw[1024] = "";
     if (cli->user != NULL &&
         credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
-        return fail("no password given");
+        return mscli_fail("no password given");
     }
     struct mscli_lock_args a = {
         .endpoints = cli->endpoints,
@@ -1411,7 +1400,7 @@ static int cmd_elect(struct cli *cli)
     char name[256] = "", pw[1024] = "";
     if (cli->user != NULL &&
         credentials(cli, name, sizeof(name), pw, sizeof(pw)) != 0) {
-        return fail("no password given");
+        return mscli_fail("no password given");
     }
     struct ms_tls_options tls = {.ca_file = cli->cacert,
                                  .cert_file = cli->cert,

@@ -18,25 +18,10 @@
 #include "client/cli_util.h"
 #include "client/metastore.h"
 
-static int lfail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-#include <stdarg.h>
-
-static int lfail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("Error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAILURE;
-}
-
 static int call_error(struct ms_client *c, int rc)
 {
     const char *m = ms_client_errmsg(c);
-    return lfail("%s", m != NULL && m[0] != '\0' ? m : ms_strerror(rc));
+    return mscli_fail("%s", m != NULL && m[0] != '\0' ? m : ms_strerror(rc));
 }
 
 /* A lease id as etcdctl prints it: hex. */
@@ -62,7 +47,7 @@ static int grant(struct ms_client *c, const struct mscli_lease_args *a)
     errno = 0;
     long long ttl = strtoll(a->args[2], &end, 10);
     if (errno != 0 || *end != '\0' || a->args[2][0] == '\0' || ttl <= 0) {
-        return lfail("bad TTL (%s)", a->args[2]);
+        return mscli_fail("bad TTL (%s)", a->args[2]);
     }
     int64_t id = 0, got = 0;
     int rc = ms_lease_grant(c, ttl, 0, &id, &got);
@@ -168,7 +153,7 @@ static int keep_alive(struct ms_client *c, const struct mscli_lease_args *a,
                                      lease_n_eps, a->user, a->password, id,
                                      on_renewal, (void *)a, &ka);
     if (rc != 0) {
-        return lfail("%s", ms_strerror(rc));
+        return mscli_fail("%s", ms_strerror(rc));
     }
     while (!interrupted && !ms_keepalive_lost(ka)) {
         nap(100000000ull);
@@ -183,7 +168,8 @@ static int keep_alive(struct ms_client *c, const struct mscli_lease_args *a,
         printf("lease %016" PRIx64 " expired or revoked.\n", (uint64_t)id);
         return EXIT_FAILURE;
     }
-    return lfail("keep-alive failed for a whole TTL: %s", ms_strerror(err));
+    return mscli_fail("keep-alive failed for a whole TTL: %s",
+                      ms_strerror(err));
 }
 
 static void print_key_json(const struct ms_lease_key *k)
@@ -286,8 +272,8 @@ static int run(struct ms_client *c, const struct mscli_lease_args *a)
     }
     int64_t id;
     if (mscli_lease_id_parse(a->args[2], &id) != 0) {
-        return lfail("bad lease ID arg (%s), expecting ID in Hex",
-                     a->args[2]);
+        return mscli_fail("bad lease ID arg (%s), expecting ID in Hex",
+                          a->args[2]);
     }
     if (strcmp(sub, "revoke") == 0) {
         return revoke(c, a, id);
@@ -317,7 +303,7 @@ int mscli_lease_main(const struct mscli_lease_args *a)
     size_t n = 0;
     char err[256] = "";
     if (mscli_endpoints_parse(a->endpoints, &eps, &n, err, sizeof err)) {
-        return lfail("%s", err);
+        return mscli_fail("%s", err);
     }
     struct ms_client_options o = {
         .dial_timeout_ms = (uint32_t)((a->dial_ns + 999999) / 1000000),
@@ -329,7 +315,7 @@ int mscli_lease_main(const struct mscli_lease_args *a)
     int rc = ms_client_create((const char *const *)eps, n, &o, &c);
     if (rc != 0) {
         mscli_endpoints_free(eps);
-        return lfail("%s", ms_strerror(rc));
+        return mscli_fail("%s", ms_strerror(rc));
     }
     lease_eps = eps;
     lease_n_eps = n;

@@ -29,7 +29,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,19 +69,6 @@ static void on_keepalive(void *arg, int64_t id, int64_t ttl_s, int err)
     }
 }
 
-static int sfail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sfail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("Error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAILURE;
-}
-
 static const char *why(struct ms_client *c, int rc)
 {
     const char *m = c != NULL ? ms_client_errmsg(c) : "";
@@ -102,7 +88,7 @@ int mscli_conn_client(const struct mscli_conn *conn, struct ms_client **c)
     size_t n = 0;
     char err[256] = "";
     if (mscli_endpoints_parse(conn->endpoints, &eps, &n, err, sizeof err)) {
-        return sfail("%s", err);
+        return mscli_fail("%s", err);
     }
     struct ms_client_options o = {
         .dial_timeout_ms = (uint32_t)((conn->dial_ns + 999999) / 1000000),
@@ -113,7 +99,7 @@ int mscli_conn_client(const struct mscli_conn *conn, struct ms_client **c)
     };
     int rc = ms_client_create((const char *const *)eps, n, &o, c);
     mscli_endpoints_free(eps);
-    return rc == 0 ? 0 : sfail("%s", ms_strerror(rc));
+    return rc == 0 ? 0 : mscli_fail("%s", ms_strerror(rc));
 }
 
 static int open_pipe(int fds[2])
@@ -148,7 +134,7 @@ int mscli_session_open(struct mscli_session *s, const struct mscli_conn *conn,
     s->wake[0] = s->wake[1] = -1;
     int rc = open_pipe(s->wake);
     if (rc != 0) {
-        return sfail("cannot create a pipe: %s", strerror(-rc));
+        return mscli_fail("cannot create a pipe: %s", strerror(-rc));
     }
     wake_fd = s->wake[1];
     install_signals();
@@ -169,13 +155,13 @@ int mscli_session_open(struct mscli_session *s, const struct mscli_conn *conn,
             mscli_endpoints_free(eps);
         }
         if (rc != 0) {
-            sfail("cannot keep the lease alive: %s", ms_strerror(rc));
+            mscli_fail("cannot keep the lease alive: %s", ms_strerror(rc));
             mscli_session_close(s, true);
             return EXIT_FAILURE;
         }
         return 0;
     }
-    sfail("cannot grant a lease: %s", why(s->c, rc));
+    mscli_fail("cannot grant a lease: %s", why(s->c, rc));
     mscli_session_close(s, false);
     return EXIT_FAILURE;
 }

@@ -290,4 +290,10 @@ int mscli_auth_main(struct ms_client *c, const struct mscli_auth_args *a);
  * or one line of stdin when it is not a terminal.  0 or -1 (end of input). */
 int mscli_read_password(const char *prompt, char *buf, size_t cap);
 
+/* ---- errors (cli_util.c) ---------------------------------------------- */
+
+/* Prints "Error: <message>" and a newline on stderr; returns EXIT_FAILURE
+ * so that a command can end with `return mscli_fail(...)`. */
+int mscli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif /* METASTORE_CLIENT_CLI_UTIL_H */

@@ -194,6 +194,16 @@ int ms__run(struct ms_client *c, uint16_t method, const ProtobufCMessage *req,
             const ProtobufCMessageDescriptor *desc, bool idempotent,
             enum ms_result_type type, struct ms_result **out);
 
+/* Runs `req` through ms__client_call() and hands back the raw response:
+ * 0 with *resp (owned by the caller, free with
+ * protobuf_c_message_free_unpacked), or an MS_E* code with the errmsg set
+ * (the server's message when it said no).  For calls that copy fields out
+ * of the response themselves (client/call.c). */
+int ms__call_message(struct ms_client *c, uint16_t method,
+                     const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *desc, bool idempotent,
+                     ProtobufCMessage **resp);
+
 /* ---- streams (client/watch.c) ---------------------------------------- */
 
 /* Connects (any endpoint, from the one after the last failure) unless

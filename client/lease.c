@@ -17,38 +17,6 @@
 #include "client/internal.h"
 #include "client/metastore.h"
 
-/* Runs one call; returns 0 with *resp (owned), or an MS_E* code with the
- * client's errmsg set (the server's message when it said no). */
-static int lease_call(struct ms_client *c, uint16_t method,
-                      const ProtobufCMessage *req,
-                      const ProtobufCMessageDescriptor *desc, bool idempotent,
-                      ProtobufCMessage **resp)
-{
-    struct ms__call call = {
-        .method = method,
-        .req = req,
-        .resp_desc = desc,
-        .idempotent = idempotent,
-    };
-    *resp = NULL;
-    int rc = ms__client_call(c, &call);
-    if (rc != 0) {
-        return rc;
-    }
-    if (call.err != NULL) {
-        rc = ms_status_to_error((int)call.err->code);
-        ms__client_set_errmsg(c, "%s",
-                              call.err->message != NULL &&
-                                      call.err->message[0] != '\0'
-                                  ? call.err->message
-                                  : ms_strerror(rc));
-        metastore__error_detail__free_unpacked(call.err, NULL);
-        return rc;
-    }
-    *resp = call.resp;
-    return 0;
-}
-
 static void note_header(struct ms_client *c, const Metastore__ResponseHeader *h)
 {
     if (h != NULL) {
@@ -66,9 +34,9 @@ int ms_lease_grant(struct ms_client *c, int64_t ttl_s, int64_t id,
     req.ttl = ttl_s;
     req.id = id;
     ProtobufCMessage *m;
-    int rc = lease_call(c, MS__METHOD_LEASE_GRANT, &req.base,
-                        &metastore__lease_grant_response__descriptor, false,
-                        &m);
+    int rc = ms__call_message(c, MS__METHOD_LEASE_GRANT, &req.base,
+                              &metastore__lease_grant_response__descriptor,
+                              false, &m);
     if (rc != 0) {
         return rc;
     }
@@ -92,9 +60,9 @@ int ms_lease_revoke(struct ms_client *c, int64_t id)
     Metastore__LeaseRevokeRequest req = METASTORE__LEASE_REVOKE_REQUEST__INIT;
     req.id = id;
     ProtobufCMessage *m;
-    int rc = lease_call(c, MS__METHOD_LEASE_REVOKE, &req.base,
-                        &metastore__lease_revoke_response__descriptor, false,
-                        &m);
+    int rc = ms__call_message(c, MS__METHOD_LEASE_REVOKE, &req.base,
+                              &metastore__lease_revoke_response__descriptor,
+                              false, &m);
     if (rc == 0) {
         note_header(c, ((Metastore__LeaseRevokeResponse *)m)->header);
         protobuf_c_message_free_unpacked(m, NULL);
@@ -111,9 +79,9 @@ int ms_lease_keepalive_once(struct ms_client *c, int64_t id, int64_t *ttl_out)
         METASTORE__LEASE_KEEP_ALIVE_REQUEST__INIT;
     req.id = id;
     ProtobufCMessage *m;
-    int rc = lease_call(c, MS__METHOD_LEASE_KEEPALIVE, &req.base,
-                        &metastore__lease_keep_alive_response__descriptor,
-                        true, &m);
+    int rc = ms__call_message(c, MS__METHOD_LEASE_KEEPALIVE, &req.base,
+                              &metastore__lease_keep_alive_response__descriptor,
+                              true, &m);
     if (rc != 0) {
         return rc;
     }
@@ -186,9 +154,9 @@ int ms_lease_time_to_live(struct ms_client *c, int64_t id, bool want_keys,
     req.id = id;
     req.keys = want_keys;
     ProtobufCMessage *m;
-    int rc = lease_call(c, MS__METHOD_LEASE_TIME_TO_LIVE, &req.base,
-                        &metastore__lease_time_to_live_response__descriptor,
-                        true, &m);
+    int rc = ms__call_message(
+        c, MS__METHOD_LEASE_TIME_TO_LIVE, &req.base,
+        &metastore__lease_time_to_live_response__descriptor, true, &m);
     if (rc != 0) {
         return rc;
     }
@@ -214,9 +182,9 @@ int ms_lease_leases(struct ms_client *c, int64_t **ids, size_t *n)
     }
     Metastore__LeaseLeasesRequest req = METASTORE__LEASE_LEASES_REQUEST__INIT;
     ProtobufCMessage *m;
-    int rc = lease_call(c, MS__METHOD_LEASE_LEASES, &req.base,
-                        &metastore__lease_leases_response__descriptor, true,
-                        &m);
+    int rc = ms__call_message(c, MS__METHOD_LEASE_LEASES, &req.base,
+                              &metastore__lease_leases_response__descriptor,
+                              true, &m);
     if (rc != 0) {
         return rc;
     }

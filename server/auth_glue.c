@@ -35,6 +35,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/server.h"
+#include "server/snapsection.h"
 #include "server/status.h"
 #include "storage/rocksdb.h"
 #include "storage/wal.h"
@@ -1209,22 +1210,6 @@ int srv_auth_apply(struct srv *s, uint64_t index, uint16_t method,
 
 /* ---- snapshots ----------------------------------------------------------------------- */
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
 int srv_auth_snapshot_save(struct srv *s,
                            int (*write)(void *ctx, const void *, size_t),
                            void *ctx)
@@ -1234,77 +1219,43 @@ int srv_auth_snapshot_save(struct srv *s,
     if (auth_save(s->auth->a, &img, &len) != 0) {
         return -ENOMEM;
     }
-    uint8_t hdr[16];
-    memcpy(hdr, SNAP_MAGIC, 8);
-    put_le64(hdr + 8, len);
-    int rv = write(ctx, hdr, sizeof hdr);
-    if (rv == 0) {
-        rv = write(ctx, img, len);
-    }
+    int rv = srv_snapsection_save(write, ctx, SNAP_MAGIC, img, len);
     free(img);
     return rv;
 }
 
-static int read_exact(struct snapfile_reader *r, uint64_t off, void *buf,
-                      size_t len)
+static int snap_load_table(void *ctx, const uint8_t *img, size_t len)
 {
-    size_t got = 0;
-    while (got < len) {
-        size_t n = 0;
-        int rv = snapfile_read(r, off + got, (uint8_t *)buf + got, len - got,
-                               &n);
-        if (rv != 0 || n == 0) {
-            return WAL_ECORRUPT;
-        }
-        got += n;
+    struct srv *s = ctx;
+    if (auth_load(s->auth->a, img, len) != 0) {
+        ms_error("the snapshot's auth table is unreadable");
+        return WAL_ECORRUPT;
     }
     return 0;
+}
+
+/* A snapshot written before auth existed: an empty table. */
+static void snap_load_absent(void *ctx)
+{
+    struct srv *s = ctx;
+    struct auth *fresh;
+    if (auth_create(&fresh) == 0) {
+        uint8_t *img;
+        size_t len;
+        if (auth_save(fresh, &img, &len) == 0) {
+            (void)auth_load(s->auth->a, img, len);
+            free(img);
+        }
+        auth_destroy(fresh);
+    }
 }
 
 int srv_auth_snapshot_load(struct srv *s, struct snapfile_reader *r,
                            uint64_t *off, bool load)
 {
-    uint8_t hdr[16];
-    if (read_exact(r, *off, hdr, 8) != 0 || memcmp(hdr, SNAP_MAGIC, 8) != 0) {
-        /* A snapshot written before auth existed: an empty table. */
-        if (load) {
-            struct auth *fresh;
-            if (auth_create(&fresh) == 0) {
-                uint8_t *img;
-                size_t len;
-                if (auth_save(fresh, &img, &len) == 0) {
-                    (void)auth_load(s->auth->a, img, len);
-                    free(img);
-                }
-                auth_destroy(fresh);
-            }
-        }
-        return 0;
-    }
-    if (read_exact(r, *off + 8, hdr + 8, 8) != 0) {
-        return WAL_ECORRUPT;
-    }
-    uint64_t len = get_le64(hdr + 8);
-    if (len > (1ull << 32)) {
-        return WAL_ECORRUPT;
-    }
-    if (load) {
-        uint8_t *img = malloc(len > 0 ? len : 1);
-        if (img == NULL) {
-            return -ENOMEM;
-        }
-        int rv = read_exact(r, *off + 16, img, len);
-        if (rv == 0 && auth_load(s->auth->a, img, len) != 0) {
-            ms_error("the snapshot's auth table is unreadable");
-            rv = WAL_ECORRUPT;
-        }
-        free(img);
-        if (rv != 0) {
-            return rv;
-        }
-    }
-    *off += 16 + len;
-    return 0;
+    static const struct srv_snapsection_ops ops = {snap_load_table,
+                                                   snap_load_absent};
+    return srv_snapsection_load(r, off, SNAP_MAGIC, 1ull << 32, load, &ops, s);
 }
 
 /* ---- metrics ----------------------------------------------------------------------- */

@@ -876,14 +876,13 @@ static bool forward_to_leader(struct srv *s, struct srv_conn *c,
                               uint16_t method, uint64_t request_id,
                               const uint8_t *body, size_t len);
 
-static bool propose(struct srv *s, struct srv_conn *c, uint16_t method,
-                    uint64_t request_id, const uint8_t *body, size_t len)
+/* A log entry's bytes: the entry header (version, method) then body.
+ * malloc'd (ENTRY_HDR_BYTES + len bytes); NULL when out of memory. */
+static uint8_t *entry_encode(uint16_t method, const uint8_t *body, size_t len)
 {
     uint8_t *buf = malloc(ENTRY_HDR_BYTES + len);
     if (buf == NULL) {
-        srv_conn_reply_error(s, c, method, request_id,
-                             SRV_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return false;
+        return NULL;
     }
     buf[0] = ENTRY_VERSION;
     buf[1] = 0;
@@ -891,6 +890,18 @@ static bool propose(struct srv *s, struct srv_conn *c, uint16_t method,
     buf[3] = (uint8_t)method;
     if (len > 0) {
         memcpy(buf + ENTRY_HDR_BYTES, body, len);
+    }
+    return buf;
+}
+
+static bool propose(struct srv *s, struct srv_conn *c, uint16_t method,
+                    uint64_t request_id, const uint8_t *body, size_t len)
+{
+    uint8_t *buf = entry_encode(method, body, len);
+    if (buf == NULL) {
+        srv_conn_reply_error(s, c, method, request_id,
+                             SRV_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return false;
     }
     raft_index index;
     raft_term term;
@@ -960,16 +971,9 @@ bool srv_kv_not_leader(struct srv *s, struct srv_conn *c, uint16_t method,
 int srv_kv_propose_internal(struct srv *s, uint16_t method,
                             const uint8_t *body, size_t len)
 {
-    uint8_t *buf = malloc(ENTRY_HDR_BYTES + len);
+    uint8_t *buf = entry_encode(method, body, len);
     if (buf == NULL) {
         return RAFT_ENOMEM;
-    }
-    buf[0] = ENTRY_VERSION;
-    buf[1] = 0;
-    buf[2] = (uint8_t)(method >> 8);
-    buf[3] = (uint8_t)method;
-    if (len > 0) {
-        memcpy(buf + ENTRY_HDR_BYTES, body, len);
     }
     raft_index index;
     raft_term term;

@@ -30,6 +30,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/server.h"
+#include "server/snapsection.h"
 #include "server/status.h"
 #include "storage/rocksdb.h"
 #include "storage/wal.h"
@@ -778,83 +779,47 @@ int srv_ttl_snapshot_save(struct srv *s,
     if (ttl_save(s->ttl->t, &img, &len) != 0) {
         return -ENOMEM;
     }
-    uint8_t hdr[16];
-    memcpy(hdr, SNAP_MAGIC, 8);
-    put_le(hdr + 8, len, 8);
-    int rv = write(ctx, hdr, sizeof hdr);
-    if (rv == 0) {
-        rv = write(ctx, img, len);
-    }
+    int rv = srv_snapsection_save(write, ctx, SNAP_MAGIC, img, len);
     free(img);
     return rv;
 }
 
-static int read_exact(struct snapfile_reader *r, uint64_t off, void *buf,
-                      size_t len)
+static int snap_load_table(void *ctx, const uint8_t *img, size_t len)
 {
-    size_t got = 0;
-    while (got < len) {
-        size_t n = 0;
-        int rv = snapfile_read(r, off + got, (uint8_t *)buf + got, len - got,
-                               &n);
-        if (rv != 0 || n == 0) {
-            return WAL_ECORRUPT;
-        }
-        got += n;
+    struct srv *s = ctx;
+    int rv = ttl_load(s->ttl->t, img, len);
+    if (rv != 0) {
+        ms_error("the snapshot's TTL lease table is unreadable: %s",
+                 ttl_strerror(rv));
+        return WAL_ECORRUPT;
     }
     return 0;
+}
+
+/* A snapshot written before TTL leases existed: no leases. */
+static void snap_load_absent(void *ctx)
+{
+    struct srv *s = ctx;
+    struct ttl *fresh; /* its image is the empty table's */
+    struct ttl_config tc;
+    ttl_config_default(&tc);
+    if (ttl_create(&tc, &fresh) == 0) {
+        uint8_t *e;
+        size_t elen;
+        if (ttl_save(fresh, &e, &elen) == 0) {
+            (void)ttl_load(s->ttl->t, e, elen);
+            free(e);
+        }
+        ttl_destroy(fresh);
+    }
 }
 
 int srv_ttl_snapshot_load(struct srv *s, struct snapfile_reader *r,
                           uint64_t *off, bool load)
 {
-    uint8_t hdr[16];
-    if (read_exact(r, *off, hdr, 8) != 0 || memcmp(hdr, SNAP_MAGIC, 8) != 0) {
-        /* A snapshot written before TTL leases existed: no leases. */
-        if (load) {
-            struct ttl *fresh; /* its image is the empty table's */
-            struct ttl_config tc;
-            ttl_config_default(&tc);
-            if (ttl_create(&tc, &fresh) == 0) {
-                uint8_t *e;
-                size_t elen;
-                if (ttl_save(fresh, &e, &elen) == 0) {
-                    (void)ttl_load(s->ttl->t, e, elen);
-                    free(e);
-                }
-                ttl_destroy(fresh);
-            }
-        }
-        return 0;
-    }
-    if (read_exact(r, *off + 8, hdr + 8, 8) != 0) {
-        return WAL_ECORRUPT;
-    }
-    uint64_t len = get_le(hdr + 8, 8);
-    if (len > (1ull << 40)) {
-        return WAL_ECORRUPT;
-    }
-    if (load) {
-        uint8_t *img = malloc(len > 0 ? len : 1);
-        if (img == NULL) {
-            return -ENOMEM;
-        }
-        int rv = read_exact(r, *off + 16, img, len);
-        if (rv == 0) {
-            rv = ttl_load(s->ttl->t, img, len);
-            if (rv != 0) {
-                ms_error("the snapshot's TTL lease table is unreadable: %s",
-                         ttl_strerror(rv));
-                rv = WAL_ECORRUPT;
-            }
-        }
-        free(img);
-        if (rv != 0) {
-            return rv;
-        }
-    }
-    *off += 16 + len;
-    return 0;
+    static const struct srv_snapsection_ops ops = {snap_load_table,
+                                                   snap_load_absent};
+    return srv_snapsection_load(r, off, SNAP_MAGIC, 1ull << 40, load, &ops, s);
 }
 
 int srv_ttl_persist(struct srv *s)

@@ -2321,73 +2321,70 @@ int engine_rocksdb_open(const struct engine_options *opts, struct engine **out)
     return engine_rocksdb_open_ex(opts, NULL, out);
 }
 
-/* ---- the application blob ------------------------------------------------ */
+/* ---- the application blobs ----------------------------------------------- */
 
-int engine_rocksdb_aux_stage(struct engine *e, const void *value, size_t len)
+/* Two blobs (the TTL lease table and the auth table) are staged and read the
+ * same way; only their buffer, pending flag and meta key differ. */
+enum aux_blob { AUX_LEASES, AUX_AUTH };
+
+static int aux_stage(struct engine *e, enum aux_blob which, const void *value,
+                     size_t len)
 {
     if (!engine_rocksdb_is(e) || (value == NULL && len > 0))
         return ENGINE_EINVAL;
     struct rdb *r = rdb(e);
-    if (rbuf_reserve(&r->aux, len + 1) != 0)
+    struct rbuf *b = which == AUX_AUTH ? &r->aux_auth : &r->aux;
+    if (rbuf_reserve(b, len + 1) != 0)
         return ENGINE_ENOMEM;
     if (len > 0)
-        memcpy(r->aux.p, value, len);
-    r->aux.len = len;
-    r->aux_pending = true;
+        memcpy(b->p, value, len);
+    b->len = len;
+    if (which == AUX_AUTH)
+        r->aux_auth_pending = true;
+    else
+        r->aux_pending = true;
     return 0;
+}
+
+static int aux_get(struct engine *e, enum aux_blob which,
+                   struct engine_arena *a, const void **value, size_t *len)
+{
+    if (!engine_rocksdb_is(e))
+        return ENGINE_EINVAL;
+    char *v = NULL;
+    int rc = meta_get(rdb(e), which == AUX_AUTH ? META_AUX_AUTH : META_AUX, &v,
+                      len);
+    if (rc != 0)
+        return rc;
+    if (v == NULL)
+        return ENGINE_ENOTFOUND;
+    void *p = engine_arena_alloc(a, *len > 0 ? *len : 1);
+    if (p != NULL && *len > 0)
+        memcpy(p, v, *len);
+    rocksdb_free(v);
+    *value = p;
+    return p != NULL ? 0 : ENGINE_ENOMEM;
+}
+
+int engine_rocksdb_aux_stage(struct engine *e, const void *value, size_t len)
+{
+    return aux_stage(e, AUX_LEASES, value, len);
 }
 
 int engine_rocksdb_aux_get(struct engine *e, struct engine_arena *a,
                            const void **value, size_t *len)
 {
-    if (!engine_rocksdb_is(e))
-        return ENGINE_EINVAL;
-    char *v = NULL;
-    int rc = meta_get(rdb(e), META_AUX, &v, len);
-    if (rc != 0)
-        return rc;
-    if (v == NULL)
-        return ENGINE_ENOTFOUND;
-    void *p = engine_arena_alloc(a, *len > 0 ? *len : 1);
-    if (p != NULL && *len > 0)
-        memcpy(p, v, *len);
-    rocksdb_free(v);
-    *value = p;
-    return p != NULL ? 0 : ENGINE_ENOMEM;
+    return aux_get(e, AUX_LEASES, a, value, len);
 }
-
-/* ---- the second application blob (auth) ---------------------------------- */
 
 int engine_rocksdb_aux_auth_stage(struct engine *e, const void *value,
                                   size_t len)
 {
-    if (!engine_rocksdb_is(e) || (value == NULL && len > 0))
-        return ENGINE_EINVAL;
-    struct rdb *r = rdb(e);
-    if (rbuf_reserve(&r->aux_auth, len + 1) != 0)
-        return ENGINE_ENOMEM;
-    if (len > 0)
-        memcpy(r->aux_auth.p, value, len);
-    r->aux_auth.len = len;
-    r->aux_auth_pending = true;
-    return 0;
+    return aux_stage(e, AUX_AUTH, value, len);
 }
 
 int engine_rocksdb_aux_auth_get(struct engine *e, struct engine_arena *a,
                                 const void **value, size_t *len)
 {
-    if (!engine_rocksdb_is(e))
-        return ENGINE_EINVAL;
-    char *v = NULL;
-    int rc = meta_get(rdb(e), META_AUX_AUTH, &v, len);
-    if (rc != 0)
-        return rc;
-    if (v == NULL)
-        return ENGINE_ENOTFOUND;
-    void *p = engine_arena_alloc(a, *len > 0 ? *len : 1);
-    if (p != NULL && *len > 0)
-        memcpy(p, v, *len);
-    rocksdb_free(v);
-    *value = p;
-    return p != NULL ? 0 : ENGINE_ENOMEM;
+    return aux_get(e, AUX_AUTH, a, value, len);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "test/e2e/helpers/cluster.h"
+#include "test/e2e/helpers/authfix.h"
 #include "test/e2e/helpers/e2e.h"
 
 static struct cluster cl;
@@ -110,18 +111,7 @@ START_TEST(auth_replicates_and_followers_enforce_it)
     /* Everything set up through a follower. */
     struct ms_client *c = node_client(f1, NULL, NULL);
     struct ms_result *r = NULL;
-    OK(ms_user_add(c, "root", "rootpw", false));
-    OK(ms_user_grant_role(c, "root", "root"));
-    OK(ms_role_add(c, "app"));
-    OK(ms_role_grant_permission(c, "app", MS_PERM_READ, "/app/", 5, "/app0",
-                                5));
-    OK(ms_user_add(c, "alice", "alicepw", false));
-    OK(ms_user_grant_role(c, "alice", "app"));
-    OK(ms_put(c, "/app/x", 6, "1", 1, 0, false, &r));
-    ms_result_free(r);
-    OK(ms_put(c, "/other/y", 8, "2", 1, 0, false, &r));
-    ms_result_free(r);
-    OK(ms_auth_enable(c));
+    e2e_auth_make_users(c);
     ms_client_close(c);
     for (int i = 0; i < 3; i++) {
         wait_auth(i, true);
@@ -174,18 +164,7 @@ static void snapshot_carries_the_table(const char *engine)
 
     struct ms_client *c = node_client(leader, NULL, NULL);
     struct ms_result *r = NULL;
-    OK(ms_user_add(c, "root", "rootpw", false));
-    OK(ms_user_grant_role(c, "root", "root"));
-    OK(ms_role_add(c, "app"));
-    OK(ms_role_grant_permission(c, "app", MS_PERM_READ, "/app/", 5, "/app0",
-                                5));
-    OK(ms_user_add(c, "alice", "alicepw", false));
-    OK(ms_user_grant_role(c, "alice", "app"));
-    OK(ms_put(c, "/app/x", 6, "1", 1, 0, false, &r));
-    ms_result_free(r);
-    OK(ms_put(c, "/other/y", 8, "2", 1, 0, false, &r));
-    ms_result_free(r);
-    OK(ms_auth_enable(c));
+    e2e_auth_make_users(c);
     ms_client_close(c);
     c = node_client(leader, "root", "rootpw");
     for (int i = 0; i < 150; i++) {

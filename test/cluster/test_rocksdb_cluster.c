@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "test/e2e/helpers/cluster.h"
+#include "test/e2e/helpers/cluster_up.h"
 #include "test/e2e/helpers/e2e.h"
 
 #define DURABLE_MAX 3000
@@ -41,19 +42,9 @@ static void teardown(void)
  * pairs of "--set", "x=y", at most 6 strings); returns the leader. */
 static int start_rocks_cluster(const char *const *more)
 {
-    const char *extra[32] = {CLUSTER_FAST_FLAGS, "--engine", "rocksdb"};
-    int n = 0;
-    while (extra[n] != NULL) {
-        n++;
-    }
-    for (int i = 0; more != NULL && more[i] != NULL && n < 31; i++) {
-        extra[n++] = more[i];
-    }
-    extra[n] = NULL;
-    cluster_init(&cl, 3, extra);
-    ck_assert_int_eq(cluster_start(&cl, 10000), 0);
-    int leader = cluster_wait_leader(&cl, NULL, 5000);
-    ck_assert_msg(leader >= 0, "no leader elected");
+    const char *const base[] = {CLUSTER_FAST_FLAGS, "--engine", "rocksdb",
+                                NULL};
+    int leader = cluster_up(&cl, 3, base, more);
     for (int i = 0; i < cl.n; i++) {
         ck_assert_msg(cluster_log_contains(&cl, i, "engine rocksdb"),
                       "node %d did not start the rocksdb engine", i + 1);

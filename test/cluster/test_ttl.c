@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "test/e2e/helpers/cluster.h"
+#include "test/e2e/helpers/cluster_up.h"
 #include "test/e2e/helpers/e2e.h"
 
 static struct cluster cl;
@@ -37,21 +38,9 @@ static void teardown(void)
 
 static int start3(const char *engine, const char *const *more)
 {
-    const char *extra[32] = {CLUSTER_FAST_FLAGS, "--engine", engine,
-                             "--set", "ttl.min_ttl=1s"};
-    int n = 0;
-    while (extra[n] != NULL) {
-        n++;
-    }
-    for (int i = 0; more != NULL && more[i] != NULL && n < 31; i++) {
-        extra[n++] = more[i];
-    }
-    extra[n] = NULL;
-    cluster_init(&cl, 3, extra);
-    ck_assert_int_eq(cluster_start(&cl, 10000), 0);
-    int leader = cluster_wait_leader(&cl, NULL, 5000);
-    ck_assert_msg(leader >= 0, "no leader elected");
-    return leader;
+    const char *const base[] = {CLUSTER_FAST_FLAGS, "--engine", engine, "--set",
+                                "ttl.min_ttl=1s",   NULL};
+    return cluster_up(&cl, 3, base, more);
 }
 
 /* Grants a lease through any node, retrying while a leader settles. */

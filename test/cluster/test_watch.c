@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "test/e2e/helpers/cluster.h"
+#include "test/e2e/helpers/cluster_up.h"
 #include "test/e2e/helpers/e2e.h"
+#include "test/e2e/helpers/watchcoll.h"
 
 static struct cluster cl;
 
@@ -28,20 +30,8 @@ static void teardown(void)
 
 static int start_cluster(const char *const *more)
 {
-    const char *extra[CLUSTER_MAX_EXTRA] = {CLUSTER_FAST_FLAGS};
-    int n = 0;
-    while (extra[n] != NULL) {
-        n++;
-    }
-    for (int i = 0; more != NULL && more[i] != NULL; i++) {
-        extra[n++] = more[i];
-    }
-    extra[n] = NULL;
-    cluster_init(&cl, 3, extra);
-    ck_assert_int_eq(cluster_start(&cl, 10000), 0);
-    int leader = cluster_wait_leader(&cl, NULL, 5000);
-    ck_assert_msg(leader >= 0, "no leader elected");
-    return leader;
+    const char *const base[] = {CLUSTER_FAST_FLAGS, NULL};
+    return cluster_up(&cl, 3, base, more);
 }
 
 /* A put through any node, retried while the cluster changes; returns the
@@ -70,99 +60,29 @@ static int64_t put_rev(struct ms_client *c, const char *k, const char *v)
     }
 }
 
-/* ---- collector ------------------------------------------------------ */
+/* ---- collector (test/e2e/helpers/watchcoll.c) ----------------------- */
 
-#define MAX_EV 2048
-
-struct coll {
-    pthread_mutex_t mu;
-    size_t n;
-    int64_t rev[MAX_EV];
-    char key[MAX_EV][32];
-    size_t stop_after;
-    int created;
-    const char *endpoints[4];
-    size_t n_endpoints;
-    struct ms_watch_options o;
-    int timeout_ms;
-    int rc;
-    pthread_t thread;
-};
-
-static int coll_cb(void *arg, const struct ms_watch_response *r)
-{
-    struct coll *k = arg;
-    pthread_mutex_lock(&k->mu);
-    k->created += r->created;
-    for (size_t i = 0; i < r->n_events && k->n < MAX_EV; i++) {
-        k->rev[k->n] = r->events[i].kv.mod_revision;
-        snprintf(k->key[k->n], sizeof k->key[0], "%.*s",
-                 (int)r->events[i].kv.key_len,
-                 (const char *)r->events[i].kv.key);
-        k->n++;
-    }
-    bool stop = k->stop_after > 0 && k->n >= k->stop_after;
-    pthread_mutex_unlock(&k->mu);
-    return stop;
-}
-
-static size_t coll_count(struct coll *k)
-{
-    pthread_mutex_lock(&k->mu);
-    size_t n = k->n;
-    pthread_mutex_unlock(&k->mu);
-    return n;
-}
-
-static void *watch_main(void *arg)
-{
-    struct coll *k = arg;
-    struct ms_client_options o = {.dial_timeout_ms = 300,
-                                  .command_timeout_ms = 2000};
-    struct ms_client *c = NULL;
-    k->rc = ms_client_create(k->endpoints, k->n_endpoints, &o, &c);
-    if (k->rc == 0) {
-        k->rc = ms_watch(c, &k->o, k->timeout_ms, coll_cb, k);
-        ms_client_close(c);
-    }
-    return NULL;
-}
-
-/* Watches prefix on the given nodes (first one first) from `start`. */
-static void coll_start(struct coll *k, const int *nodes, size_t n,
+/* Watches prefix on the given nodes (first one first) from `start`.  A
+ * keepalive_ms set in k->o before the call is kept. */
+static void coll_start(struct watchcoll *k, const int *nodes, size_t n,
                        const char *prefix, int64_t start, size_t stop_after)
 {
     uint32_t keepalive = k->o.keepalive_ms;
-    memset(k, 0, sizeof *k);
-    pthread_mutex_init(&k->mu, NULL);
+    watchcoll_init(k);
     k->o.keepalive_ms = keepalive;
     for (size_t i = 0; i < n; i++) {
         k->endpoints[i] = cl.nodes[nodes[i]].endpoint;
     }
     k->n_endpoints = n;
-    k->o.key = prefix;
-    k->o.key_len = strlen(prefix);
-    k->o.prefix = true;
-    k->o.start_revision = start;
-    k->stop_after = stop_after;
-    k->timeout_ms = 60000;
-    ck_assert_int_eq(pthread_create(&k->thread, NULL, watch_main, k), 0);
-}
-
-static void coll_wait(struct coll *k, size_t n, int timeout_ms)
-{
-    uint64_t deadline = e2e_now_ms() + (uint64_t)timeout_ms;
-    while (coll_count(k) < n && e2e_now_ms() < deadline) {
-        usleep(5000);
-    }
-    ck_assert_msg(coll_count(k) >= n, "watcher has %zu of %zu events",
-                  coll_count(k), n);
+    k->copts.dial_timeout_ms = 300;
+    k->copts.command_timeout_ms = 2000;
+    watchcoll_start(k, prefix, start, stop_after, 60000);
 }
 
 /* The collector holds exactly the writes keys[i] -> revs[i] (given in
  * revision order), in that order. */
-static void coll_check(struct coll *k, char (*keys)[32], const int64_t *revs,
-                       size_t n)
+static void coll_check(struct watchcoll *k, char (*keys)[32],
+                       const int64_t *revs, size_t n)
 {
     ck_assert_int_eq(k->rc, 0);
     ck_assert_uint_eq(k->n, n);
@@ -202,7 +122,7 @@ START_TEST(watchers_on_every_node_see_every_change_in_order)
     start_cluster(NULL);
     struct ms_client *c = cluster_client(&cl, -1, 2000);
     int64_t base = put_rev(c, "base", "x");
-    static struct coll k[3];
+    static struct watchcoll k[3];
     for (int i = 0; i < 3; i++) {
         coll_start(&k[i], &i, 1, "c/", base + 1, TOTAL);
     }
@@ -243,7 +163,7 @@ START_TEST(watcher_resumes_on_another_node_after_sigkill)
     int f1 = (leader + 1) % 3, f2 = (leader + 2) % 3;
     struct ms_client *c = cluster_client(&cl, leader, 2000);
     int64_t base = put_rev(c, "base", "x");
-    static struct coll k;
+    static struct watchcoll k;
     int order[3] = {f1, f2, leader};
     coll_start(&k, order, 3, "r/", base + 1, 2 * RESUME_EACH);
     static char keys[2 * RESUME_EACH][32];
@@ -252,7 +172,7 @@ START_TEST(watcher_resumes_on_another_node_after_sigkill)
         snprintf(keys[i], 32, "r/%04d", i);
         revs[i] = put_rev(c, keys[i], "v");
     }
-    coll_wait(&k, RESUME_EACH / 2, 10000);
+    watchcoll_wait(&k, RESUME_EACH / 2, 10000);
     ck_assert_int_eq(cluster_node_kill(&cl, f1), 0);
     for (int i = RESUME_EACH; i < 2 * RESUME_EACH; i++) {
         snprintf(keys[i], 32, "r/%04d", i);
@@ -264,7 +184,7 @@ START_TEST(watcher_resumes_on_another_node_after_sigkill)
 
     /* The killed node, restarted, replays the whole history. */
     ck_assert_int_eq(cluster_node_start(&cl, f1, false, NULL, 10000), 0);
-    static struct coll again;
+    static struct watchcoll again;
     int only[1] = {f1};
     coll_start(&again, only, 1, "r/", base + 1, 2 * RESUME_EACH);
     pthread_join(again.thread, NULL);
@@ -279,7 +199,7 @@ START_TEST(watcher_leaves_a_stopped_node_after_its_keepalive)
     int f1 = (leader + 1) % 3, f2 = (leader + 2) % 3;
     struct ms_client *c = cluster_client(&cl, leader, 2000);
     int64_t base = put_rev(c, "base", "x");
-    static struct coll k;
+    static struct watchcoll k;
     int order[3] = {f1, f2, leader};
     k.o.keepalive_ms = 300;
     coll_start(&k, order, 3, "p/", base + 1, 2 * RESUME_EACH);
@@ -289,7 +209,7 @@ START_TEST(watcher_leaves_a_stopped_node_after_its_keepalive)
         snprintf(keys[i], 32, "p/%04d", i);
         revs[i] = put_rev(c, keys[i], "v");
     }
-    coll_wait(&k, RESUME_EACH, 10000);
+    watchcoll_wait(&k, RESUME_EACH, 10000);
     /* The process stops but its sockets stay open: only silence tells. */
     cluster_node_pause(&cl, f1);
     uint64_t t0 = e2e_now_ms();
@@ -315,14 +235,14 @@ START_TEST(watcher_on_follower_survives_a_snapshot_install)
     int f = (leader + 1) % 3;
     struct ms_client *c = cluster_client(&cl, leader, 2000);
     int64_t base = put_rev(c, "base", "x");
-    static struct coll k;
+    static struct watchcoll k;
     int only[1] = {f};
     coll_start(&k, only, 1, "s/", base + 1, SNAP_WRITES);
     static char keys[SNAP_WRITES][32];
     static int64_t revs[SNAP_WRITES];
     snprintf(keys[0], 32, "s/%04d", 0);
     revs[0] = put_rev(c, keys[0], "v");
-    coll_wait(&k, 1, 10000); /* the watcher is live on f */
+    watchcoll_wait(&k, 1, 10000); /* the watcher is live on f */
     ck_assert_int_eq(cluster_isolate(&cl, f), 0);
     for (int i = 1; i < SNAP_WRITES; i++) {
         snprintf(keys[i], 32, "s/%04d", i);

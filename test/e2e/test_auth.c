@@ -20,8 +20,11 @@
 #include <unistd.h>
 
 #include "client/metastore.h"
+#include "test/e2e/helpers/authfix.h"
 #include "test/e2e/helpers/e2e.h"
+#include "test/e2e/helpers/fixture.h"
 #include "test/e2e/helpers/raw.h"
+#include "test/e2e/helpers/scrape.h"
 
 static struct e2e_server srv;
 static char out[8192], err[4096];
@@ -55,10 +58,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    e2e_server_stop(&srv, SIGTERM, 5000);
-    bool report = e2e_server_log_contains(&srv, "Sanitizer") ||
-                  e2e_server_log_contains(&srv, "runtime error");
-    e2e_server_cleanup(&srv);
+    bool report = e2e_server_finish(&srv);
     ck_assert_msg(!report, "the server logged a sanitizer report");
 }
 
@@ -76,48 +76,20 @@ static struct ms_client *client_as(const char *user, const char *pw)
 
 #define OK(call) ck_assert_msg((call) == 0, "%s: %s", #call, ms_client_errmsg(c))
 
-/* root (root role), role app = READ on prefix /app/, user alice with app;
+/* e2e_auth_make_users() on a fresh client: root (root role), role app =
+ * READ on prefix /app/, user alice with app;
  * /app/x and /other/y exist; auth enabled. */
 static void make_users(void)
 {
     struct ms_client *c = client_as(NULL, NULL);
-    struct ms_result *r = NULL;
-    OK(ms_user_add(c, "root", "rootpw", false));
-    OK(ms_user_grant_role(c, "root", "root"));
-    OK(ms_role_add(c, "app"));
-    OK(ms_role_grant_permission(c, "app", MS_PERM_READ, "/app/", 5, "/app0",
-                                5));
-    OK(ms_user_add(c, "alice", "alicepw", false));
-    OK(ms_user_grant_role(c, "alice", "app"));
-    OK(ms_put(c, "/app/x", 6, "1", 1, 0, false, &r));
-    ms_result_free(r);
-    OK(ms_put(c, "/other/y", 8, "2", 1, 0, false, &r));
-    ms_result_free(r);
-    OK(ms_auth_enable(c));
+    e2e_auth_make_users(c);
     ms_client_close(c);
 }
 
 /* The value of a /metrics sample line ("name{labels} value"), or -1. */
 static double metric(const char *sample)
 {
-    int fd = e2e_connect(srv.admin_port);
-    ck_assert_int_ge(fd, 0);
-    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: "
-                      "close\r\n\r\n";
-    ck_assert_int_eq(raw_send(fd, (const uint8_t *)req, strlen(req)), 0);
-    static char body[1 << 20];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof body - 1 &&
-           (r = read(fd, body + n, sizeof body - 1 - n)) > 0) {
-        n += (size_t)r;
-    }
-    body[n] = '\0';
-    close(fd);
-    char pat[256];
-    snprintf(pat, sizeof pat, "\n%s ", sample);
-    const char *p = strstr(body, pat);
-    return p != NULL ? strtod(p + strlen(pat), NULL) : -1;
+    return e2e_metric(srv.admin_port, sample);
 }
 
 START_TEST(cli_manages_users_roles_and_auth_like_etcdctl)

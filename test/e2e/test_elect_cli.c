@@ -17,6 +17,7 @@
 
 #include "test/e2e/helpers/cliproc.h"
 #include "test/e2e/helpers/e2e.h"
+#include "test/e2e/helpers/fixture.h"
 
 static struct e2e_server srv;
 static char out[8192], err[4096];
@@ -31,19 +32,13 @@ static void setup(void)
     e2e_server_init(&srv);
     const char *extra[] = {"--set", "ttl.min_ttl=1s", NULL};
     ck_assert_int_eq(e2e_server_start(&srv, extra, 10000), 0);
-    snprintf(tmp, sizeof tmp, "/tmp/metastore-elect-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    e2e_tmpdir_create(tmp, sizeof tmp, "elect");
 }
 
 static void teardown(void)
 {
-    e2e_server_stop(&srv, SIGTERM, 5000);
-    bool report = e2e_server_log_contains(&srv, "Sanitizer") ||
-                  e2e_server_log_contains(&srv, "runtime error");
-    e2e_server_cleanup(&srv);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    ck_assert_int_eq(system(cmd), 0);
+    bool report = e2e_server_finish(&srv);
+    e2e_tmpdir_remove(tmp);
     ck_assert_msg(!report, "the server logged a sanitizer report");
 }
 

@@ -16,6 +16,7 @@
 
 #include "client/metastore.h"
 #include "test/e2e/helpers/e2e.h"
+#include "test/e2e/helpers/fixture.h"
 
 static struct e2e_server srv;
 static struct ms_client *c;
@@ -35,10 +36,7 @@ static void setup(void)
 static void teardown(void)
 {
     ms_client_close(c);
-    e2e_server_stop(&srv, SIGTERM, 5000);
-    bool report = e2e_server_log_contains(&srv, "Sanitizer") ||
-                  e2e_server_log_contains(&srv, "runtime error");
-    e2e_server_cleanup(&srv);
+    bool report = e2e_server_finish(&srv);
     ck_assert_msg(!report, "the server logged a sanitizer report");
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "test/e2e/helpers/e2e.h"
+#include "test/e2e/helpers/fixture.h"
 
 static struct e2e_server srv;
 static char out[8192], err[4096];
@@ -32,10 +33,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    e2e_server_stop(&srv, SIGTERM, 5000);
-    bool report = e2e_server_log_contains(&srv, "Sanitizer") ||
-                  e2e_server_log_contains(&srv, "runtime error");
-    e2e_server_cleanup(&srv);
+    bool report = e2e_server_finish(&srv);
     ck_assert_msg(!report, "the server logged a sanitizer report");
 }
 

@@ -25,6 +25,7 @@
 #include "proto/metastore.pb-c.h"
 #include "test/e2e/helpers/e2e.h"
 #include "test/e2e/helpers/raw.h"
+#include "test/e2e/helpers/scrape.h"
 
 #define MAX_READS 8
 
@@ -141,24 +142,7 @@ static void send_reads(int fd, uint64_t first, int n)
 /* The value of a /metrics sample ("name value" line), or -1. */
 static double metric(const char *name)
 {
-    int fd = e2e_connect(srv.admin_port);
-    ck_assert_int_ge(fd, 0);
-    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: "
-                      "close\r\n\r\n";
-    ck_assert_int_eq(raw_send(fd, (const uint8_t *)req, strlen(req)), 0);
-    static char body[1 << 20];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof body - 1 &&
-           (r = read(fd, body + n, sizeof body - 1 - n)) > 0) {
-        n += (size_t)r;
-    }
-    body[n] = '\0';
-    close(fd);
-    char pat[128];
-    snprintf(pat, sizeof pat, "\n%s ", name);
-    const char *p = strstr(body, pat);
-    return p != NULL ? strtod(p + strlen(pat), NULL) : -1;
+    return e2e_metric(srv.admin_port, name);
 }
 
 START_TEST(reads_past_max_pending_reads_get_resource_exhausted_at_once)

@@ -28,6 +28,7 @@
 #include "client/metastore.h"
 #include "proto/metastore.pb-c.h"
 #include "test/e2e/helpers/e2e.h"
+#include "test/e2e/helpers/watchcoll.h"
 
 static struct e2e_server srv;
 
@@ -62,106 +63,19 @@ static int64_t del_rev(struct ms_client *c, const char *k)
     return rev;
 }
 
-/* ---- an event collector, fed by ms_watch ---------------------------- */
+/* ---- an event collector (test/e2e/helpers/watchcoll.c) --------------- */
 
-#define MAX_EV 4096
-
-struct coll {
-    pthread_mutex_t mu;
-    size_t n;
-    int64_t rev[MAX_EV];
-    int type[MAX_EV];
-    char key[MAX_EV][48];
-    char value[MAX_EV][48];
-    size_t stop_after; /* stop when n reaches it (0: never) */
-    int created, canceled;
-    int64_t compact_rev;
-    /* for a watcher thread */
-    const char *endpoints[4];
-    size_t n_endpoints;
-    struct ms_watch_options o;
-    int timeout_ms;
-    int rc;
-    pthread_t thread;
-};
-
-static void coll_init(struct coll *k)
-{
-    memset(k, 0, sizeof *k);
-    pthread_mutex_init(&k->mu, NULL);
-}
-
-static int coll_cb(void *arg, const struct ms_watch_response *r)
-{
-    struct coll *k = arg;
-    pthread_mutex_lock(&k->mu);
-    k->created += r->created;
-    if (r->canceled) {
-        k->canceled++;
-        k->compact_rev = r->compact_revision;
-    }
-    for (size_t i = 0; i < r->n_events && k->n < MAX_EV; i++) {
-        const struct ms_event *e = &r->events[i];
-        k->rev[k->n] = e->kv.mod_revision;
-        k->type[k->n] = e->type;
-        snprintf(k->key[k->n], sizeof k->key[0], "%.*s", (int)e->kv.key_len,
-                 (const char *)e->kv.key);
-        snprintf(k->value[k->n], sizeof k->value[0], "%.*s",
-                 (int)e->kv.value_len, (const char *)e->kv.value);
-        k->n++;
-    }
-    bool stop = k->stop_after > 0 && k->n >= k->stop_after;
-    pthread_mutex_unlock(&k->mu);
-    return stop ? 1 : 0;
-}
-
-static size_t coll_count(struct coll *k)
-{
-    pthread_mutex_lock(&k->mu);
-    size_t n = k->n;
-    pthread_mutex_unlock(&k->mu);
-    return n;
-}
-
-static void *watch_thread(void *arg)
-{
-    struct coll *k = arg;
-    struct ms_client_options o = {.dial_timeout_ms = 500,
-                                  .command_timeout_ms = 3000};
-    struct ms_client *c = NULL;
-    k->rc = ms_client_create(k->endpoints, k->n_endpoints, &o, &c);
-    if (k->rc == 0) {
-        k->rc = ms_watch(c, &k->o, k->timeout_ms, coll_cb, k);
-        ms_client_close(c);
-    }
-    return NULL;
-}
-
-static void coll_start(struct coll *k, const char *prefix, int64_t start,
+/* Watches prefix on this test's server unless k already names endpoints. */
+static void coll_start(struct watchcoll *k, const char *prefix, int64_t start,
                        size_t stop_after, int timeout_ms)
 {
     if (k->n_endpoints == 0) {
         k->endpoints[0] = srv.endpoint;
         k->n_endpoints = 1;
     }
-    k->o.key = prefix;
-    k->o.key_len = strlen(prefix);
-    k->o.prefix = true;
-    k->o.start_revision = start;
-    k->stop_after = stop_after;
-    k->timeout_ms = timeout_ms;
-    ck_assert_int_eq(pthread_create(&k->thread, NULL, watch_thread, k), 0);
-}
-
-/* Waits (deadline) until the collector has n events. */
-static void coll_wait(struct coll *k, size_t n, int timeout_ms)
-{
-    uint64_t deadline = e2e_now_ms() + (uint64_t)timeout_ms;
-    while (coll_count(k) < n && e2e_now_ms() < deadline) {
-        usleep(2000);
-    }
-    ck_assert_msg(coll_count(k) >= n, "watcher has %zu of %zu events",
-                  coll_count(k), n);
+    k->copts.dial_timeout_ms = 500;
+    k->copts.command_timeout_ms = 3000;
+    watchcoll_start(k, prefix, start, stop_after, timeout_ms);
 }
 
 /* ---- raw protocol helpers -------------------------------------------- */
@@ -279,9 +193,9 @@ START_TEST(events_in_order_exactly_once_under_concurrent_writers)
     ck_assert_int_eq(e2e_server_start(&srv, NULL, 10000), 0);
     struct ms_client *c = client_for(srv.endpoint);
     int64_t base = put_rev(c, "other", "x");
-    static struct coll k, k2;
-    coll_init(&k);
-    coll_init(&k2);
+    static struct watchcoll k, k2;
+    watchcoll_init(&k);
+    watchcoll_init(&k2);
     coll_start(&k, "cw/", base + 1, WRITERS * PER_WRITER, 30000);
     /* A second watcher on one writer's keys only, with prev_kv. */
     k2.o.prev_kv = true;
@@ -341,11 +255,11 @@ START_TEST(old_revision_replays_and_compacted_revision_fails)
     int64_t r4 = put_rev(c, "h/a", "3");
 
     /* From the first revision; timeout 0 returns once caught up. */
-    static struct coll k;
-    coll_init(&k);
+    static struct watchcoll k;
+    watchcoll_init(&k);
     struct ms_watch_options o = {.key = "h/", .key_len = 2, .prefix = true,
                                  .start_revision = r1, .prev_kv = true};
-    ck_assert_int_eq(ms_watch(c, &o, 0, coll_cb, &k), 0);
+    ck_assert_int_eq(ms_watch(c, &o, 0, watchcoll_cb, &k), 0);
     ck_assert_uint_eq(k.n, 4);
     int64_t want_rev[] = {r1, r2, r3, r4};
     int want_type[] = {MS_EVENT_PUT, MS_EVENT_PUT, MS_EVENT_DELETE,
@@ -361,23 +275,23 @@ START_TEST(old_revision_replays_and_compacted_revision_fails)
     struct ms_result *r = NULL;
     ck_assert_int_eq(ms_compact(c, r2, false, &r), 0);
     ms_result_free(r);
-    coll_init(&k);
+    watchcoll_init(&k);
     o.start_revision = r1;
-    ck_assert_int_eq(ms_watch(c, &o, 3000, coll_cb, &k), MS_ECOMPACTED);
+    ck_assert_int_eq(ms_watch(c, &o, 3000, watchcoll_cb, &k), MS_ECOMPACTED);
     ck_assert_int_eq(k.canceled, 1);
     ck_assert_int_eq(k.compact_rev, r2);
     ck_assert_uint_eq(k.n, 0);
 
-    coll_init(&k);
+    watchcoll_init(&k);
     o.start_revision = r2 + 1;
-    ck_assert_int_eq(ms_watch(c, &o, 0, coll_cb, &k), 0);
+    ck_assert_int_eq(ms_watch(c, &o, 0, watchcoll_cb, &k), 0);
     ck_assert_uint_eq(k.n, 2);
     ck_assert_int_eq(k.rev[0], r3);
     ck_assert_int_eq(k.rev[1], r4);
 
     /* Bad options never reach the server. */
     struct ms_watch_options bad = {.key = "", .key_len = 0};
-    ck_assert_int_eq(ms_watch(c, &bad, 0, coll_cb, &k), MS_EINVAL);
+    ck_assert_int_eq(ms_watch(c, &bad, 0, watchcoll_cb, &k), MS_EINVAL);
     ms_client_close(c);
     ck_assert_int_eq(e2e_server_stop(&srv, SIGTERM, 10000), 0);
     e2e_server_cleanup(&srv);
@@ -427,10 +341,10 @@ START_TEST(stream_framing_and_max_watchers)
     ck_assert_int_eq(d->code, MS_STATUS_RESOURCE_EXHAUSTED);
     ck_assert_ptr_nonnull(strstr(d->message, "server.max_watchers"));
     metastore__error_detail__free_unpacked(d, NULL);
-    static struct coll k;
-    coll_init(&k);
+    static struct watchcoll k;
+    watchcoll_init(&k);
     struct ms_watch_options o = {.key = "s/z", .key_len = 3};
-    ck_assert_int_eq(ms_watch(c, &o, 0, coll_cb, &k), MS_EEXHAUSTED);
+    ck_assert_int_eq(ms_watch(c, &o, 0, watchcoll_cb, &k), MS_EEXHAUSTED);
 
     /* Events go to the right watcher of the shared stream. */
     int64_t rb = put_rev(c, "s/b", "B");
@@ -466,8 +380,8 @@ START_TEST(stream_framing_and_max_watchers)
     uint64_t deadline = e2e_now_ms() + 5000;
     int rc;
     do {
-        coll_init(&k);
-        rc = ms_watch(c, &o, 0, coll_cb, &k);
+        watchcoll_init(&k);
+        rc = ms_watch(c, &o, 0, watchcoll_cb, &k);
     } while (rc != 0 && e2e_now_ms() < deadline);
     ck_assert_int_eq(rc, 0);
     close(fd);
@@ -517,8 +431,8 @@ START_TEST(slow_watcher_is_canceled_without_harming_others)
     ck_assert_int_eq(connect(slow, (struct sockaddr *)&sa, sizeof sa), 0);
     raw_create(slow, 3, "big/", "big0");
 
-    static struct coll k;
-    coll_init(&k);
+    static struct watchcoll k;
+    watchcoll_init(&k);
     coll_start(&k, "big/", base + 1, SLOW_PUTS, 60000);
     long rss0 = rss_kib(srv.pid);
     char *value = malloc(SLOW_VALUE + 1);
@@ -591,8 +505,8 @@ START_TEST(resume_after_sigkill_and_restart_misses_and_repeats_nothing)
     ck_assert_int_eq(e2e_server_start(&srv, NULL, 10000), 0);
     struct ms_client *c = client_for(srv.endpoint);
     int64_t base = put_rev(c, "x", "x");
-    static struct coll k;
-    coll_init(&k);
+    static struct watchcoll k;
+    watchcoll_init(&k);
     coll_start(&k, "r/", base + 1, 2 * RESUME_EACH, 60000);
     int64_t revs[2 * RESUME_EACH];
     for (int i = 0; i < RESUME_EACH; i++) {
@@ -600,7 +514,7 @@ START_TEST(resume_after_sigkill_and_restart_misses_and_repeats_nothing)
         snprintf(key, sizeof key, "r/%04d", i);
         revs[i] = put_rev(c, key, "v");
     }
-    coll_wait(&k, RESUME_EACH / 2, 10000);
+    watchcoll_wait(&k, RESUME_EACH / 2, 10000);
     int st = e2e_server_stop(&srv, SIGKILL, 5000);
     ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     ck_assert_int_eq(e2e_server_start(&srv, NULL, 10000), 0);

@@ -33,6 +33,7 @@
 #include "proto/metastore.pb-c.h"
 #include "test/e2e/helpers/e2e.h"
 #include "test/e2e/helpers/raw.h"
+#include "test/e2e/helpers/scrape.h"
 
 static struct e2e_server srv;
 
@@ -86,24 +87,7 @@ static int64_t revision(struct ms_client *c)
 /* The value of a /metrics sample, or -1. */
 static double metric(const char *name)
 {
-    int fd = e2e_connect(srv.admin_port);
-    ck_assert_int_ge(fd, 0);
-    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: "
-                      "close\r\n\r\n";
-    ck_assert_int_eq(raw_send(fd, (const uint8_t *)req, strlen(req)), 0);
-    static char body[1 << 20];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof body - 1 &&
-           (r = read(fd, body + n, sizeof body - 1 - n)) > 0) {
-        n += (size_t)r;
-    }
-    body[n] = '\0';
-    close(fd);
-    char pat[128];
-    snprintf(pat, sizeof pat, "\n%s ", name);
-    const char *p = strstr(body, pat);
-    return p != NULL ? strtod(p + strlen(pat), NULL) : -1;
+    return e2e_metric(srv.admin_port, name);
 }
 
 /* ---- a watcher thread that records every event in full --------------- */
