@@ -25,10 +25,11 @@ static void teardown(void)
     ck_assert_msg(reports == 0, "%d node(s) logged sanitizer errors", reports);
 }
 
-static int start3(const char *mode, const char *retention)
+static int start3_on(const char *engine, const char *mode,
+                     const char *retention)
 {
     const char *extra[CLUSTER_MAX_EXTRA] = {
-        CLUSTER_FAST_FLAGS, "--auto-compaction-mode", mode,
+        CLUSTER_FAST_FLAGS, "--engine", engine, "--auto-compaction-mode", mode,
         "--auto-compaction-retention", retention, "--set", "ttl.min_ttl=1s",
         NULL};
     cluster_init(&cl, 3, extra);
@@ -36,6 +37,11 @@ static int start3(const char *mode, const char *retention)
     int leader = cluster_wait_leader(&cl, NULL, 5000);
     ck_assert_msg(leader >= 0, "no leader elected");
     return leader;
+}
+
+static int start3(const char *mode, const char *retention)
+{
+    return start3_on("memory", mode, retention);
 }
 
 /* Node i's compact and current revisions (-1 when it does not answer). */
@@ -144,9 +150,9 @@ static void put_n(const char *key, int n, char *last, size_t last_len)
     ms_client_close(c);
 }
 
-START_TEST(revision_mode_compacts_every_node_at_the_same_revision)
+static void revision_mode_on(const char *engine)
 {
-    int leader = start3("revision", "10");
+    int leader = start3_on(engine, "revision", "10");
     char last[16];
     put_n("k", 40, last, sizeof last);
     int64_t cur = 0;
@@ -158,6 +164,17 @@ START_TEST(revision_mode_compacts_every_node_at_the_same_revision)
     ck_assert_int_le(at, cur - 10);
     check_compacted_everywhere(at, "k", last);
     ck_assert(cluster_log_contains(&cl, leader, "auto-compaction: compacting"));
+}
+
+START_TEST(revision_mode_compacts_every_node_at_the_same_revision)
+{
+    revision_mode_on("memory");
+}
+END_TEST
+
+START_TEST(revision_mode_compacts_every_node_rocksdb)
+{
+    revision_mode_on("rocksdb");
 }
 END_TEST
 
@@ -242,6 +259,7 @@ static Suite *autocompact_suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, revision_mode_compacts_every_node_at_the_same_revision);
+    tcase_add_test(tc, revision_mode_compacts_every_node_rocksdb);
     tcase_add_test(tc, periodic_mode_compacts_what_is_older_than_the_retention);
     tcase_add_test(tc, off_never_compacts);
     suite_add_tcase(s, tc);
