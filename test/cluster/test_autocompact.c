@@ -140,23 +140,30 @@ static void check_compacted_everywhere(int64_t compacted, const char *key,
     ms_client_close(c);
 }
 
-static void put_n(const char *key, int n, char *last, size_t last_len)
+/* n puts of key through the leader; returns the revision of the last. */
+static int64_t put_n(int leader, const char *key, int n, char *last,
+                     size_t last_len)
 {
-    struct ms_client *c = cluster_client(&cl, -1, 2000);
+    struct ms_client *c = cluster_client(&cl, leader, 2000);
+    ck_assert_ptr_nonnull(c);
+    int64_t rev = 0;
     for (int i = 0; i < n; i++) {
         snprintf(last, last_len, "v%d", i);
-        ck_assert_int_eq(cluster_put(c, key, last), 0);
+        struct ms_result *r = NULL;
+        int rc = ms_put(c, key, strlen(key), last, strlen(last), 0, false, &r);
+        ck_assert_msg(rc == 0, "put %s: %s", key, ms_strerror(rc));
+        rev = r->header.revision;
+        ms_result_free(r);
     }
     ms_client_close(c);
+    return rev;
 }
 
 static void revision_mode_on(const char *engine)
 {
     int leader = start3_on(engine, "revision", "10");
     char last[16];
-    put_n("k", 40, last, sizeof last);
-    int64_t cur = 0;
-    ck_assert_int_ge(node_revisions(leader, &cur), 0);
+    int64_t cur = put_n(leader, "k", 40, last, sizeof last);
     /* Keeping 10, compacting once 10 more can go: at most 2N are held. */
     int64_t at = wait_same_compaction(cur - 20, 10000);
     ck_assert_msg(at > 0, "no common compaction at >= %lld",
@@ -180,11 +187,9 @@ END_TEST
 
 START_TEST(periodic_mode_compacts_what_is_older_than_the_retention)
 {
-    start3("periodic", "1s");
+    int leader = start3("periodic", "1s");
     char last[16];
-    put_n("p", 5, last, sizeof last);
-    int64_t cur = 0;
-    ck_assert_int_ge(node_revisions(0, &cur), 0);
+    int64_t cur = put_n(leader, "p", 5, last, sizeof last);
     /* No writes after these: a second on, the revision sampled after them
      * is one retention old and becomes the compact revision. */
     int64_t at = wait_same_compaction(cur, 10000);
@@ -198,7 +203,7 @@ START_TEST(off_never_compacts)
 {
     int leader = start3("off", "");
     char last[16];
-    put_n("o", 40, last, sizeof last);
+    put_n(leader, "o", 40, last, sizeof last);
     /* A 1s lease with a key: its expiry is decided on the leader's tick,
      * after the compaction decision of the same tick. */
     struct ms_client *c = cluster_client(&cl, leader, 2000);
