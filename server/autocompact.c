@@ -9,8 +9,8 @@
  *
  * Failure modes: none of its own.  Time going backwards (it should not:
  * the caller passes a monotonic clock) only delays sampling.  An answer the
- * caller fails to propose is forgotten at the next reset; before that the
- * module simply tries again when a higher revision qualifies.
+ * caller fails to propose is given again on the next call
+ * (autocompact_propose_failed), unless a reset forgets it.
  */
 #include "server/autocompact.h"
 
@@ -43,7 +43,16 @@ void autocompact_reset(struct autocompact *a)
     a->started = false;
     a->last_ns = 0;
     a->proposed = 0;
+    a->retry = 0;
     a->n_samples = 0;
+}
+
+void autocompact_propose_failed(struct autocompact *a, int64_t revision,
+                                enum autocompact_reason reason)
+{
+    a->retry = revision;
+    a->retry_reason = reason;
+    a->proposed = 0; /* recomputed from the engine's compact revision */
 }
 
 static void drop_samples(struct autocompact *a, size_t n)
@@ -119,6 +128,14 @@ int64_t autocompact_decide(struct autocompact *a, uint64_t now_ns,
                            enum autocompact_reason *reason)
 {
     *reason = AUTOCOMPACT_REASON_NONE;
+    if (a->retry > compacted && a->retry <= current) {
+        int64_t again = a->retry;
+        *reason = a->retry_reason;
+        a->retry = 0;
+        a->proposed = again;
+        return again;
+    }
+    a->retry = 0;
     int64_t floor = compacted > a->proposed ? compacted : a->proposed;
     int64_t target = 0;
     switch (a->mode) {

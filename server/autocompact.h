@@ -55,6 +55,8 @@ struct autocompact {
     bool started;
     uint64_t last_ns;     /* last sample (periodic) or check (revision) */
     int64_t proposed;     /* highest revision proposed this leadership */
+    int64_t retry;        /* an answer the caller failed to propose */
+    enum autocompact_reason retry_reason;
     struct autocompact_sample samples[AUTOCOMPACT_SAMPLES]; /* oldest first */
     size_t n_samples;
 };
@@ -78,6 +80,12 @@ void autocompact_reset(struct autocompact *a);
 int64_t autocompact_decide(struct autocompact *a, uint64_t now_ns,
                            int64_t current, int64_t compacted,
                            enum autocompact_reason *reason);
+
+/* The caller could not propose the answer `revision` (a leadership
+ * transfer, out of memory): it is answered again on the next call, unless a
+ * compaction reached it meanwhile or a reset came first. */
+void autocompact_propose_failed(struct autocompact *a, int64_t revision,
+                                enum autocompact_reason reason);
 
 const char *autocompact_reason_name(enum autocompact_reason r);
 

@@ -10,8 +10,7 @@
  * revisions, as a client Compact does.
  *
  * Failure modes: a refused proposal (leadership transfer, out of memory)
- * is logged at warn level; the decision tries again when a newer revision
- * qualifies.  The entry may still be refused at apply (a client compacted
+ * is logged at warn level and tried again on the next tick.  The entry may still be refused at apply (a client compacted
  * further meanwhile): the engine answers ENGINE_ECOMPACTED on every replica
  * alike, which changes nothing.  Losing leadership resets the sampling, so
  * the next leader starts from scratch instead of compacting at once.
@@ -73,6 +72,7 @@ static void propose(struct srv *s, struct srv_autocompact *g, int64_t rev,
     if (rv != 0) {
         ms_warn("auto-compaction to revision %lld not proposed: %s",
                 (long long)rev, raft_strerror(rv));
+        autocompact_propose_failed(&g->ac, rev, reason);
         return;
     }
     g->proposed++;

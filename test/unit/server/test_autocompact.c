@@ -116,6 +116,25 @@ START_TEST(client_compaction_beyond_target_suppresses_auto)
 }
 END_TEST
 
+START_TEST(failed_proposal_is_answered_again)
+{
+    struct autocompact a;
+    enum autocompact_reason why;
+    autocompact_init(&a, AUTOCOMPACT_PERIODIC, 1000);
+    ck_assert_int_eq(autocompact_decide(&a, 0, 30, 0, &why), 0);
+    ck_assert_int_eq(autocompact_decide(&a, S, 30, 0, &why), 30);
+    autocompact_propose_failed(&a, 30, why);
+    /* No writes since, yet the lost answer is not lost. */
+    ck_assert_int_eq(autocompact_decide(&a, S + 10 * MS, 30, 0, &why), 30);
+    ck_assert_int_eq(why, AUTOCOMPACT_REASON_PERIOD);
+    ck_assert_int_eq(autocompact_decide(&a, S + 20 * MS, 30, 0, &why), 0);
+    /* A reset forgets it: the new leader decides afresh. */
+    autocompact_propose_failed(&a, 30, why);
+    autocompact_reset(&a);
+    ck_assert_int_eq(autocompact_decide(&a, S + 30 * MS, 30, 0, &why), 0);
+}
+END_TEST
+
 START_TEST(off_never_compacts)
 {
     struct autocompact a;
@@ -138,6 +157,7 @@ static Suite *autocompact_suite(void)
     tcase_add_test(tc, revision_mode_keeps_last_n_and_compacts_at_threshold);
     tcase_add_test(tc, revision_mode_never_passes_current_or_goes_backwards);
     tcase_add_test(tc, client_compaction_beyond_target_suppresses_auto);
+    tcase_add_test(tc, failed_proposal_is_answered_again);
     tcase_add_test(tc, off_never_compacts);
     suite_add_tcase(s, tc);
     return s;
