@@ -21,6 +21,7 @@
 #include "server/peer.h"
 #include "server/server.h"
 #include "server/status.h"
+#include "server/autocompact_glue.h"
 #include "server/ttl_glue.h"
 
 #define DEFAULT_MAX_APPLY_LAG 1000u
@@ -396,6 +397,7 @@ static void glue_collect(void *data, struct metrics *m)
     collect_storage(m, s);
     collect_net(m, s);
     srv_ttl_collect_metrics(m, s);
+    srv_autocompact_collect_metrics(m, s);
     srv_auth_collect_metrics(m, s);
 }
 

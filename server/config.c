@@ -50,6 +50,8 @@ static const char *const read_mode_names[] = {"lease", "readindex", "log",
 static const char *const log_level_names[] = {"debug", "info", "warn", "error",
                                               NULL};
 static const char *const log_format_names[] = {"text", "json", NULL};
+static const char *const compaction_mode_names[] = {"off", "periodic",
+                                                   "revision", NULL};
 
 /* Enum fields are written through an int; make sure that is their size. */
 _Static_assert(sizeof(enum srv_follower_writes) == sizeof(int), "enum size");
@@ -58,6 +60,7 @@ _Static_assert(sizeof(enum srv_compression) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum srv_read_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ms_log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum srv_compaction_mode) == sizeof(int), "enum size");
 
 #define FIELD_SIZE(f) sizeof(((struct srv_config *)0)->f)
 
@@ -169,7 +172,11 @@ _Static_assert(sizeof(enum ms_log_format) == sizeof(int), "enum size");
       auth.password_iterations, NULL)                                          \
     X(AUTH_MAX_FAILURES, "auth.max_failures", T_U64, auth.max_failures, NULL)  \
     X(AUTH_LOCKOUT, "auth.lockout", T_DUR, auth.lockout_ms, NULL)              \
-    X(AUTH_TOKEN_TTL, "auth.token_ttl", T_DUR, auth.token_ttl_ms, NULL)
+    X(AUTH_TOKEN_TTL, "auth.token_ttl", T_DUR, auth.token_ttl_ms, NULL)  \
+    X(COMPACTION_MODE, "compaction.mode", T_ENUM, compaction.mode,              \
+      compaction_mode_names)                                                    \
+    X(COMPACTION_RETENTION, "compaction.retention", T_STR,                     \
+      compaction.retention, NULL)
 
 enum key_id {
 #define KEY_ENUM(id, path, type, field, names) K_##id,
@@ -197,7 +204,7 @@ static const struct key_desc keys[N_KEYS] = {
 /* Mappings that hold keys rather than values. */
 static const char *const sections[] = {
     "node",       "cluster", "server", "raft", "storage", "storage.rocksdb",
-    "lease_read", "log",     "tls",     "ttl",  "auth", NULL};
+    "lease_read", "log",     "tls",     "ttl",  "auth", "compaction", NULL};
 
 static const char *const member_keys[] = {"id", "name", "peer_addr",
                                           "client_addr", NULL};
@@ -617,6 +624,11 @@ void srv_config_defaults(struct srv_config *cfg)
     cfg->auth.max_failures = 5;
     cfg->auth.lockout_ms = 1000;
     cfg->auth.token_ttl_ms = 5u * 60u * 1000u; /* etcd's simple token TTL */
+    /* Periodic, one hour: a store that keeps every revision forever grows
+     * without bound (docs/storage.md explains the choice). */
+    cfg->compaction.mode = SRV_COMPACTION_PERIODIC;
+    snprintf(cfg->compaction.retention, sizeof(cfg->compaction.retention),
+             "1h");
 
     snprintf(cfg->origin.file, sizeof(cfg->origin.file), "default");
     derive_members(cfg);
@@ -1046,6 +1058,8 @@ static const struct {
     {"peer-client-cert-auth", "tls.peer_client_cert_auth"},
     {"http-cert-file", "tls.http_cert_file"},
     {"http-key-file", "tls.http_key_file"},
+    {"auto-compaction-mode", "compaction.mode"},
+    {"auto-compaction-retention", "compaction.retention"},
     {"http-trusted-ca-file", "tls.http_trusted_ca_file"},
     {"http-client-cert-auth", "tls.http_client_cert_auth"},
 };
@@ -1632,12 +1646,16 @@ static int check_auth(const struct srv_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static int check_compaction(const struct srv_config *cfg, char *err,
+                            size_t errlen);
+
 int srv_config_validate(const struct srv_config *cfg, char *err, size_t errlen)
 {
     int (*const checks[])(const struct srv_config *, char *, size_t) = {
         check_node,    check_ranges, check_timing, check_listen,
         check_members, check_sizes,  check_lease,  check_tls,
         check_ttl,     check_http,   check_auth,
+        check_compaction,
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         int rc = checks[i](cfg, err, errlen);
@@ -1865,4 +1883,56 @@ size_t srv_config_format(const struct srv_config *cfg, char *buf, size_t buflen)
     if (buflen > 0 && o.len >= buflen)
         buf[buflen - 1] = '\0';
     return o.len;
+}
+
+/* ------------------------------------------------------------------ */
+/* Automatic compaction                                                */
+/* ------------------------------------------------------------------ */
+
+/* compaction.retention for the configured mode: *out in milliseconds
+ * (periodic) or revisions (revision).  -EINVAL with a reason otherwise. */
+static int parse_retention(const struct srv_config *cfg, uint64_t *out,
+                           const char **why)
+{
+    const char *v = cfg->compaction.retention;
+    switch (cfg->compaction.mode) {
+    case SRV_COMPACTION_PERIODIC:
+        if (parse_duration_ms(v, out, why) < 0)
+            return -EINVAL;
+        if (*out < 1000 || *out > 366ull * 86400u * 1000u) {
+            *why = "must be a duration between 1s and 366 days in periodic "
+                   "mode (e.g. 1h)";
+            return -EINVAL;
+        }
+        return 0;
+    case SRV_COMPACTION_REVISION:
+        if (parse_u64(v, out) < 0 || *out < 1 || *out > 1000000000000ull) {
+            *why = "must be a revision count between 1 and 1000000000000 in "
+                   "revision mode (e.g. 10000)";
+            return -EINVAL;
+        }
+        return 0;
+    default:
+        *out = 0;
+        return 0;
+    }
+}
+
+static int check_compaction(const struct srv_config *cfg, char *err,
+                            size_t errlen)
+{
+    char o[300], q[80];
+    uint64_t v;
+    const char *why = "";
+    if (parse_retention(cfg, &v, &why) < 0)
+        return errorf(err, errlen, "%s: %s: %s %s", AT(K_COMPACTION_RETENTION),
+                      quoted(cfg->compaction.retention, q, sizeof(q)), why);
+    return 0;
+}
+
+uint64_t srv_config_compaction_retention(const struct srv_config *cfg)
+{
+    uint64_t v = 0;
+    const char *why;
+    return parse_retention(cfg, &v, &why) == 0 ? v : 0;
 }

@@ -65,6 +65,12 @@ enum srv_compression {
     SRV_COMPRESSION_ZSTD,
 };
 
+enum srv_compaction_mode { /* same values as enum autocompact_mode */
+    SRV_COMPACTION_OFF = 0,
+    SRV_COMPACTION_PERIODIC, /* keep the revisions of the last retention */
+    SRV_COMPACTION_REVISION, /* keep the last retention revisions */
+};
+
 enum srv_read_mode {
     SRV_READ_MODE_LEASE = 0, /* lease fast path, ReadIndex without lease */
     SRV_READ_MODE_READINDEX, /* always a ReadIndex round */
@@ -206,6 +212,14 @@ struct srv_config {
         uint64_t lockout_ms;    /* first lockout; doubles on each failure */
         uint64_t token_ttl_ms;  /* life of a token not used */
     } auth;
+    /* Automatic compaction (docs/storage.md), decided by the leader.
+     * retention is kept as written: a duration ("1h") for periodic, a
+     * revision count ("10000") for revision; see
+     * srv_config_compaction_retention(). */
+    struct {
+        enum srv_compaction_mode mode;
+        char retention[32];
+    } compaction;
 
     /* Where each value came from, for error messages (private to
      * config.c: file name of the last load, and per key the line, 0 for a
@@ -281,6 +295,10 @@ const char *srv_config_fsync_warning(const struct srv_config *cfg);
  * min(election_timeout / 2, 3 * heartbeat_interval) - clock_drift (0 if that
  * is not positive; validate() refuses such a config). */
 uint64_t srv_config_lease_duration_ms(const struct srv_config *cfg);
+
+/* compaction.retention as a number: milliseconds in periodic mode, a
+ * revision count in revision mode, 0 when off.  The config must be valid. */
+uint64_t srv_config_compaction_retention(const struct srv_config *cfg);
 
 /* cluster.cluster_id, or when 0 a non-zero 64-bit FNV-1a hash of
  * cluster.name, so nodes configured with the same name agree. */

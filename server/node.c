@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "proto/metastore.pb-c.h"
+#include "server/autocompact_glue.h"
 #include "server/ttl_glue.h"
 #include "server/log.h"
 #include "server/peer.h"
@@ -587,6 +588,7 @@ static void on_tick(uv_timer_t *t)
     lease_tick(&s->lease, now);
     expire_waits(s, now);
     srv_ttl_tick(s, now); /* TTL leases: leader expiry and checkpoints */
+    srv_autocompact_tick(s, now); /* compaction.mode: leader compacts */
     if (engine_rocksdb_is(s->eng) && engine_rocksdb_compact_pending(s->eng)) {
         /* Compaction's physical deletes, a bounded slice per tick. */
         int rv = engine_rocksdb_compact_step(s->eng, 2000);

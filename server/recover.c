@@ -30,6 +30,7 @@
 #include "server/auth_glue.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/autocompact_glue.h"
 #include "server/ttl_glue.h"
 #include "storage/rocksdb.h"
 
@@ -610,4 +611,5 @@ void srv_storage_close(struct srv *s)
     engine_arena_free(&s->arena);
     srv_ttl_close(s);
     srv_auth_close(s);
+    srv_autocompact_close(s);
 }

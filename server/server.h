@@ -151,6 +151,7 @@ void srv_hist_record_count(struct srv_hist *h, uint64_t n);
 
 struct srv_persist; /* a ready batch waiting to become durable (node.c) */
 struct srv_ttl;     /* TTL leases (ttl_glue.h) */
+struct srv_autocompact; /* auto-compaction (autocompact_glue.h) */
 struct srv_auth;    /* users and roles (auth_glue.h) */
 struct peer_transport;
 struct peer_forward_token;
@@ -228,6 +229,7 @@ struct srv {
      * srv_watch_start(). */
     struct srv_watch *watch;
     struct srv_ttl *ttl; /* TTL leases: table, timers, counters */
+    struct srv_autocompact *autocompact; /* leader auto-compaction state */
     struct srv_auth *auth; /* users, roles, permissions (auth_glue.h) */
 };
 

@@ -772,6 +772,63 @@ START_TEST(addr_split_handles_hosts_ipv6_and_bad_ports)
 }
 END_TEST
 
+START_TEST(compaction_defaults_to_periodic_one_hour)
+{
+    ck_assert_int_eq(cfg.compaction.mode, SRV_COMPACTION_PERIODIC);
+    ck_assert_int_eq(srv_config_validate(&cfg, err, sizeof(err)), 0);
+    ck_assert_uint_eq(srv_config_compaction_retention(&cfg), 3600000);
+}
+END_TEST
+
+START_TEST(compaction_retention_is_read_for_its_mode)
+{
+    ck_assert_int_eq(
+        load_and_validate("compaction: {mode: revision, retention: 1000}\n"),
+        0);
+    ck_assert_uint_eq(srv_config_compaction_retention(&cfg), 1000);
+    ck_assert_int_eq(
+        load_and_validate("compaction: {mode: periodic, retention: 90s}\n"), 0);
+    ck_assert_uint_eq(srv_config_compaction_retention(&cfg), 90000);
+    ck_assert_int_eq(load_and_validate("compaction: {mode: \"off\"}\n"), 0);
+    ck_assert_uint_eq(srv_config_compaction_retention(&cfg), 0);
+    ck_assert_int_eq(srv_config_apply_flag(&cfg, "--auto-compaction-mode",
+                                           "revision", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(srv_config_apply_flag(&cfg, "--auto-compaction-retention",
+                                           "5", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(srv_config_validate(&cfg, err, sizeof(err)), 0);
+    ck_assert_uint_eq(srv_config_compaction_retention(&cfg), 5);
+}
+END_TEST
+
+START_TEST(compaction_bad_settings_are_refused_with_the_key)
+{
+    ck_assert_int_eq(load("compaction: {mode: sometimes}\n"), -EINVAL);
+    ck_assert_err_has("compaction.mode");
+    setup();
+    ck_assert_int_eq(
+        load_and_validate("compaction: {mode: periodic, retention: 1000}\n"),
+        -EINVAL);
+    ck_assert_err_has("t.yaml:1: compaction.retention");
+    setup();
+    ck_assert_int_eq(
+        load_and_validate("compaction: {mode: periodic, retention: 10ms}\n"),
+        -EINVAL);
+    ck_assert_err_has("between 1s and 366 days");
+    setup();
+    ck_assert_int_eq(
+        load_and_validate("compaction: {mode: revision, retention: 1h}\n"),
+        -EINVAL);
+    ck_assert_err_has("revision count");
+    setup();
+    ck_assert_int_eq(
+        load_and_validate("compaction: {mode: revision, retention: 0}\n"),
+        -EINVAL);
+    ck_assert_err_has("compaction.retention");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -813,6 +870,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, join_flag_without_value_means_true);
     tcase_add_test(tc, cluster_id_is_derived_from_name_unless_set);
     tcase_add_test(tc, addr_split_handles_hosts_ipv6_and_bad_ports);
+    tcase_add_test(tc, compaction_defaults_to_periodic_one_hour);
+    tcase_add_test(tc, compaction_retention_is_read_for_its_mode);
+    tcase_add_test(tc, compaction_bad_settings_are_refused_with_the_key);
     suite_add_tcase(s, tc);
     return s;
 }
