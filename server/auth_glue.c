@@ -55,6 +55,7 @@ struct token {
 struct fail_addr {
     char addr[64];
     uint32_t failures;
+    uint32_t in_flight; /* password checks started, not yet answered */
     uint64_t until_ns;
     uint64_t last_ns;
 };
@@ -318,6 +319,42 @@ static bool refused_now(struct srv *s, const char *host, char *msg, size_t cap)
              "too many failed authentications from %s; retry in %llu ms", host,
              (unsigned long long)wait_ms);
     return true;
+}
+
+/*
+ * A password check on the thread pool records its failure only when it
+ * ends, so checks started together (pipelined on one connection, or on
+ * many) would all run before the first failure counts, and max_failures
+ * would bound nothing.  A check in flight therefore counts as a failure to
+ * come: a host may have max_failures - failures checks running (one at a
+ * time once it has reached the limit).  True, with msg filled, when this
+ * one must wait; false when it may start (and is now counted).
+ */
+static bool refused_in_flight(struct srv *s, const char *host, char *msg,
+                              size_t cap)
+{
+    struct fail_addr *f = fail_slot(s->auth, host, true);
+    uint64_t max = s->cfg.auth.max_failures;
+    uint64_t allowed = f->failures < max ? max - f->failures : 1;
+    if (f->in_flight < allowed) {
+        f->in_flight++;
+        f->last_ns = srv_now_ns();
+        return false;
+    }
+    s->auth->stats.auth_rate_limited++;
+    snprintf(msg, cap,
+             "too many authentications in progress from %s; retry when they "
+             "are answered",
+             host);
+    return true;
+}
+
+static void in_flight_done(struct srv_auth *g, const char *host)
+{
+    struct fail_addr *f = fail_slot(g, host, false);
+    if (f != NULL && f->in_flight > 0) {
+        f->in_flight--;
+    }
 }
 
 static int auth_failed(struct srv *s, const char *host, const char *name,
@@ -713,6 +750,9 @@ static void auth_work_done(uv_work_t *w, int status)
     struct srv *s = j->s;
     s->reply_start_ns = j->start_ns;
     char msg[200];
+    if (s->auth != NULL) {
+        in_flight_done(s->auth, j->host);
+    }
     if (status != 0 || s->auth == NULL) {
         srv_conn_reply_error(s, j->c, j->method, j->request_id,
                              SRV_STATUS_UNAVAILABLE, "shutting down");
@@ -758,7 +798,8 @@ static bool start_authenticate(struct srv *s, struct srv_conn *c,
         return false;
     }
     host_of(srv_conn_peer(c), j->host, sizeof j->host);
-    if (refused_now(s, j->host, msg, sizeof msg)) {
+    if (refused_now(s, j->host, msg, sizeof msg) ||
+        refused_in_flight(s, j->host, msg, sizeof msg)) {
         srv_conn_reply_error(s, c, method, request_id,
                              SRV_STATUS_RESOURCE_EXHAUSTED, msg);
         OPENSSL_cleanse(j->password, strlen(j->password));
