@@ -37,6 +37,7 @@
 #include "server/server.h"
 #include "server/snapsection.h"
 #include "server/status.h"
+#include "server/ttl_glue.h"
 #include "storage/rocksdb.h"
 #include "storage/wal.h"
 
@@ -566,6 +567,48 @@ static int check_keys(struct srv *s, const struct srv_auth_id *id,
     return st;
 }
 
+/*
+ * TimeToLive with keys names every key attached to the lease: those names
+ * are data, so the caller needs READ on each of them (etcd's fix for
+ * CVE-2023-32082), not only the "any user" of the lease methods.  The keys
+ * come from this node's replicated table; an unknown lease passes (the
+ * answer says so and names nothing).
+ */
+static int check_lease_keys(struct srv *s, const struct srv_auth_id *id,
+                            const uint8_t *body, size_t len, char *msg,
+                            size_t cap)
+{
+    Metastore__LeaseTimeToLiveRequest *r =
+        metastore__lease_time_to_live_request__unpack(NULL, len, body);
+    if (r == NULL) {
+        snprintf(msg, cap, "body is not a valid LeaseTimeToLive request");
+        return SRV_STATUS_INVALID_ARGUMENT;
+    }
+    bool want_keys = r->keys;
+    int64_t lease = r->id;
+    metastore__lease_time_to_live_request__free_unpacked(r, NULL);
+    if (!want_keys) {
+        return SRV_STATUS_OK;
+    }
+    struct ttl_keys keys;
+    int rv = srv_ttl_lease_keys(s, lease, &keys);
+    if (rv == TTL_ENOTFOUND) {
+        return SRV_STATUS_OK;
+    }
+    if (rv != 0) {
+        snprintf(msg, cap, "out of memory");
+        return SRV_STATUS_RESOURCE_EXHAUSTED;
+    }
+    static const ProtobufCBinaryData none = {0, NULL};
+    int st = SRV_STATUS_OK;
+    for (size_t i = 0; st == SRV_STATUS_OK && i < keys.n; i++) {
+        ProtobufCBinaryData k = {keys.v[i].len, keys.v[i].key};
+        st = need(s, id, AUTH_PERM_READ, &k, &none, msg, cap);
+    }
+    ttl_keys_free(&keys);
+    return st;
+}
+
 /* What a method needs once auth is enabled. */
 enum need {
     NEED_NOTHING, /* PING, STATUS, AUTHENTICATE, AUTH_STATUS */
@@ -626,8 +669,13 @@ int srv_auth_check(struct srv *s, const struct srv_auth_id *id,
                     "authenticate again",
                     id->user);
     }
-    if (auth_is_root(g->a, id->user) || n == NEED_USER) {
+    if (auth_is_root(g->a, id->user)) {
         return SRV_STATUS_OK;
+    }
+    if (n == NEED_USER) {
+        return method == SRV_METHOD_LEASE_TIME_TO_LIVE
+                   ? check_lease_keys(s, id, body, len, msg, cap)
+                   : SRV_STATUS_OK;
     }
     if (n == NEED_ROOT) {
         return deny(g, SRV_STATUS_PERMISSION_DENIED, msg, cap,
