@@ -37,6 +37,7 @@
 #include "server/server.h"
 #include "server/snapsection.h"
 #include "server/status.h"
+#include "server/ttl_glue.h"
 #include "storage/rocksdb.h"
 #include "storage/wal.h"
 
@@ -55,6 +56,7 @@ struct token {
 struct fail_addr {
     char addr[64];
     uint32_t failures;
+    uint32_t in_flight; /* password checks started, not yet answered */
     uint64_t until_ns;
     uint64_t last_ns;
 };
@@ -320,6 +322,42 @@ static bool refused_now(struct srv *s, const char *host, char *msg, size_t cap)
     return true;
 }
 
+/*
+ * A password check on the thread pool records its failure only when it
+ * ends, so checks started together (pipelined on one connection, or on
+ * many) would all run before the first failure counts, and max_failures
+ * would bound nothing.  A check in flight therefore counts as a failure to
+ * come: a host may have max_failures - failures checks running (one at a
+ * time once it has reached the limit).  True, with msg filled, when this
+ * one must wait; false when it may start (and is now counted).
+ */
+static bool refused_in_flight(struct srv *s, const char *host, char *msg,
+                              size_t cap)
+{
+    struct fail_addr *f = fail_slot(s->auth, host, true);
+    uint64_t max = s->cfg.auth.max_failures;
+    uint64_t allowed = f->failures < max ? max - f->failures : 1;
+    if (f->in_flight < allowed) {
+        f->in_flight++;
+        f->last_ns = srv_now_ns();
+        return false;
+    }
+    s->auth->stats.auth_rate_limited++;
+    snprintf(msg, cap,
+             "too many authentications in progress from %s; retry when they "
+             "are answered",
+             host);
+    return true;
+}
+
+static void in_flight_done(struct srv_auth *g, const char *host)
+{
+    struct fail_addr *f = fail_slot(g, host, false);
+    if (f != NULL && f->in_flight > 0) {
+        f->in_flight--;
+    }
+}
+
 static int auth_failed(struct srv *s, const char *host, const char *name,
                        bool unknown, char *msg, size_t cap)
 {
@@ -529,6 +567,48 @@ static int check_keys(struct srv *s, const struct srv_auth_id *id,
     return st;
 }
 
+/*
+ * TimeToLive with keys names every key attached to the lease: those names
+ * are data, so the caller needs READ on each of them (etcd's fix for
+ * CVE-2023-32082), not only the "any user" of the lease methods.  The keys
+ * come from this node's replicated table; an unknown lease passes (the
+ * answer says so and names nothing).
+ */
+static int check_lease_keys(struct srv *s, const struct srv_auth_id *id,
+                            const uint8_t *body, size_t len, char *msg,
+                            size_t cap)
+{
+    Metastore__LeaseTimeToLiveRequest *r =
+        metastore__lease_time_to_live_request__unpack(NULL, len, body);
+    if (r == NULL) {
+        snprintf(msg, cap, "body is not a valid LeaseTimeToLive request");
+        return SRV_STATUS_INVALID_ARGUMENT;
+    }
+    bool want_keys = r->keys;
+    int64_t lease = r->id;
+    metastore__lease_time_to_live_request__free_unpacked(r, NULL);
+    if (!want_keys) {
+        return SRV_STATUS_OK;
+    }
+    struct ttl_keys keys;
+    int rv = srv_ttl_lease_keys(s, lease, &keys);
+    if (rv == TTL_ENOTFOUND) {
+        return SRV_STATUS_OK;
+    }
+    if (rv != 0) {
+        snprintf(msg, cap, "out of memory");
+        return SRV_STATUS_RESOURCE_EXHAUSTED;
+    }
+    static const ProtobufCBinaryData none = {0, NULL};
+    int st = SRV_STATUS_OK;
+    for (size_t i = 0; st == SRV_STATUS_OK && i < keys.n; i++) {
+        ProtobufCBinaryData k = {keys.v[i].len, keys.v[i].key};
+        st = need(s, id, AUTH_PERM_READ, &k, &none, msg, cap);
+    }
+    ttl_keys_free(&keys);
+    return st;
+}
+
 /* What a method needs once auth is enabled. */
 enum need {
     NEED_NOTHING, /* PING, STATUS, AUTHENTICATE, AUTH_STATUS */
@@ -589,8 +669,13 @@ int srv_auth_check(struct srv *s, const struct srv_auth_id *id,
                     "authenticate again",
                     id->user);
     }
-    if (auth_is_root(g->a, id->user) || n == NEED_USER) {
+    if (auth_is_root(g->a, id->user)) {
         return SRV_STATUS_OK;
+    }
+    if (n == NEED_USER) {
+        return method == SRV_METHOD_LEASE_TIME_TO_LIVE
+                   ? check_lease_keys(s, id, body, len, msg, cap)
+                   : SRV_STATUS_OK;
     }
     if (n == NEED_ROOT) {
         return deny(g, SRV_STATUS_PERMISSION_DENIED, msg, cap,
@@ -713,6 +798,9 @@ static void auth_work_done(uv_work_t *w, int status)
     struct srv *s = j->s;
     s->reply_start_ns = j->start_ns;
     char msg[200];
+    if (s->auth != NULL) {
+        in_flight_done(s->auth, j->host);
+    }
     if (status != 0 || s->auth == NULL) {
         srv_conn_reply_error(s, j->c, j->method, j->request_id,
                              SRV_STATUS_UNAVAILABLE, "shutting down");
@@ -758,7 +846,8 @@ static bool start_authenticate(struct srv *s, struct srv_conn *c,
         return false;
     }
     host_of(srv_conn_peer(c), j->host, sizeof j->host);
-    if (refused_now(s, j->host, msg, sizeof msg)) {
+    if (refused_now(s, j->host, msg, sizeof msg) ||
+        refused_in_flight(s, j->host, msg, sizeof msg)) {
         srv_conn_reply_error(s, c, method, request_id,
                              SRV_STATUS_RESOURCE_EXHAUSTED, msg);
         OPENSSL_cleanse(j->password, strlen(j->password));

@@ -355,9 +355,18 @@ static int64_t free_id_from(const struct ttl *t, int64_t start)
     return id;
 }
 
-static int64_t full_ns(const struct lease *l)
+/* The TTL the leader counts and reports: the granted one raised to this
+ * node's min_ttl_s.  The minimum is per-node configuration (it follows the
+ * election timeout), so it is applied here and never stored: replicas
+ * configured differently keep the same table. */
+static int64_t eff_ttl_s(const struct ttl *t, const struct lease *l)
 {
-    return sat_mul(l->ttl_s, NS_PER_S);
+    return l->ttl_s < t->cfg.min_ttl_s ? t->cfg.min_ttl_s : l->ttl_s;
+}
+
+static int64_t full_ns(const struct ttl *t, const struct lease *l)
+{
+    return sat_mul(eff_ttl_s(t, l), NS_PER_S);
 }
 
 int ttl_apply_grant(struct ttl *t, uint64_t index, int64_t id, int64_t ttl_s,
@@ -367,8 +376,8 @@ int ttl_apply_grant(struct ttl *t, uint64_t index, int64_t id, int64_t ttl_s,
         return TTL_EINVAL;
     if (ttl_s > t->cfg.max_ttl_s)
         return TTL_ETTLTOOBIG;
-    if (ttl_s < t->cfg.min_ttl_s)
-        ttl_s = t->cfg.min_ttl_s;
+    if (ttl_s < 1)
+        ttl_s = 1; /* a constant, so every replica stores the same */
     if (id != 0 && lease_find(t, id) != NULL)
         return TTL_EEXIST;
     if (t->n >= t->cfg.max_leases)
@@ -383,11 +392,11 @@ int ttl_apply_grant(struct ttl *t, uint64_t index, int64_t id, int64_t ttl_s,
     if (rv != 0)
         return rv;
     if (t->leader)
-        l->expiry_ns = sat_add(now_ns, full_ns(l));
+        l->expiry_ns = sat_add(now_ns, full_ns(t, l));
     if (granted_id != NULL)
         *granted_id = id;
     if (granted_ttl_s != NULL)
-        *granted_ttl_s = ttl_s;
+        *granted_ttl_s = eff_ttl_s(t, l);
     return 0;
 }
 
@@ -519,11 +528,11 @@ bool ttl_exists(const struct ttl *t, int64_t id)
 /* ---- leader timekeeping ------------------------------------------------- */
 
 /* What a new leader or a non-leader counts from: the checkpoint if any. */
-static int64_t remaining_ns(const struct lease *l)
+static int64_t remaining_ns(const struct ttl *t, const struct lease *l)
 {
     if (l->remaining_ms > 0)
         return sat_mul(l->remaining_ms, NS_PER_MS);
-    return full_ns(l);
+    return full_ns(t, l);
 }
 
 int ttl_become_leader(struct ttl *t, int64_t now_ns, int64_t extend_ns)
@@ -532,7 +541,7 @@ int ttl_become_leader(struct ttl *t, int64_t now_ns, int64_t extend_ns)
         return TTL_EINVAL;
     for (size_t i = 0; i < t->n; i++) {
         struct lease *l = t->leases[i];
-        l->expiry_ns = sat_add(sat_add(now_ns, remaining_ns(l)), extend_ns);
+        l->expiry_ns = sat_add(sat_add(now_ns, remaining_ns(t, l)), extend_ns);
         l->retry_set = false;
     }
     t->leader = true;
@@ -556,10 +565,10 @@ int ttl_keepalive(struct ttl *t, int64_t id, int64_t now_ns, int64_t *ttl_s,
     struct lease *l = lease_find(t, id);
     if (l == NULL)
         return TTL_ENOTFOUND;
-    l->expiry_ns = sat_add(now_ns, full_ns(l));
+    l->expiry_ns = sat_add(now_ns, full_ns(t, l));
     l->retry_set = false;
     if (ttl_s != NULL)
-        *ttl_s = l->ttl_s;
+        *ttl_s = eff_ttl_s(t, l);
     if (propose_reset != NULL)
         *propose_reset = l->remaining_ms > 0;
     return 0;
@@ -653,13 +662,13 @@ int ttl_time_to_live(const struct ttl *t, int64_t id, int64_t now_ns,
     }
     if (info != NULL) {
         info->id = l->id;
-        info->granted_ttl_s = l->ttl_s;
+        info->granted_ttl_s = eff_ttl_s(t, l);
         info->exact = t->leader;
         if (t->leader) {
             int64_t left = l->expiry_ns > now_ns ? l->expiry_ns - now_ns : 0;
             info->remaining_ttl_s = left / NS_PER_S;
         } else {
-            info->remaining_ttl_s = remaining_ns(l) / NS_PER_S;
+            info->remaining_ttl_s = remaining_ns(t, l) / NS_PER_S;
         }
     }
     return 0;

@@ -25,9 +25,12 @@
  * Time is an input (monotonic nanoseconds from the caller); the module reads
  * no clock, draws no random numbers and includes no libuv.
  *
- * Limits (struct ttl_config) are part of the replicated behaviour: every
- * node of a cluster must run with the same min_ttl_s, max_ttl_s and
- * max_leases, or replicas could disagree on whether a Grant succeeded.
+ * Limits (struct ttl_config): max_ttl_s and max_leases are part of the
+ * replicated behaviour: every node of a cluster must run with the same
+ * values, or replicas could disagree on whether a Grant succeeded.
+ * min_ttl_s is not: the table stores the TTL as granted (at least 1 s) and
+ * the minimum is applied only where the leader counts and reports time, so
+ * nodes with different minimums (it follows the election timeout) agree.
  *
  * Not thread-safe; one thread owns a table.
  */
@@ -109,9 +112,10 @@ void ttl_keys_free(struct ttl_keys *k);
 
 /*
  * Grant from the entry at Raft index `index`.  id 0 asks for an id: the
- * smallest free id >= index (so all replicas agree).  ttl_s below
- * cfg.min_ttl_s is raised to it.  On a leader the new lease expires at
- * now_ns + ttl; elsewhere now_ns is ignored.  *granted_id and *granted_ttl_s
+ * smallest free id >= index (so all replicas agree).  ttl_s is stored as
+ * given (0 as 1); the leader counts and reports it raised to
+ * cfg.min_ttl_s.  On a leader the new lease expires at
+ * now_ns + that ttl; elsewhere now_ns is ignored.  *granted_id and *granted_ttl_s
  * (each may be NULL) receive the outcome.
  * Errors: TTL_EINVAL (id < 0, ttl_s < 0, index == 0), TTL_ETTLTOOBIG,
  * TTL_EEXIST (id in use), TTL_ETOOMANY, TTL_ENOMEM (this node only: treat

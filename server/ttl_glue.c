@@ -768,6 +768,16 @@ void srv_ttl_dispatch(struct srv *s, struct srv_conn *c, uint16_t method,
     srv_conn_request_done(c);
 }
 
+int srv_ttl_lease_keys(struct srv *s, int64_t id, struct ttl_keys *keys)
+{
+    keys->v = NULL;
+    keys->n = 0;
+    if (s->ttl == NULL) {
+        return TTL_ENOTFOUND;
+    }
+    return ttl_time_to_live(s->ttl->t, id, 0, NULL, keys);
+}
+
 /* ---- snapshots ------------------------------------------------------------------ */
 
 int srv_ttl_snapshot_save(struct srv *s,

@@ -92,6 +92,10 @@ int srv_ttl_apply(struct srv *s, uint64_t index, uint16_t method,
 /* A Put is about to apply with this lease: false when the lease does not
  * exist (the Put then fails as a whole, "requested lease not found"). */
 bool srv_ttl_lease_ok(struct srv *s, int64_t lease);
+/* The keys attached to lease `id` in this node's replicated table, for the
+ * permission check of TimeToLive with keys.  0 (free *keys with
+ * ttl_keys_free()), TTL_ENOTFOUND or TTL_ENOMEM. */
+int srv_ttl_lease_keys(struct srv *s, int64_t id, struct ttl_keys *keys);
 /* True when any lease exists: deletes must then report the keys they
  * delete (prev_kv) so those can be detached. */
 bool srv_ttl_active(struct srv *s);

@@ -678,6 +678,46 @@ START_TEST(save_leases_keeps_leases_and_drops_attachments)
 }
 END_TEST
 
+/* The minimum TTL is a per-node setting (ttl.min_ttl, raised to the
+ * election timeout): replicas configured differently must still store the
+ * same table for the same entries, and the minimum only shapes the
+ * leader's own timekeeping and what it reports. */
+START_TEST(replicas_with_different_min_ttl_store_the_same_table)
+{
+    struct ttl_config ca, cb;
+    ttl_config_default(&ca);
+    ttl_config_default(&cb);
+    ca.min_ttl_s = 2;
+    cb.min_ttl_s = 5;
+    struct ttl *a = NULL, *b = NULL;
+    ck_assert_int_eq(ttl_create(&ca, &a), 0);
+    ck_assert_int_eq(ttl_create(&cb, &b), 0);
+    int64_t ga = 0, gb = 0;
+    ck_assert_int_eq(ttl_apply_grant(a, 10, 0, 3, 0, NULL, &ga), 0);
+    ck_assert_int_eq(ttl_apply_grant(b, 10, 0, 3, 0, NULL, &gb), 0);
+    uint8_t *ia = NULL, *ib = NULL;
+    size_t la = 0, lb = 0;
+    ck_assert_int_eq(ttl_save(a, &ia, &la), 0);
+    ck_assert_int_eq(ttl_save(b, &ib, &lb), 0);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_int_eq(memcmp(ia, ib, la), 0);
+    free(ia);
+    free(ib);
+    /* Each reports and counts with its own minimum. */
+    ck_assert_int_eq(ga, 3);
+    ck_assert_int_eq(gb, 5);
+    ck_assert_int_eq(ttl_become_leader(b, 0, 0), 0);
+    int64_t kb = 0;
+    ck_assert_int_eq(ttl_keepalive(b, 10, S(1), &kb, NULL), 0);
+    ck_assert_int_eq(kb, 5);
+    int64_t ids[1];
+    ck_assert_uint_eq(ttl_expired(b, S(1) + S(5) - 1, ids, 1), 0);
+    ck_assert_uint_eq(ttl_expired(b, S(1) + S(5), ids, 1), 1);
+    ttl_destroy(a);
+    ttl_destroy(b);
+}
+END_TEST
+
 START_TEST(random_operations_match_model)
 {
     for (uint64_t seed = 1; seed <= 200; seed++) {
@@ -736,6 +776,7 @@ static Suite *ttl_suite(void)
     tcase_add_test(tc, replicas_fed_same_entries_agree);
     tcase_add_test(tc, load_rejects_damaged_images_and_keeps_table);
     tcase_add_test(tc, save_leases_keeps_leases_and_drops_attachments);
+    tcase_add_test(tc, replicas_with_different_min_ttl_store_the_same_table);
     tcase_add_test(tc, random_operations_match_model);
     suite_add_tcase(s, tc);
     return s;
