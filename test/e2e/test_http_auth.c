@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "test/e2e/helpers/e2e.h"
+#include "test/e2e/helpers/scrape.h"
 
 static struct e2e_server srv;
 static uint16_t http_port;
@@ -158,22 +159,7 @@ static void set_up_users(void)
 /* The value of a metric line "name{labels} value" on /metrics, or -1. */
 static long metric(const char *name_and_labels)
 {
-    char cmd[256], out[1 << 16];
-    snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%u/metrics",
-             srv.admin_port);
-    if (sh(cmd, out, sizeof out) != 0) {
-        return -1;
-    }
-    size_t nl = strlen(name_and_labels);
-    for (char *p = out; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
-        if (*p == '\n') {
-            p++;
-        }
-        if (strncmp(p, name_and_labels, nl) == 0 && p[nl] == ' ') {
-            return strtol(p + nl + 1, NULL, 10);
-        }
-    }
-    return -1;
+    return (long)e2e_metric(srv.admin_port, name_and_labels);
 }
 
 START_TEST(revoking_the_role_takes_effect_at_the_next_request_with_the_token)

@@ -35,6 +35,7 @@
 
 #include "client/metastore.h"
 #include "test/e2e/helpers/e2e.h"
+#include "test/e2e/helpers/scrape.h"
 
 static struct e2e_server srv;
 static uint16_t http_port;
@@ -88,22 +89,7 @@ static int sh(const char *cmd, char *out, size_t cap)
 /* The value of a metric without labels on /metrics, or -1. */
 static long metric(const char *name)
 {
-    char cmd[256], out[1 << 16];
-    snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%u/metrics",
-             srv.admin_port);
-    if (sh(cmd, out, sizeof out) != 0) {
-        return -1;
-    }
-    size_t nl = strlen(name);
-    for (char *p = out; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
-        if (*p == '\n') {
-            p++;
-        }
-        if (strncmp(p, name, nl) == 0 && p[nl] == ' ') {
-            return strtol(p + nl + 1, NULL, 10);
-        }
-    }
-    return -1;
+    return (long)e2e_metric(srv.admin_port, name);
 }
 
 /* Waits (deadline timeout_ms) until metric `name` equals want. */
